@@ -1,0 +1,45 @@
+# casehub — the two commands a newcomer needs are `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: help venv demo test test-fast bench up lint clean
+
+help:
+	@echo "make demo   run the ingest DAGs against the partner simulators (SQLite, var/)"
+	@echo "make test   run the test suite (PostgreSQL tests need 127.0.0.1:5432)"
+	@echo "make bench  ingest throughput and memory, SQLite and PostgreSQL"
+	@echo "make up     the DAGs in the Airflow UI (http://127.0.0.1:8080) with the simulators"
+	@echo "make lint   ruff and mypy"
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt -c constraints.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+demo: venv
+	$(BIN)/casehub demo
+
+test: venv
+	$(BIN)/python -m pytest
+
+test-fast: venv
+	$(BIN)/python -m pytest -m "not slow"
+
+bench: venv
+	$(BIN)/python benchmarks/bench_ingest.py
+
+up: venv
+	$(BIN)/python scripts/up.py
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,114 @@
+"""The one exception tree of casehub, split by what the caller should do.
+
+    CasehubError
+    ├── ConfigurationError        a setting or key is missing or wrong: fix the deployment
+    ├── PartnerError              talking to a partner system failed
+    │   ├── TransientPartnerError     timeouts, 5xx, 429, dropped connections: retry later
+    │   └── PermanentPartnerError     auth refused, 4xx, broken contract: fail now, a person acts
+    ├── InvalidRecord             one record cannot become a unified case: quarantine it
+    └── DataQualityError          a batch breaks a critical data-quality expectation
+
+Airflow's retry behaviour is derived from this tree (`dags/_glue.py`): transient errors are
+retried with back-off, everything else fails the try at once.
+
+No exception here carries personal data or secrets: messages name the field and the reason,
+never the value. `Reason` is the machine-readable form kept with a quarantined record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a record was quarantined: a stable code, the field it concerns, and a safe message."""
+
+    code: str
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+class CasehubError(Exception):
+    """Base of every error casehub raises on purpose."""
+
+
+class ConfigurationError(CasehubError):
+    """A required setting, key or reference file is missing or malformed."""
+
+
+class PartnerError(CasehubError):
+    """A call to a partner system failed.
+
+    Attributes describe the call, never its payload: `partner` is the channel code,
+    `operation` the SOAP operation or REST path, `status` the HTTP status when there was one,
+    `request_id` the partner's or our correlation id.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        partner: str,
+        operation: str,
+        status: int | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.partner = partner
+        self.operation = operation
+        self.status = status
+        self.request_id = request_id
+
+    def __str__(self) -> str:
+        where = f"{self.partner}.{self.operation}"
+        status = f" (HTTP {self.status})" if self.status is not None else ""
+        return f"{where}{status}: {self.args[0]}"
+
+
+class TransientPartnerError(PartnerError):
+    """The partner may answer if asked again later.
+
+    `retry_after` is the delay in seconds the partner asked for (HTTP Retry-After), if any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        partner: str,
+        operation: str,
+        status: int | None = None,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(
+            message, partner=partner, operation=operation, status=status, request_id=request_id
+        )
+        self.retry_after = retry_after
+
+
+class PermanentPartnerError(PartnerError):
+    """Asking again will not help: credentials, contract or request are wrong."""
+
+
+class InvalidRecord(CasehubError):
+    """A raw record cannot become a valid unified case; it is quarantined with `reasons`."""
+
+    def __init__(self, reasons: list[Reason]) -> None:
+        if not reasons:
+            raise ValueError("InvalidRecord needs at least one reason")
+        super().__init__("; ".join(f"{r.field}: {r.message}" for r in reasons))
+        self.reasons = reasons
+
+
+class DataQualityError(CasehubError):
+    """A batch failed a critical expectation that cannot be pinned on single records."""
+
+    def __init__(self, message: str, *, suite: str, expectations: list[str]) -> None:
+        super().__init__(message)
+        self.suite = suite
+        self.expectations = expectations

@@ -1,0 +1,21 @@
+"""Where the hub's contracts and working files live.
+
+Contracts (`schemas/`, `expectations/`) sit in the repository; working files (the SQLite
+store, keys for the demo, simulator recordings) go under `var/`, or `CASEHUB_HOME` when set.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMAS_DIR = ROOT / "schemas"
+EXPECTATIONS_DIR = ROOT / "expectations"
+
+
+def var_dir() -> Path:
+    """The working directory for state, created on first use."""
+    path = Path(os.environ.get("CASEHUB_HOME", ROOT / "var"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,66 @@
+"""What the core needs from a channel connector.
+
+A connector (`connectors/<channel>/`) is a transport plus a mapping. The core drives it through
+these two protocols and never imports a connector: the DAGs hand one in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from casehub.reference import Reference
+
+RawRecord = dict[str, Any]
+"""One record as the partner sent it, as plain JSON-able values (strings, numbers, None)."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """A half-open interval of the partner's update time: start inclusive, end exclusive."""
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("window bounds must carry an offset")
+        if self.start >= self.end:
+            raise ValueError("window start must be before its end")
+
+
+@dataclass(frozen=True)
+class SourceKey:
+    """Which record a raw payload is a version of, and how new that version is."""
+
+    source_id: str
+    updated_at: datetime
+
+
+class Source(Protocol):
+    """A channel the hub pulls from, page by page."""
+
+    channel: str
+
+    def pages(self, window: Window) -> Iterator[list[RawRecord]]:
+        """Yield the records updated in `window`, one page at a time, in the partner's order.
+
+        Raises `TransientPartnerError` or `PermanentPartnerError` on failure.
+        """
+        ...
+
+
+class Mapper(Protocol):
+    """The pure half of a connector: raw record → unified case."""
+
+    channel: str
+
+    def key(self, raw: Mapping[str, Any]) -> SourceKey:
+        """Identify the record; raises `InvalidRecord` when its id or update time is unusable."""
+        ...
+
+    def to_case(self, raw: Mapping[str, Any], reference: Reference, *, received_at: datetime) -> dict[str, Any]:
+        """Return the unified case (without `version`), or raise `InvalidRecord` with every reason found."""
+        ...

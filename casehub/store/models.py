@@ -1,0 +1,209 @@
+"""The hub's own tables, mirroring `schemas/case.schema.json`.
+
+Every raw record that arrives is kept (sealed) in `raw_records` with exactly one outcome:
+accepted, quarantined or superseded. Cases hold the current version; `case_history` holds every
+accepted change; `quarantine` holds what could not be accepted and why; `sync_cursors` holds how
+far each channel has been read — in this store, so it commits with the data it describes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on every backend.
+
+    SQLite has no time zones, so values are stored as naive UTC there; PostgreSQL keeps
+    `timestamptz`. A naive datetime is refused: partner local times are made aware by the
+    connectors, never guessed here.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Timestamp = UtcDateTime()
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Batch(Base):
+    """One page of one channel, processed in one transaction."""
+
+    __tablename__ = "batches"
+
+    batch_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32), index=True)
+    run_id: Mapped[str | None] = mapped_column(String(250))
+    started_at: Mapped[datetime] = mapped_column(Timestamp)
+    finished_at: Mapped[datetime] = mapped_column(Timestamp)
+    received: Mapped[int] = mapped_column(Integer)
+    duplicates: Mapped[int] = mapped_column(Integer)
+    accepted: Mapped[int] = mapped_column(Integer)
+    quarantined: Mapped[int] = mapped_column(Integer)
+    superseded: Mapped[int] = mapped_column(Integer)
+    warnings: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
+class RawRecord(Base):
+    __tablename__ = "raw_records"
+    __table_args__ = (
+        UniqueConstraint("channel", "content_hash", name="uq_raw_records_channel_content_hash"),
+        Index("ix_raw_records_channel_source", "channel", "source_id"),
+        Index("ix_raw_records_outcome", "outcome"),
+    )
+
+    raw_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    batch_id: Mapped[str] = mapped_column(String(36), index=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    source_id: Mapped[str] = mapped_column(String(64))
+    source_updated_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime] = mapped_column(Timestamp)
+    outcome: Mapped[str] = mapped_column(String(16))
+    case_id: Mapped[str | None] = mapped_column(String(36))
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    __table_args__ = (
+        UniqueConstraint("channel", "source_id", name="uq_cases_channel_source_id"),
+        Index("ix_cases_status", "status"),
+        Index("ix_cases_district_category", "district_code", "category"),
+    )
+
+    case_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    source_id: Mapped[str] = mapped_column(String(64))
+    source_status: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    content: Mapped[str] = mapped_column(Text)
+    nature: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str] = mapped_column(String(6))
+    source_category: Mapped[str] = mapped_column(String(32))
+    health_related: Mapped[bool] = mapped_column(Boolean)
+    grade: Mapped[str] = mapped_column(String(1))
+    district_code: Mapped[str] = mapped_column(String(6))
+    street_code: Mapped[str | None] = mapped_column(String(9))
+    community_code: Mapped[str | None] = mapped_column(String(12))
+    grid_code: Mapped[str | None] = mapped_column(String(14))
+    address: Mapped[str | None] = mapped_column(String(500))
+    lng: Mapped[float | None] = mapped_column(Float)
+    lat: Mapped[float | None] = mapped_column(Float)
+    source_crs: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    urgency: Mapped[str | None] = mapped_column(String(16))
+    assigned_unit: Mapped[str | None] = mapped_column(String(200))
+    time_limit_days: Mapped[int | None] = mapped_column(Integer)
+    deadline_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    result: Mapped[str | None] = mapped_column(Text)
+    satisfaction: Mapped[str | None] = mapped_column(String(24))
+    supervision: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    duplicate_of: Mapped[str | None] = mapped_column(String(36))
+    cluster_id: Mapped[str | None] = mapped_column(String(36))
+    reported_at: Mapped[datetime] = mapped_column(Timestamp)
+    received_at: Mapped[datetime] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp)
+    closed_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    # Personal data (反映人): sealed, with the key id beside the ciphertexts.
+    pii_key_id: Mapped[str] = mapped_column(String(32))
+    reporter_name: Mapped[bytes | None] = mapped_column(LargeBinary)
+    reporter_phone: Mapped[bytes | None] = mapped_column(LargeBinary)
+    reporter_id_number: Mapped[bytes | None] = mapped_column(LargeBinary)
+    reporter_phone_index: Mapped[str | None] = mapped_column(String(64), index=True)
+    reporter_fingerprint: Mapped[str] = mapped_column(String(64))
+    raw_id: Mapped[str] = mapped_column(String(36))
+
+
+class CaseHistory(Base):
+    __tablename__ = "case_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(String(36), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    raw_id: Mapped[str] = mapped_column(String(36))
+    batch_id: Mapped[str] = mapped_column(String(36))
+    source_updated_at: Mapped[datetime] = mapped_column(Timestamp)
+    recorded_at: Mapped[datetime] = mapped_column(Timestamp)
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Quarantine(Base):
+    """A raw record that did not become a case, with machine-readable reasons.
+
+    `state` is `open` until the record is replayed into a case (`resolved`) or a newer version
+    of the same source record is accepted (`superseded`).
+    """
+
+    __tablename__ = "quarantine"
+    __table_args__ = (Index("ix_quarantine_state_channel", "state", "channel"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    raw_id: Mapped[str] = mapped_column(ForeignKey("raw_records.raw_id"), unique=True)
+    batch_id: Mapped[str] = mapped_column(String(36))
+    channel: Mapped[str] = mapped_column(String(32))
+    source_id: Mapped[str] = mapped_column(String(64))
+    source_updated_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    reasons: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16))
+    quarantined_at: Mapped[datetime] = mapped_column(Timestamp)
+    resolved_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class SyncCursor(Base):
+    """How far a channel has been read, by the partner's update time."""
+
+    __tablename__ = "sync_cursors"
+
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    position: Mapped[datetime] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp)
+    batch_id: Mapped[str | None] = mapped_column(String(36))
