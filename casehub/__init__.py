@@ -1,0 +1,80 @@
+"""casehub — the data-exchange hub of the 民呼我应 (people call, we respond) case network.
+
+The public surface below is what DAGs, connectors and tools may use; everything else is
+internal. Names load on first use, so a DAG file that imports `casehub` at parse time pays for
+nothing it does not touch. A test keeps `__all__` true.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "CasehubError": "casehub.errors",
+    "ConfigurationError": "casehub.errors",
+    "DataQualityError": "casehub.errors",
+    "InvalidRecord": "casehub.errors",
+    "PartnerError": "casehub.errors",
+    "PermanentPartnerError": "casehub.errors",
+    "Reason": "casehub.errors",
+    "TransientPartnerError": "casehub.errors",
+    "ChannelSpec": "casehub.channels",
+    "channel": "casehub.channels",
+    "load_channels": "casehub.channels",
+    "load_connector": "casehub.channels",
+    "KeyRing": "casehub.crypto",
+    "load_keyring": "casehub.crypto",
+    "ingest": "casehub.jobs",
+    "reconcile": "casehub.jobs",
+    "PageResult": "casehub.pipeline",
+    "Pipeline": "casehub.pipeline",
+    "RunResult": "casehub.pipeline",
+    "Mapper": "casehub.ports",
+    "RawRecord": "casehub.ports",
+    "Source": "casehub.ports",
+    "SourceKey": "casehub.ports",
+    "Window": "casehub.ports",
+    "Reference": "casehub.reference",
+    "load_reference": "casehub.reference",
+    "collect_stats": "casehub.stats",
+    "connect": "casehub.store",
+    "migrate": "casehub.store",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'casehub' has no attribute {name!r}")
+    attribute = "collect" if name == "collect_stats" else name
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:
+    from casehub.channels import ChannelSpec, channel, load_channels, load_connector
+    from casehub.crypto import KeyRing, load_keyring
+    from casehub.errors import (
+        CasehubError,
+        ConfigurationError,
+        DataQualityError,
+        InvalidRecord,
+        PartnerError,
+        PermanentPartnerError,
+        Reason,
+        TransientPartnerError,
+    )
+    from casehub.jobs import ingest, reconcile
+    from casehub.pipeline import PageResult, Pipeline, RunResult
+    from casehub.ports import Mapper, RawRecord, Source, SourceKey, Window
+    from casehub.reference import Reference, load_reference
+    from casehub.stats import collect as collect_stats
+    from casehub.store import connect, migrate

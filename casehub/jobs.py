@@ -1,0 +1,75 @@
+"""The jobs the DAGs and the CLI run: each is one call with everything handed in.
+
+The Airflow glue (`dags/_glue.py`) resolves connections, pools and the run's data interval,
+then calls these; nothing here knows about Airflow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.config import Config
+from sqlalchemy import Engine
+
+from casehub.channels import ChannelSpec
+from casehub.crypto import KeyRing
+from casehub.errors import ConfigurationError, DataQualityError
+from casehub.pipeline import PageResult, Pipeline
+from casehub.ports import Mapper, Source
+from casehub.stats import collect
+from casehub.store.db import MIGRATIONS
+
+
+def require_current_schema(engine: Engine) -> None:
+    """Refuse to write into a store whose schema is not at the newest revision."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    if current != head:
+        raise ConfigurationError(
+            f"the store is at schema revision {current or 'none'}, not {head}: run `casehub migrate`"
+        )
+
+
+def ingest(
+    spec: ChannelSpec,
+    source: Source,
+    mapper: Mapper,
+    *,
+    engine: Engine,
+    keyring: KeyRing,
+    until: datetime,
+    run_id: str | None = None,
+    on_page: Callable[[PageResult], None] | None = None,
+) -> dict[str, Any]:
+    """Pull one channel from its cursor up to `until`; returns the run's counts (no personal data)."""
+    require_current_schema(engine)
+    pipeline = Pipeline(engine, mapper, keyring)
+    result = pipeline.run(
+        source,
+        until=until,
+        lookback=spec.lookback,
+        initial_start=until - spec.initial_span,
+        run_id=run_id,
+        on_page=on_page,
+    )
+    return result.summary()
+
+
+def reconcile(engine: Engine) -> dict[str, Any]:
+    """Fail loudly if the store has lost track of any raw record."""
+    stats = collect(engine)
+    if not stats["reconciled"]:
+        broken = [name for name, ok in stats["checks"].items() if not ok]
+        raise DataQualityError(
+            "the store does not reconcile: " + ", ".join(broken),
+            suite="reconciliation",
+            expectations=broken,
+        )
+    return {"raw": stats["raw"], "raw_by_outcome": stats["raw_by_outcome"], "reconciled": True}

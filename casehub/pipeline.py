@@ -1,0 +1,572 @@
+"""One batch through the hub: land → normalize → validate → quarantine → upsert + history → cursor.
+
+A page of raw records is handled set-wise in one transaction: the raw payloads (sealed, with
+their content hash), the accepted case versions and their history, the quarantined records with
+their reasons, the batch summary and the channel's cursor commit together or not at all. The
+statements are per page, never per record.
+
+Invariants a reader can rely on:
+- every raw record that lands ends with exactly one outcome — accepted, quarantined or
+  superseded — so `raw = accepted + quarantined + superseded` holds after every commit;
+- a payload already landed (same channel and content hash) is recognised and skipped, so
+  re-reading a window (the cursor's lookback, an Airflow retry, a rerun) changes nothing;
+- an older source update never overwrites a newer one: it is kept as `superseded`;
+- a case is changed only by a strictly newer source update, and each change appends history.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from casehub.contract import CaseContract, case_contract
+from casehub.crypto import KeyRing, associated_data
+from casehub.errors import InvalidRecord, Reason
+from casehub.ports import Mapper, RawRecord, Source, Window
+from casehub.quality import QualitySuite, quality_suite
+from casehub.reference import Reference, load_reference
+from casehub.store.models import Batch, Case, CaseHistory, Quarantine, SyncCursor
+from casehub.store.models import RawRecord as RawRow
+
+ACCEPTED, QUARANTINED, SUPERSEDED = "accepted", "quarantined", "superseded"
+TIME_FIELDS = ("reported_at", "received_at", "updated_at", "closed_at", "deadline_at")
+PERSONAL_FIELDS = ("name", "phone", "id_number")
+# Columns of `cases` filled from the unified case as they are (personal data is sealed apart).
+CASE_FIELDS = tuple(
+    c.name
+    for c in Case.__table__.columns
+    if c.name
+    not in {
+        "version", "pii_key_id", "reporter_name", "reporter_phone", "reporter_id_number",
+        "reporter_phone_index", "reporter_fingerprint", "raw_id",
+    }
+)
+IN_CHUNK = 500
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class _Item:
+    """One raw record on its way through a page."""
+
+    raw: Mapping[str, Any]
+    body: bytes
+    content_hash: str
+    raw_id: str = ""
+    source_id: str = ""
+    updated_at: datetime | None = None
+    case: dict[str, Any] | None = None
+    reasons: list[Reason] = field(default_factory=list)
+    outcome: str = QUARANTINED
+
+
+@dataclass(frozen=True)
+class PageResult:
+    batch_id: str
+    received: int
+    duplicates: int
+    accepted: int
+    quarantined: int
+    superseded: int
+    warnings: list[dict[str, Any]]
+    high_water: datetime | None
+
+
+@dataclass
+class RunResult:
+    channel: str
+    window: Window | None
+    pages: int = 0
+    received: int = 0
+    duplicates: int = 0
+    accepted: int = 0
+    quarantined: int = 0
+    superseded: int = 0
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, page: PageResult) -> None:
+        self.pages += 1
+        self.received += page.received
+        self.duplicates += page.duplicates
+        self.accepted += page.accepted
+        self.quarantined += page.quarantined
+        self.superseded += page.superseded
+        self.warnings.extend(page.warnings)
+
+    def summary(self) -> dict[str, Any]:
+        """Counts only: safe for logs and XCom."""
+        return {
+            "channel": self.channel,
+            "window": None
+            if self.window is None
+            else {"start": self.window.start.isoformat(), "end": self.window.end.isoformat()},
+            "pages": self.pages,
+            "received": self.received,
+            "duplicates": self.duplicates,
+            "accepted": self.accepted,
+            "quarantined": self.quarantined,
+            "superseded": self.superseded,
+            "warnings": self.warnings,
+        }
+
+
+def content_hash(channel: str, body: bytes) -> str:
+    return hashlib.sha256(channel.encode() + b"\x00" + body).hexdigest()
+
+
+def canonical(raw: Mapping[str, Any]) -> bytes:
+    """The payload as stored and hashed: JSON with sorted keys, so equal records hash equal."""
+    return orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
+
+
+def _chunks(values: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _as_row(case: Mapping[str, Any]) -> dict[str, Any]:
+    """The unified case (JSON form) as `cases` columns, times parsed."""
+    row = {name: case.get(name) for name in CASE_FIELDS}
+    for name in TIME_FIELDS:
+        if isinstance(row.get(name), str):
+            row[name] = datetime.fromisoformat(row[name])
+    row["supervision"] = list(case.get("supervision") or [])
+    return row
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _diff(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, Any]:
+    """Field → [old, new] for what changed; personal data only as 'changed', never its values."""
+    changes: dict[str, Any] = {}
+    for name in CASE_FIELDS:
+        if name in ("received_at",):
+            continue
+        before = None if old is None else old.get(name)
+        after = new.get(name)
+        if before != after:
+            changes[name] = [_jsonable(before), _jsonable(after)]
+    if old is None or old.get("reporter_fingerprint") != new.get("reporter_fingerprint"):
+        changes["reporter"] = "changed"
+    return changes
+
+
+class Pipeline:
+    """Moves pages of one channel into the store. Build one per channel and run."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        mapper: Mapper,
+        keyring: KeyRing,
+        *,
+        reference: Reference | None = None,
+        quality: QualitySuite | None = None,
+        contract: CaseContract | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.engine = engine
+        self.mapper = mapper
+        self.channel = mapper.channel
+        self.keyring = keyring
+        self.reference = reference or load_reference()
+        self.quality = quality or quality_suite()
+        self.contract = contract or case_contract()
+        self.clock = clock
+
+    # -- pulling -------------------------------------------------------------------------------
+
+    def cursor(self) -> datetime | None:
+        with self.engine.connect() as conn:
+            return conn.scalar(select(SyncCursor.position).where(SyncCursor.channel == self.channel))
+
+    def run(
+        self,
+        source: Source,
+        *,
+        until: datetime,
+        lookback: timedelta,
+        initial_start: datetime,
+        run_id: str | None = None,
+        on_page: Callable[[PageResult], None] | None = None,
+    ) -> RunResult:
+        """Pull everything updated since the cursor (minus `lookback`) up to `until`.
+
+        Each page commits on its own, so a failure part-way loses nothing: the next run
+        re-reads from the last committed cursor, and what it sees again is recognised.
+        """
+        position = self.cursor()
+        start = (position - lookback) if position else initial_start
+        if start >= until:
+            return RunResult(channel=self.channel, window=None)
+        window = Window(start=start, end=until)
+        result = RunResult(channel=self.channel, window=window)
+        for records in source.pages(window):
+            page = self.ingest(records, run_id=run_id, window_end=until)
+            result.add(page)
+            if on_page:
+                on_page(page)
+        return result
+
+    # -- one page ------------------------------------------------------------------------------
+
+    def ingest(
+        self, records: Sequence[RawRecord], *, run_id: str | None = None, window_end: datetime | None = None
+    ) -> PageResult:
+        started = self.clock()
+        batch_id = str(uuid.uuid4())
+        items: dict[str, _Item] = {}
+        for raw in records:
+            body = canonical(raw)
+            digest = content_hash(self.channel, body)
+            items.setdefault(digest, _Item(raw=raw, body=body, content_hash=digest))
+        with self.engine.begin() as conn:
+            landed = self._landed(conn, list(items))
+            fresh = [item for digest, item in items.items() if digest not in landed]
+            for item in fresh:
+                item.raw_id = str(uuid.uuid4())
+                self._evaluate(item, received_at=started)
+            warnings = self._check_quality(fresh)
+            cases, history = self._resolve_versions(conn, fresh, batch_id, started)
+            self._write(conn, fresh, cases, history, batch_id, started)
+            superseded_quarantine = self._supersede_quarantine(conn, fresh, started)
+            high_water = max((i.updated_at for i in fresh if i.updated_at), default=None)
+            if window_end is not None and high_water is not None:
+                high_water = min(high_water, window_end)
+            counts = {
+                outcome: sum(1 for i in fresh if i.outcome == outcome)
+                for outcome in (ACCEPTED, QUARANTINED, SUPERSEDED)
+            }
+            conn.execute(
+                insert(Batch),
+                [
+                    {
+                        "batch_id": batch_id,
+                        "channel": self.channel,
+                        "run_id": run_id,
+                        "started_at": started,
+                        "finished_at": self.clock(),
+                        "received": len(records),
+                        "duplicates": len(records) - len(fresh),
+                        "accepted": counts[ACCEPTED],
+                        "quarantined": counts[QUARANTINED],
+                        "superseded": counts[SUPERSEDED] + superseded_quarantine,
+                        "warnings": warnings,
+                    }
+                ],
+            )
+            if high_water is not None:
+                self._advance_cursor(conn, high_water, batch_id, started)
+        return PageResult(
+            batch_id=batch_id,
+            received=len(records),
+            duplicates=len(records) - len(fresh),
+            accepted=counts[ACCEPTED],
+            quarantined=counts[QUARANTINED],
+            superseded=counts[SUPERSEDED],
+            warnings=warnings,
+            high_water=high_water,
+        )
+
+    def _landed(self, conn: Connection, digests: list[str]) -> set[str]:
+        found: set[str] = set()
+        for chunk in _chunks(digests):
+            found.update(
+                conn.scalars(
+                    select(RawRow.content_hash).where(
+                        RawRow.channel == self.channel, RawRow.content_hash.in_(chunk)
+                    )
+                )
+            )
+        return found
+
+    def _evaluate(self, item: _Item, *, received_at: datetime) -> None:
+        """Normalize and check one record against the per-record contract (pure, no I/O)."""
+        try:
+            key = self.mapper.key(item.raw)
+        except InvalidRecord as exc:
+            item.source_id = f"unidentified:{item.content_hash[:16]}"
+            item.reasons = exc.reasons
+            return
+        item.source_id, item.updated_at = key.source_id, key.updated_at
+        try:
+            case = self.mapper.to_case(item.raw, self.reference, received_at=received_at)
+        except InvalidRecord as exc:
+            item.reasons = exc.reasons
+            return
+        problems = self.contract.problems(case)
+        if problems:
+            item.reasons = problems
+            return
+        item.case = case
+
+    def _check_quality(self, items: Sequence[_Item]) -> list[dict[str, Any]]:
+        """Run the batch suite; rows failing a critical expectation leave for quarantine."""
+        candidates = [i for i in items if i.case is not None]
+        if not candidates:
+            return []
+        frame_rows = [
+            {**item.case, "has_contact": bool(item.case["reporter"]["phone"])}  # type: ignore[index]
+            for item in candidates
+        ]
+        report = self.quality.validate(frame_rows, self.reference)
+        for position, reasons in report.failures.items():
+            candidates[position].case = None
+            candidates[position].reasons = reasons
+        return [w.as_dict() for w in report.warnings]
+
+    def _seal_case(self, case: Mapping[str, Any], row: dict[str, Any]) -> None:
+        person = case.get("reporter") or {}
+        case_id = str(case["case_id"])
+        ring = self.keyring
+        row["pii_key_id"] = ring.active
+        for name in PERSONAL_FIELDS:
+            column = f"reporter_{name}"
+            row[column] = ring.seal_text(person.get(name), associated_data("cases", column, case_id))
+        row["reporter_phone_index"] = ring.blind_index(person.get("phone"))
+        fingerprint = "\x1f".join(str(person.get(name) or "") for name in PERSONAL_FIELDS)
+        row["reporter_fingerprint"] = ring.blind_index(f"reporter\x1f{fingerprint}")
+
+    def _resolve_versions(
+        self, conn: Connection, items: Sequence[_Item], batch_id: str, now: datetime
+    ) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+        """Order the page's accepted versions against the stored cases; newest wins."""
+        valid = [i for i in items if i.case is not None]
+        ids = sorted({str(i.case["case_id"]) for i in valid})  # type: ignore[index]
+        current: dict[str, dict[str, Any]] = {}
+        columns = [Case.__table__.c[name] for name in (*CASE_FIELDS, "version", "reporter_fingerprint")]
+        for chunk in _chunks(ids):
+            for row in conn.execute(select(*columns).where(Case.case_id.in_(chunk))).mappings():
+                current[row["case_id"]] = dict(row)
+        changed: dict[str, dict[str, Any]] = {}
+        history: list[dict[str, Any]] = []
+        for item in sorted(valid, key=lambda i: (i.updated_at or now, i.content_hash)):
+            case = item.case
+            assert case is not None
+            case_id = str(case["case_id"])
+            state = current.get(case_id)
+            if state is not None and item.updated_at is not None and item.updated_at <= state["updated_at"]:
+                item.outcome = SUPERSEDED
+                continue
+            row = _as_row(case)
+            self._seal_case(case, row)
+            row["version"] = (state["version"] if state else 0) + 1
+            row["raw_id"] = item.raw_id
+            history.append(
+                {
+                    "case_id": case_id,
+                    "version": row["version"],
+                    "raw_id": item.raw_id,
+                    "batch_id": batch_id,
+                    "source_updated_at": row["updated_at"],
+                    "recorded_at": now,
+                    "changes": _diff(state, row),
+                }
+            )
+            current[case_id] = row
+            changed[case_id] = row
+            item.outcome = ACCEPTED
+        return changed, history
+
+    def _write(
+        self,
+        conn: Connection,
+        items: Sequence[_Item],
+        cases: Mapping[str, dict[str, Any]],
+        history: list[dict[str, Any]],
+        batch_id: str,
+        now: datetime,
+    ) -> None:
+        if not items:
+            return
+        ring = self.keyring
+        conn.execute(
+            insert(RawRow),
+            [
+                {
+                    "raw_id": item.raw_id,
+                    "batch_id": batch_id,
+                    "channel": self.channel,
+                    "source_id": item.source_id,
+                    "source_updated_at": item.updated_at,
+                    "content_hash": item.content_hash,
+                    "key_id": ring.active,
+                    "payload": ring.seal(item.body, associated_data("raw_records", "payload", item.raw_id)),
+                    "received_at": now,
+                    "outcome": item.outcome,
+                    "case_id": None if item.case is None else item.case["case_id"],
+                }
+                for item in items
+            ],
+        )
+        quarantined = [i for i in items if i.outcome == QUARANTINED]
+        if quarantined:
+            conn.execute(
+                insert(Quarantine),
+                [
+                    {
+                        "raw_id": item.raw_id,
+                        "batch_id": batch_id,
+                        "channel": self.channel,
+                        "source_id": item.source_id,
+                        "source_updated_at": item.updated_at,
+                        "reasons": [r.as_dict() for r in item.reasons],
+                        "state": "open",
+                        "quarantined_at": now,
+                        "resolved_at": None,
+                        "attempts": 1,
+                    }
+                    for item in quarantined
+                ],
+            )
+        if cases:
+            self._upsert_cases(conn, list(cases.values()))
+        if history:
+            conn.execute(insert(CaseHistory), history)
+
+    def replay(self, quarantine_ids: Sequence[int] | None = None) -> dict[str, int]:
+        """Run open quarantined records of this channel through the pipeline again.
+
+        Used after the cause is fixed (a crosswalk gains a code, a partner corrects its data
+        model). The raw payloads are the ones kept at landing; nothing is fetched again. A
+        record that now passes becomes a case (`resolved`), one overtaken by a newer version is
+        `superseded`, one that still fails stays open with its new reasons.
+        """
+        counts = {"replayed": 0, "resolved": 0, "superseded": 0, "still_quarantined": 0}
+        with self.engine.connect() as conn:
+            query = select(Quarantine.id).where(Quarantine.state == "open", Quarantine.channel == self.channel)
+            if quarantine_ids is not None:
+                query = query.where(Quarantine.id.in_(list(quarantine_ids)))
+            ids = list(conn.scalars(query.order_by(Quarantine.id)))
+        for chunk in _chunks(ids):
+            started = self.clock()
+            batch_id = str(uuid.uuid4())
+            with self.engine.begin() as conn:
+                rows = conn.execute(
+                    select(Quarantine.id, RawRow.raw_id, RawRow.key_id, RawRow.payload, RawRow.content_hash)
+                    .join(RawRow, RawRow.raw_id == Quarantine.raw_id)
+                    .where(Quarantine.id.in_(chunk), Quarantine.state == "open")
+                ).all()
+                items: list[_Item] = []
+                by_raw: dict[str, int] = {}
+                for qid, raw_id, key_id, payload, digest in rows:
+                    body = self.keyring.open(key_id, payload, associated_data("raw_records", "payload", raw_id))
+                    item = _Item(raw=orjson.loads(body), body=body, content_hash=digest, raw_id=raw_id)
+                    self._evaluate(item, received_at=started)
+                    items.append(item)
+                    by_raw[raw_id] = qid
+                self._check_quality(items)
+                cases, history = self._resolve_versions(conn, items, batch_id, started)
+                if cases:
+                    self._upsert_cases(conn, list(cases.values()))
+                if history:
+                    conn.execute(insert(CaseHistory), history)
+                for item in items:
+                    qid = by_raw[item.raw_id]
+                    if item.outcome == QUARANTINED:
+                        conn.execute(
+                            update(Quarantine)
+                            .where(Quarantine.id == qid)
+                            .values(reasons=[r.as_dict() for r in item.reasons], attempts=Quarantine.attempts + 1)
+                        )
+                        counts["still_quarantined"] += 1
+                        continue
+                    state = "resolved" if item.outcome == ACCEPTED else SUPERSEDED
+                    conn.execute(
+                        update(Quarantine)
+                        .where(Quarantine.id == qid)
+                        .values(state=state, resolved_at=started, attempts=Quarantine.attempts + 1)
+                    )
+                    conn.execute(
+                        update(RawRow)
+                        .where(RawRow.raw_id == item.raw_id)
+                        .values(
+                            outcome=item.outcome,
+                            case_id=None if item.case is None else item.case["case_id"],
+                        )
+                    )
+                    counts["resolved" if item.outcome == ACCEPTED else "superseded"] += 1
+                counts["replayed"] += len(items)
+                self._supersede_quarantine(conn, items, started)
+        return counts
+
+    def _upsert_cases(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        """Insert new cases, update changed ones; the database re-checks that the update is newer."""
+        dialect = conn.dialect.name
+        table = Case.__table__
+        values = rows
+        if dialect == "postgresql":
+            stmt: Any = postgresql.insert(table)
+        elif dialect == "sqlite":
+            stmt = sqlite.insert(table)
+        else:  # pragma: no cover - the store supports these two
+            raise NotImplementedError(f"no upsert for {dialect}")
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c.case_id],
+            set_={name: stmt.excluded[name] for name in values[0] if name != "case_id"},
+            where=table.c.updated_at < stmt.excluded.updated_at,
+        )
+        conn.execute(stmt, values)
+
+    def _supersede_quarantine(self, conn: Connection, items: Sequence[_Item], now: datetime) -> int:
+        """Open quarantine entries older than a version accepted now no longer need a person."""
+        newest: dict[str, datetime] = {}
+        for item in items:
+            if item.outcome == ACCEPTED and item.updated_at is not None:
+                newest[item.source_id] = max(item.updated_at, newest.get(item.source_id, item.updated_at))
+        if not newest:
+            return 0
+        stale: list[tuple[int, str]] = []
+        fresh_raw = {i.raw_id for i in items}
+        for chunk in _chunks(sorted(newest)):
+            rows = conn.execute(
+                select(Quarantine.id, Quarantine.raw_id, Quarantine.source_id, Quarantine.source_updated_at).where(
+                    Quarantine.state == "open",
+                    Quarantine.channel == self.channel,
+                    Quarantine.source_id.in_(chunk),
+                )
+            )
+            for qid, raw_id, source_id, updated_at in rows:
+                if raw_id in fresh_raw:
+                    continue
+                if updated_at is None or updated_at < newest[source_id]:
+                    stale.append((qid, raw_id))
+        for chunk in _chunks(stale):
+            conn.execute(
+                update(Quarantine)
+                .where(Quarantine.id.in_([q for q, _ in chunk]))
+                .values(state=SUPERSEDED, resolved_at=now)
+            )
+            conn.execute(
+                update(RawRow).where(RawRow.raw_id.in_([r for _, r in chunk])).values(outcome=SUPERSEDED)
+            )
+        return len(stale)
+
+    def _advance_cursor(self, conn: Connection, position: datetime, batch_id: str, now: datetime) -> None:
+        current = conn.scalar(
+            select(SyncCursor.position).where(SyncCursor.channel == self.channel).with_for_update()
+        )
+        if current is None:
+            conn.execute(
+                insert(SyncCursor),
+                [{"channel": self.channel, "position": position, "updated_at": now, "batch_id": batch_id}],
+            )
+        elif position > current:
+            conn.execute(
+                update(SyncCursor)
+                .where(SyncCursor.channel == self.channel)
+                .values(position=position, updated_at=now, batch_id=batch_id)
+            )

@@ -1,0 +1,126 @@
+"""What turns a channel of the registry into Airflow tasks.
+
+Kept apart from the DAG file so that parsing stays cheap: this module imports only the light
+parts of casehub at parse time; connectors, the store and Great Expectations load inside tasks.
+
+The retry policy is derived from casehub's exception tree (`casehub/errors.py`): a transient
+partner failure is retried with exponential back-off; a permanent one, a configuration error or
+a data-quality breach fails the try at once, since asking again cannot help.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.sdk import Asset, BaseHook, ExceptionRetryPolicy, RetryAction, RetryRule
+
+from casehub.channels import ChannelSpec
+
+log = logging.getLogger(__name__)
+
+CASES = Asset(name="casehub_cases", uri="x-casehub://store/cases")
+"""The unified cases in the hub's store; ingest DAGs update it, push and report DAGs follow it."""
+
+OWNER = "casehub-data"
+
+RETRY_POLICY = ExceptionRetryPolicy(
+    rules=[
+        RetryRule(
+            exception="casehub.errors.TransientPartnerError",
+            action=RetryAction.RETRY,
+            reason="partner unavailable for now (timeout, 5xx, 429): retry with back-off",
+        ),
+        RetryRule(
+            exception=[
+                "casehub.errors.PermanentPartnerError",
+                "casehub.errors.ConfigurationError",
+                "casehub.errors.DataQualityError",
+            ],
+            action=RetryAction.FAIL,
+            reason="retrying cannot help: credentials, contract, configuration or data quality",
+        ),
+    ],
+)
+
+DEFAULT_ARGS: dict[str, Any] = {
+    "owner": OWNER,
+    "retries": 4,
+    "retry_delay": timedelta(minutes=1),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": timedelta(minutes=15),
+    "retry_policy": RETRY_POLICY,
+    "execution_timeout": timedelta(minutes=60),
+}
+
+
+def endpoint_for(spec: ChannelSpec) -> Any:
+    """The channel's endpoint from its Airflow connection (host = base URL, login, password)."""
+    from connectors.base import Endpoint
+
+    connection = BaseHook.get_connection(spec.connection)
+    extra = connection.extra_dejson or {}
+    return Endpoint(
+        url=str(connection.host),
+        login=connection.login or "",
+        secret=connection.password or "",
+        timeout=float(extra.get("timeout", spec.timeout_seconds)),
+        page_size=int(extra.get("page_size", spec.page_size)),
+    )
+
+
+def keyring() -> Any:
+    """The key ring from the `casehub_keyring` connection, else from the environment."""
+    from casehub.crypto import KeyRing, load_keyring
+    from casehub.errors import ConfigurationError
+
+    try:
+        connection = BaseHook.get_connection("casehub_keyring")
+    except Exception:  # noqa: BLE001 - Airflow raises its own not-found error type per backend
+        return load_keyring()
+    text = connection.password or json.dumps(connection.extra_dejson or {})
+    if not text or text == "{}":
+        raise ConfigurationError("the casehub_keyring connection holds no key ring")
+    return KeyRing.from_json(text)
+
+
+def run_until(context: dict[str, Any]) -> datetime:
+    """The end of what this run covers: its data interval, or when a manual run was asked for."""
+    end = context.get("data_interval_end") or getattr(context.get("dag_run"), "run_after", None)
+    return (end or datetime.now(UTC)).astimezone(UTC)
+
+
+def ingest_channel(spec: ChannelSpec, context: dict[str, Any]) -> dict[str, Any]:
+    import casehub
+    from casehub.store import connect
+
+    connector = casehub.load_connector(spec)
+    source = connector.build_source(endpoint_for(spec))
+
+    def progress(page: casehub.PageResult) -> None:
+        log.info(
+            "%s page: %d received, %d already landed, %d accepted, %d quarantined, %d superseded",
+            spec.code, page.received, page.duplicates, page.accepted, page.quarantined, page.superseded,
+        )
+
+    summary = casehub.ingest(
+        spec,
+        source,
+        connector.MAPPER,
+        engine=connect(),
+        keyring=keyring(),
+        until=run_until(context),
+        run_id=str(context.get("run_id")),
+        on_page=progress,
+    )
+    log.info("%s run: %s", spec.code, json.dumps({k: v for k, v in summary.items() if k != "warnings"}))
+    return summary
+
+
+def reconcile_store() -> dict[str, Any]:
+    import casehub
+    from casehub.store import connect
+
+    return casehub.reconcile(connect())
