@@ -1,0 +1,176 @@
+"""The city message board (城市留言板) simulator: a REST/JSON API with a bearer token.
+
+Every answer is HTTP 200 with the envelope `{"code", "msg", "data"}`, errors included (code ≠ 0,
+data null), except rate limiting (429 with Retry-After) and outright failures (5xx): the hub's
+connector must read the code, not the status. Times are epoch milliseconds and coordinates BD-09.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
+
+from simulators import messages
+from simulators.controls import (
+    FaultPlan,
+    FaultResponses,
+    ReceivedLog,
+    SimulatorState,
+    admin_router,
+    received_path,
+)
+from simulators.generator import generate
+from simulators.records import Options, now_ms
+from simulators.store import RecordStore
+
+PARTNER = "message_board"
+MAX_PAGE_SIZE = 200
+DEMO_TOKEN = "board-demo-token"  # noqa: S105 - the documented demo credential, not a secret
+OK = 0
+NO_TOKEN = 40100
+BAD_TOKEN = 40101
+NOT_FOUND = 40400
+BAD_PARAMETER = 42200
+TOO_MANY = 42900
+INTERNAL = 50000
+
+
+def envelope(code: int, msg: str, data: Any = None, status_code: int = 200,
+             headers: dict[str, str] | None = None) -> JSONResponse:
+    """The board's answer shape; `data` is null whenever `code` is not 0."""
+    return JSONResponse({"code": code, "msg": msg, "data": data if code == OK else None},
+                        status_code=status_code, headers=headers)
+
+
+class BadParameter(Exception):
+    """A request parameter the board refuses, answered as code 42200."""
+
+
+def create_app(*, seed: int = 42, records: int = 200, defect_rate: float = 0.05, days: int = 7,
+               anchor: datetime | None = None, var_dir: str | Path = "var",
+               token: str = DEMO_TOKEN, hang_seconds: float = 30.0,
+               retry_after: int = 1) -> FastAPI:
+    """A message board serving `records` seeded messages over the `days` before `anchor`."""
+    options = Options(seed, records, defect_rate, days, anchor)
+    state = SimulatorState(
+        partner=PARTNER,
+        store=RecordStore(generate(PARTNER, options), resolution_ms=1, seed=seed),
+        faults=FaultPlan(hang_seconds=hang_seconds, retry_after=retry_after),
+        received=ReceivedLog(received_path(var_dir, PARTNER)),
+        responses=FaultResponses(
+            fault=lambda: envelope(INTERNAL, "系统内部错误 internal error"),
+            throttled=lambda seconds: envelope(TOO_MANY, "请求过于频繁 too many requests",
+                                               status_code=429, headers={"Retry-After": str(seconds)}),
+        ),
+        step=messages.touched,
+        busy=lambda version: messages.next_status(version.payload["status"]) != version.payload["status"],
+    )
+    app = FastAPI(title="message board simulator", docs_url=None, redoc_url=None, openapi_url=None)
+    app.include_router(admin_router(state))
+
+    @app.exception_handler(HTTPException)
+    async def unknown_path(request: Request, error: HTTPException) -> JSONResponse:
+        return envelope(NOT_FOUND, f"no such resource: {request.method} {request.url.path}")
+
+    async def guard(request: Request) -> Response | None:
+        """Injected faults first (they happen in front of the board), then the token."""
+        injected = await state.intercept()
+        if injected is not None:
+            return injected
+        scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not presented.strip():
+            return envelope(NO_TOKEN, "缺少令牌 missing bearer token")
+        if not hmac.compare_digest(presented.strip().encode(), token.encode()):
+            return envelope(BAD_TOKEN, "令牌无效 invalid bearer token")
+        return None
+
+    @app.get("/api/v1/messages")
+    async def list_messages(request: Request) -> Response:
+        refused = await guard(request)
+        if refused is not None:
+            return refused
+        try:
+            query = request.query_params
+            start = _integer(query.get("updatedFrom"), "updatedFrom", 0, 0)
+            end = _integer(query.get("updatedTo"), "updatedTo", 2**62, 0)
+            page = _integer(query.get("page"), "page", 1, 1)
+            size = _integer(query.get("pageSize"), "pageSize", 20, 1, MAX_PAGE_SIZE)
+        except BadParameter as error:
+            return envelope(BAD_PARAMETER, str(error))
+        if start > end:
+            return envelope(BAD_PARAMETER, "参数错误 updatedFrom must not be later than updatedTo")
+        served = state.store.window(start, end)
+        listing = [dict(item) for item in served[(page - 1) * size: page * size]]
+        return envelope(OK, "success", {"total": len(served), "page": page, "pageSize": size,
+                                        "list": listing})
+
+    @app.get("/api/v1/messages/{message_id}")
+    async def get_message(request: Request, message_id: str) -> Response:
+        refused = await guard(request)
+        if refused is not None:
+            return refused
+        if not message_id.isdigit():
+            return envelope(BAD_PARAMETER, f"参数错误 id must be an integer, got {message_id!r}")
+        version = state.store.current(str(int(message_id)))
+        if version is None:
+            return envelope(NOT_FOUND, f"留言不存在 no message {message_id}")
+        return envelope(OK, "success", dict(version.payload))
+
+    @app.post("/api/v1/messages/{message_id}/reply")
+    async def reply(request: Request, message_id: str) -> Response:
+        refused = await guard(request)
+        if refused is not None:
+            return refused
+        body = await request.body()
+        try:
+            reply = _reply(body)
+        except BadParameter as error:
+            state.received.record("reply", {"id": message_id, "body": body.decode("utf-8", "replace")},
+                                  {"code": BAD_PARAMETER, "msg": str(error)})
+            return envelope(BAD_PARAMETER, str(error))
+        source_id = str(int(message_id)) if message_id.isdigit() else message_id
+        current = state.store.current(source_id)
+        code, msg = (OK, "success") if current else (NOT_FOUND, f"留言不存在 no message {message_id}")
+        state.received.record("reply", {"id": message_id, **reply}, {"code": code, "msg": msg})
+        if current is None:
+            return envelope(code, msg)
+        at_ms = state.store.next_time(source_id, now_ms())
+        version = messages.with_reply(current, at_ms, reply["replyContent"], reply["replyOrg"],
+                                      reply["replyTime"])
+        state.store.append(source_id, version)
+        return envelope(OK, "success", {"id": int(source_id), "status": version.payload["status"]})
+
+    return app
+
+
+def _integer(raw: str | None, name: str, default: int, low: int, high: int = 2**62) -> int:
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise BadParameter(f"参数错误 {name} must be an integer from {low} to {high}, got {raw!r}")
+    return int(raw)
+
+
+def _reply(body: bytes) -> dict[str, Any]:
+    """replyContent and replyOrg non-empty strings, replyTime epoch ms."""
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise BadParameter("参数错误 body must be a JSON object") from None
+    if not isinstance(document, dict):
+        raise BadParameter("参数错误 body must be a JSON object")
+    for name in ("replyContent", "replyOrg"):
+        if not isinstance(document.get(name), str) or not document[name].strip():
+            raise BadParameter(f"参数错误 {name} must be a non-empty string")
+    replied = document.get("replyTime")
+    if isinstance(replied, bool) or not isinstance(replied, int) or replied <= 0:
+        raise BadParameter("参数错误 replyTime must be epoch milliseconds")
+    return {"replyContent": document["replyContent"], "replyOrg": document["replyOrg"],
+            "replyTime": replied}

@@ -1,0 +1,150 @@
+"""Simulators for the hub's tests and demo: real HTTP on loopback, started and stopped in-process.
+
+    with simulators.testing.start("hotline", seed=7) as hotline:
+        client = zeep.Client(WSDL, ...)  # pointed at hotline.url + "/ws/workorder"
+        hotline.faults("429", count=2)
+        ...
+
+`start` runs the partner's app under uvicorn in a background thread on a free loopback port (or
+the one given), waits until it listens and `/_admin/health` answers, and returns a handle whose
+methods drive the admin surface of docs/partners.md. This is the only module of `simulators` the
+hub's tests may import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import requests
+
+from simulators.generator import DEFAULT_RECORDS
+from simulators.records import parse_anchor
+from simulators.serving import ReadyServer, bind, create_app, server
+
+__all__ = ["RunningSimulator", "start"]
+
+_START_TIMEOUT_SECONDS = 30.0
+
+
+class RunningSimulator:
+    """A simulator serving on `url` until `stop()`; a context manager that stops on exit."""
+
+    def __init__(self, partner: str, url: str, running: ReadyServer, thread: threading.Thread,
+                 sock: socket.socket, cleanup: tempfile.TemporaryDirectory[str] | None) -> None:
+        self.partner = partner
+        self.url = url  # base URL, e.g. http://127.0.0.1:40123
+        self._server = running
+        self._thread = thread
+        self._cleanup = cleanup
+        self._sock = sock
+
+    def faults(self, mode: str, count: int = 1, after: int = 0, *,
+               hang_seconds: float | None = None, retry_after: int | None = None) -> dict[str, Any]:
+        """Make the next `count` protocol requests after `after` good ones fail in `mode`:
+        "5xx", "hang", "429", "fault", "error_body", or "none" to clear."""
+        body: dict[str, Any] = {"mode": mode, "count": count, "after": after}
+        if hang_seconds is not None:
+            body["hang_seconds"] = hang_seconds
+        if retry_after is not None:
+            body["retry_after"] = retry_after
+        plan: dict[str, Any] = self._call("POST", "/_admin/faults", body)
+        return plan
+
+    def armed(self) -> dict[str, Any]:
+        """The fault plan now: mode, count and after left, and how many requests hang."""
+        plan: dict[str, Any] = self._call("GET", "/_admin/faults")
+        return plan
+
+    def truth(self) -> dict[str, dict[str, Any]]:
+        """{source_id: {"defects": [...], "versions": n}} for every record."""
+        records: dict[str, dict[str, Any]] = self._call("GET", "/_admin/truth")["records"]
+        return records
+
+    def received(self) -> list[dict[str, Any]]:
+        """What the partner received from the hub: handling results or replies, oldest first."""
+        entries: list[dict[str, Any]] = self._call("GET", "/_admin/received")["received"]
+        return entries
+
+    def touch(self, n: int = 1) -> list[str]:
+        """Give `n` records a new version now; returns their source ids."""
+        touched: list[str] = self._call("POST", "/_admin/touch", {"count": n})["touched"]
+        return touched
+
+    def reset(self) -> None:
+        """Back to the generated data, no faults armed, nothing received, no nonces seen."""
+        self._call("POST", "/_admin/reset")
+
+    def health(self) -> dict[str, Any]:
+        """{"partner", "records"}."""
+        answer: dict[str, Any] = self._call("GET", "/_admin/health")
+        return answer
+
+    def stop(self) -> None:
+        """Stop serving and wait for the server thread; safe to call twice."""
+        self._server.should_exit = True
+        self._thread.join()
+        self._sock.close()
+        if self._cleanup is not None:
+            self._cleanup.cleanup()
+            self._cleanup = None
+
+    def __enter__(self) -> RunningSimulator:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.stop()
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """One admin call; `requests.request` opens and closes its own session."""
+        answer = requests.request(method, self.url + path, json=body, timeout=10)
+        answer.raise_for_status()
+        return answer.json()
+
+
+def start(partner: str, *, host: str = "127.0.0.1", port: int = 0, **options: Any) -> RunningSimulator:
+    """Run `partner` ("hotline" or "message_board") and return once it answers.
+
+    `options` are the app factory's: seed, records, defect_rate, days, anchor (a datetime, or an
+    ISO string meaning Asia/Shanghai when it has no offset),
+    var_dir, hang_seconds, retry_after, and username/password (hotline) or token (message board).
+    Without `var_dir`, what the partner receives is written to a temporary directory removed on
+    stop.
+    """
+    cleanup = None
+    if "var_dir" not in options:
+        cleanup = tempfile.TemporaryDirectory(prefix=f"casehub-{partner}-")
+        options["var_dir"] = Path(cleanup.name)
+    options.setdefault("records", DEFAULT_RECORDS.get(partner, 0))
+    if isinstance(options.get("anchor"), str):
+        options["anchor"] = parse_anchor(options["anchor"])
+    try:
+        app = create_app(partner, **options)
+        sock = bind(host, port)
+    except BaseException:
+        if cleanup is not None:
+            cleanup.cleanup()
+        raise
+    ready = threading.Event()
+    running = server(app, ready.set, graceful_seconds=1)
+    thread = threading.Thread(target=lambda: asyncio.run(running.serve(sockets=[sock])),
+                              name=f"simulator-{partner}", daemon=True)
+    thread.start()
+    handle = RunningSimulator(partner, f"http://{host}:{sock.getsockname()[1]}", running, thread,
+                              sock, cleanup)
+    deadline = time.monotonic() + _START_TIMEOUT_SECONDS
+    while not ready.wait(timeout=0.05):
+        if not thread.is_alive() or time.monotonic() > deadline:
+            handle.stop()
+            raise RuntimeError(f"simulator {partner} did not start listening")
+    if handle.health().get("partner") != partner:
+        handle.stop()
+        raise RuntimeError(f"simulator {partner} answers as another partner")
+    return handle
