@@ -89,7 +89,9 @@ def keyring() -> Any:
 def run_until(context: dict[str, Any]) -> datetime:
     """The end of what this run covers: its data interval, or when a manual run was asked for."""
     end = context.get("data_interval_end") or getattr(context.get("dag_run"), "run_after", None)
-    return (end or datetime.now(UTC)).astimezone(UTC)
+    # Airflow hands pendulum datetimes, which misbehave in arithmetic with datetime.UTC: the core
+    # gets a plain aware datetime.
+    return datetime.fromtimestamp(end.timestamp(), tz=UTC) if end else datetime.now(UTC)
 
 
 def ingest_channel(spec: ChannelSpec, context: dict[str, Any]) -> dict[str, Any]:

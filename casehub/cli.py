@@ -1,0 +1,179 @@
+"""The `casehub` command.
+
+    casehub demo                      run the ingest DAGs against the simulators, report
+    casehub simulate [partner …]      serve the partner simulators (python -m simulators)
+    casehub serve                     run the gateway (health, stats, masked case reads)
+    casehub migrate                   bring the store's schema to the newest revision
+    casehub stats [--json]            what the store holds; `reconciled` when nothing is lost
+    casehub quarantine list           quarantined records and their reasons (no personal data)
+    casehub quarantine replay         run open quarantined records through the pipeline again
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+
+from casehub.errors import CasehubError
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from casehub.demo import DemoOptions, run
+
+    stats = run(
+        DemoOptions(seed=args.seed, defect_rate=args.defect_rate)
+    )
+    return 0 if stats["reconciled"] else 1
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    # The simulators are the partners' stand-ins, never part of the hub: run them as a program.
+    command = [sys.executable, "-m", "simulators", *args.rest]
+    os.execv(sys.executable, command)  # noqa: S606 - replaces this process with our own module
+
+
+def _migrate(_: argparse.Namespace) -> int:
+    from casehub.store import connect, migrate
+    from casehub.store.db import database_url
+
+    migrate(connect())
+    url = database_url()
+    Console().print(f"store migrated: {url.split('@')[-1]}")
+    return 0
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from casehub.stats import collect
+    from casehub.store import connect
+
+    stats = collect(connect())
+    if args.json:
+        print(json.dumps(stats, ensure_ascii=False, indent=2))
+    else:
+        console = Console()
+        console.print_json(json.dumps(stats, ensure_ascii=False))
+    return 0 if stats["reconciled"] else 1
+
+
+def _quarantine_list(args: argparse.Namespace) -> int:
+    from casehub.store import Quarantine, connect
+
+    query = select(Quarantine).where(Quarantine.state == args.state).order_by(Quarantine.id)
+    if args.channel:
+        query = query.where(Quarantine.channel == args.channel)
+    with connect().connect() as conn:
+        rows = [dict(r) for r in conn.execute(query).mappings()]
+    if args.reason:
+        rows = [r for r in rows if any(reason["code"] == args.reason for reason in r["reasons"])]
+    rows = rows[: args.limit]
+    if args.json:
+        print(json.dumps([_entry(r) for r in rows], ensure_ascii=False, indent=2))
+        return 0
+    table = Table(show_edge=False)
+    for column in ("id", "channel", "source id", "quarantined at", "reasons"):
+        table.add_column(column)
+    for r in rows:
+        reasons = "; ".join(f"{x['code']} ({x['field']}: {x['message']})" for x in r["reasons"])
+        table.add_row(str(r["id"]), r["channel"], r["source_id"], r["quarantined_at"].isoformat(), reasons)
+    Console().print(table)
+    return 0
+
+
+def _entry(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "channel": row["channel"],
+        "source_id": row["source_id"],
+        "source_updated_at": row["source_updated_at"].isoformat() if row["source_updated_at"] else None,
+        "quarantined_at": row["quarantined_at"].isoformat(),
+        "state": row["state"],
+        "attempts": row["attempts"],
+        "reasons": row["reasons"],
+    }
+
+
+def _quarantine_replay(args: argparse.Namespace) -> int:
+    from casehub.channels import load_channels, load_connector
+    from casehub.crypto import load_keyring
+    from casehub.pipeline import Pipeline
+    from casehub.store import connect
+
+    keyring = load_keyring()
+    totals: dict[str, dict[str, int]] = {}
+    for spec in load_channels():
+        if args.channel and spec.code != args.channel:
+            continue
+        pipeline = Pipeline(connect(), load_connector(spec).MAPPER, keyring)
+        totals[spec.code] = pipeline.replay(args.id or None)
+    print(json.dumps(totals, indent=2))
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from casehub.gateway import serve
+
+    serve(args.host, args.port)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="casehub", description=__doc__.splitlines()[0] if __doc__ else None,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = root.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="run the ingest DAGs against the simulators")
+    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--defect-rate", type=float, default=0.05)
+    demo.set_defaults(func=_demo)
+
+    simulate = commands.add_parser("simulate", help="serve the partner simulators", add_help=False)
+    simulate.add_argument("rest", nargs=argparse.REMAINDER)
+    simulate.set_defaults(func=_simulate)
+
+    serve = commands.add_parser("serve", help="run the gateway (REST API of the hub)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=_serve)
+
+    commands.add_parser("migrate", help="bring the store to the newest schema").set_defaults(func=_migrate)
+
+    stats = commands.add_parser("stats", help="what the store holds")
+    stats.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    stats.set_defaults(func=_stats)
+
+    quarantine = commands.add_parser("quarantine", help="work the quarantine").add_subparsers(
+        dest="action", required=True
+    )
+    listing = quarantine.add_parser("list", help="quarantined records and their reasons")
+    listing.add_argument("--channel")
+    listing.add_argument("--reason", help="only entries with this reason code")
+    listing.add_argument("--state", default="open", choices=["open", "resolved", "superseded"])
+    listing.add_argument("--limit", type=int, default=200)
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=_quarantine_list)
+    replay = quarantine.add_parser("replay", help="run open quarantined records through the pipeline again")
+    replay.add_argument("--channel")
+    replay.add_argument("--id", type=int, action="append", help="a quarantine entry id (repeatable)")
+    replay.set_defaults(func=_quarantine_replay)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except CasehubError as exc:
+        Console(stderr=True).print(f"[red]casehub: {exc}[/]")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

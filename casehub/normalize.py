@@ -1,0 +1,171 @@
+"""Pure functions that absorb the partners' legacy quirks in single values.
+
+Every partner sends empty strings for null, full-width digits (`１３８…`), phone numbers in
+several forms and local times without an offset (docs/partners.md). Mappers run each raw value
+through one of these before it reaches the unified case.
+
+A value that cannot be repaired raises `ValueError`. Its message says what is wrong and never
+repeats the value: these values are personal data, and error messages end up in logs and in the
+quarantine.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+from stdnum.cn import ric
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+"""The zone every partner's local time is in, and the zone the hub writes its times in."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MOBILE = re.compile(r"1[3-9][0-9]{9}")
+_MOBILE_PREFIXES = (("+86", 14), ("0086", 15), ("86", 13))
+_RESIDENT_ID = re.compile(r"[0-9]{17}[0-9X]")
+_LOCAL_TIME = re.compile(
+    r"([0-9]{4})([-/])([0-9]{1,2})\2([0-9]{1,2})[ T]([0-9]{1,2}):([0-9]{2}):([0-9]{2})"
+    r"(?:\.([0-9]{1,6}))?[ ]?(Z|[+-][0-9]{2}:?[0-9]{2})?"
+)
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def _half_width(value: str) -> str:
+    """Fold full-width forms (`１３８`, `ＡＢ`) to ASCII; ASCII input skips the costly step."""
+    return value if value.isascii() else unicodedata.normalize("NFKC", value)
+
+
+def text(value: object) -> str | None:
+    """A partner's text value, or None where the partner meant null.
+
+    Partners send "" or blanks for a missing value, and full-width digits and letters in codes
+    and names; NFKC folds those to half-width. Integers (the message board's ids and type codes)
+    become their decimal text.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        folded = _half_width(value).strip()
+    elif isinstance(value, int) and not isinstance(value, bool):
+        folded = str(value)
+    else:
+        raise ValueError(f"expected text, got {type(value).__name__}")
+    return folded or None
+
+
+def phone(value: str) -> str:
+    """A phone number in E.164 (`+86…`), from any of the forms partners send.
+
+    Residents' mobiles arrive as `+86 138…`, `0086138…`, `86138…`, `138-…` or in full-width
+    digits; those take a fast path, since this runs on every record. Anything else (a Wuhan
+    landline `027-8…`, brackets, other spellings) is parsed by `phonenumbers` for region CN.
+    Numbers outside mainland China cannot be stored (the schema holds `+86` only).
+    """
+    folded = _half_width(value).strip()
+    if not folded:
+        raise ValueError("phone number is empty")
+    compact = folded.replace(" ", "").replace("-", "")
+    for prefix, length in _MOBILE_PREFIXES:
+        if len(compact) == length and compact.startswith(prefix):
+            compact = compact[len(prefix) :]
+            break
+    if _MOBILE.fullmatch(compact):
+        return "+86" + compact
+    try:
+        number = phonenumbers.parse(folded, "CN")
+    except phonenumbers.NumberParseException:
+        raise ValueError("not a phone number") from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("not a valid phone number")
+    if number.country_code != 86:
+        raise ValueError("not a mainland China (+86) number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def resident_id(value: str) -> str:
+    """An 18-character resident identity number (居民身份证号码, GB 11643), verified.
+
+    Partners send it with a lower-case `x` or full-width digits now and then. The ISO 7064
+    check digit and the embedded birth date are checked with `stdnum.cn.ric`.
+    """
+    number = _half_width(value).strip().upper()
+    if not _RESIDENT_ID.fullmatch(number):
+        raise ValueError("resident ID must be 17 digits and a check character (0-9 or X)")
+    if ric.calc_check_digit(number) != number[17]:
+        raise ValueError("resident ID check character does not match")
+    try:
+        ric.get_birth_date(number)
+    except ValueError:
+        raise ValueError("resident ID birth date is not a calendar date") from None
+    return number
+
+
+def local_time(value: str) -> datetime:
+    """A partner's local time (`yyyy-MM-dd HH:mm:ss`) as an aware datetime in Asia/Shanghai.
+
+    Legacy systems also write `/` between date parts, `T` before the time and full-width digits.
+    A time without an offset is Asia/Shanghai local time; an explicit offset (`Z`, `+08:00`,
+    `+0800`) is honoured and the result converted to Asia/Shanghai.
+    """
+    match = _LOCAL_TIME.fullmatch(_half_width(value).strip())
+    if match is None:
+        raise ValueError("time is not in the form yyyy-MM-dd HH:mm:ss")
+    year, _, month, day, hour, minute, second, fraction, offset = match.groups()
+    zone = SHANGHAI if offset is None else _offset(offset)
+    try:
+        moment = datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            int(second),
+            int(fraction.ljust(6, "0")) if fraction else 0,
+            tzinfo=zone,
+        )
+    except ValueError:
+        raise ValueError("time is not a calendar date and time") from None
+    return moment if zone is SHANGHAI else moment.astimezone(SHANGHAI)
+
+
+def _offset(offset: str) -> tzinfo:
+    """`Z`, `+08:00` or `+0800` as a fixed offset."""
+    if offset == "Z":
+        return UTC
+    digits = offset[1:].replace(":", "")
+    delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    if delta >= timedelta(hours=24):
+        raise ValueError("time offset is out of range")
+    return timezone(-delta if offset[0] == "-" else delta)
+
+
+def epoch_ms(value: int | str) -> datetime:
+    """Milliseconds since the Unix epoch (the message board's times) in Asia/Shanghai.
+
+    Integer arithmetic keeps the milliseconds exact; a float division would not.
+    """
+    if isinstance(value, bool):
+        raise ValueError("epoch milliseconds must be an integer")
+    if isinstance(value, str):
+        digits = _half_width(value).strip()
+        if not _DIGITS.fullmatch(digits):
+            raise ValueError("epoch milliseconds must be digits")
+        value = int(digits)
+    elif not isinstance(value, int):
+        raise ValueError("epoch milliseconds must be an integer")
+    if value < 0:
+        raise ValueError("epoch milliseconds must not be negative")
+    try:
+        return (_EPOCH + timedelta(milliseconds=value)).astimezone(SHANGHAI)
+    except OverflowError:
+        raise ValueError("epoch milliseconds out of range") from None
+
+
+def iso(moment: datetime) -> str:
+    """ISO 8601 with the Asia/Shanghai offset, to the second, as the case schema writes times."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("time has no offset")
+    return moment.astimezone(SHANGHAI).isoformat(timespec="seconds")

@@ -1,0 +1,310 @@
+"""What every connector shares: where a partner is, how its records' defects are collected,
+how its pages are walked, and how a failed call is retried.
+
+The retry policy is the one place that decides, per call, between "ask again" and "give up":
+429 and 503 wait for the partner's Retry-After (an ask beyond the cap ends the call at once),
+other 5xx, timeouts and dropped connections back off exponentially with jitter; after the last
+attempt the call fails with `TransientPartnerError`, so that Airflow retries the task later.
+401, 403 and every other 4xx fail at once with `PermanentPartnerError`. Errors name the
+partner, the operation, the status and the request id sent as `X-Request-ID`; never a payload,
+a token or a password.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from enum import StrEnum
+from typing import TypeVar
+
+import requests
+
+from casehub.errors import (
+    ConfigurationError,
+    InvalidRecord,
+    PartnerError,
+    PermanentPartnerError,
+    Reason,
+    TransientPartnerError,
+)
+from casehub.normalize import text
+from casehub.reference import Category, Reference
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_jitter = random.SystemRandom()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Endpoint:
+    """Where a partner is and how to sign in; `secret` is a password or bearer token."""
+
+    url: str
+    login: str
+    secret: str = field(repr=False)
+    timeout: float = 30.0
+    page_size: int
+
+    def __post_init__(self) -> None:
+        if self.timeout <= 0:
+            raise ValueError("endpoint timeout must be positive")
+        if self.page_size < 1:
+            raise ValueError("endpoint page size must be at least 1")
+
+
+class Code(StrEnum):
+    """Stable reason codes kept with a quarantined record; quality officers filter on them."""
+
+    MISSING_FIELD = "missing_field"
+    MISSING_ID = "missing_id"
+    UNKNOWN_CATEGORY = "unknown_category"
+    UNKNOWN_STATUS = "unknown_status"
+    UNKNOWN_NATURE = "unknown_nature"
+    UNKNOWN_DISTRICT = "unknown_district"
+    INVALID_PHONE = "invalid_phone"
+    INVALID_ID_NUMBER = "invalid_id_number"
+    INVALID_TIME = "invalid_time"
+    INVALID_COORDINATES = "invalid_coordinates"
+    INVALID_VALUE = "invalid_value"
+    OUTSIDE_CITY = "outside_city"
+
+
+class Problems:
+    """Every defect of one raw record, so the quarantine shows all of them, not just the first.
+
+    A mapper reads each field through these helpers, which note a `Reason` and return None
+    instead of raising; `check()` raises once at the end. Messages name the partner's field
+    and what is wrong with it, never its value.
+    """
+
+    def __init__(self, channel: str) -> None:
+        self.channel = channel
+        self.reasons: list[Reason] = []
+
+    def add(self, code: str, field: str, message: str) -> None:
+        self.reasons.append(Reason(code=str(code), field=field, message=message))
+
+    def check(self) -> None:
+        """Raise `InvalidRecord` with every reason noted so far, if there is any."""
+        if self.reasons:
+            raise InvalidRecord(list(self.reasons))
+
+    def optional(self, field: str, value: object) -> str | None:
+        """The field's text, None for the partners' empty-string null."""
+        try:
+            return text(value)
+        except ValueError as error:
+            self.add(Code.INVALID_VALUE, field, f"{field}: {error}")
+            return None
+
+    def required(self, field: str, value: object, code: str = Code.MISSING_FIELD) -> str | None:
+        """The field's text; an empty or absent value is noted as `code`."""
+        found = self.optional(field, value)
+        if found is None:
+            self.add(code, field, f"{field} is empty or missing")
+        return found
+
+    def parse(self, code: str, field: str, parse: Callable[[str], T], value: str | None) -> T | None:
+        """`parse(value)`, noting `code` when it raises ValueError; None passes through.
+
+        The normalizers' messages never contain the value, so they are safe to keep.
+        """
+        if value is None:
+            return None
+        try:
+            return parse(value)
+        except ValueError as error:
+            self.add(code, field, f"{field}: {error}")
+            return None
+
+    def crosswalk(self, reference: Reference, kind: str, field: str, value: str | None) -> str | None:
+        """The unified value for the channel's code from its `kind` crosswalk.
+
+        An empty field is `missing_field`; a code the crosswalk does not know is
+        `unknown_<kind>`, which usually means the partner published a new code.
+        """
+        if value is None:
+            self.add(Code.MISSING_FIELD, field, f"{field} is empty or missing")
+            return None
+        found = reference.crosswalk(self.channel, kind).get(value)
+        if found is None:
+            self.add(f"unknown_{kind}", field, f"{field}: not in the {self.channel} {kind} crosswalk")
+        return found
+
+    def category(self, reference: Reference, field: str, value: str | None) -> Category | None:
+        """The unified category for the channel's category code, with its taxonomy entry.
+
+        A crosswalk row pointing outside the taxonomy is a broken reference release, not a bad
+        record, so it fails the deployment check rather than quarantining the record.
+        """
+        code = self.crosswalk(reference, "category", field, value)
+        if code is None:
+            return None
+        try:
+            return reference.categories[code]
+        except KeyError:
+            raise ConfigurationError(
+                f"crosswalk {self.channel}_category.csv points to a category missing from the taxonomy"
+            ) from None
+
+    def choice(self, field: str, value: str | None, choices: Mapping[str, str]) -> str | None:
+        """The unified value of a closed list fixed by the partner's contract (urgency, satisfaction)."""
+        if value is None:
+            return None
+        found = choices.get(value)
+        if found is None:
+            self.add(Code.INVALID_VALUE, field, f"{field}: not one of the values in the contract")
+        return found
+
+
+@dataclass
+class Paginator:
+    """Page-number paging (page from 1, a page size, a total) as the pulling partners do it.
+
+    Walking stops on an empty page or once the pages read cover the partner's total. The total
+    is re-read from every page: records change while being paged, so it can move.
+    """
+
+    page_size: int
+    page: int = 1
+    done: bool = False
+
+    def advance(self, received: int, total: int) -> None:
+        """Record that the current page held `received` records of `total`."""
+        if received == 0 or self.page * self.page_size >= total:
+            self.done = True
+        else:
+            self.page += 1
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently a call to a partner is repeated."""
+
+    attempts: int = 4
+    backoff: float = 0.5
+    max_backoff: float = 8.0
+    max_retry_after: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError("a retry policy needs at least one attempt")
+
+    def delay(self, attempt: int, retry_after: float | None) -> float | None:
+        """Seconds to wait after failed `attempt` (from 1), or None to stop retrying now.
+
+        The partner's Retry-After is obeyed as asked; one that exceeds `max_retry_after` ends
+        the call, carrying the ask to the scheduler rather than holding a worker that long.
+        Otherwise the back-off doubles per attempt, with "equal jitter" (half fixed, half
+        random) so that parallel tasks do not return to a recovering partner in step.
+        """
+        if retry_after is not None:
+            return retry_after if retry_after <= self.max_retry_after else None
+        ceiling = min(self.max_backoff, self.backoff * 2.0 ** (attempt - 1))
+        return ceiling / 2 + _jitter.uniform(0, ceiling / 2)
+
+
+def new_request_id() -> str:
+    """A correlation id for one call, sent as `X-Request-ID` and kept on its errors."""
+    return uuid.uuid4().hex
+
+
+def with_retries(
+    attempt: Callable[[str], T],
+    policy: RetryPolicy,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Run `attempt(request_id)` until it succeeds, fails permanently or the policy gives up.
+
+    `attempt` raises `TransientPartnerError` for what may pass and `PermanentPartnerError`
+    for what will not. All attempts of one call share a request id, so the partner's logs
+    show them as one call.
+    """
+    request_id = new_request_id()
+    number = 1
+    while True:
+        try:
+            return attempt(request_id)
+        except TransientPartnerError as error:
+            wait = policy.delay(number, error.retry_after) if number < policy.attempts else None
+            if wait is None:
+                raise
+            logger.warning(
+                "%s; attempt %d of %d, retrying in %.1f s (request id %s)",
+                error,
+                number,
+                policy.attempts,
+                wait,
+                request_id,
+            )
+            sleep(wait)
+            number += 1
+
+
+def retry_after_seconds(header: str | None, *, now: datetime | None = None) -> float | None:
+    """Retry-After as seconds: RFC 9110 allows delta-seconds or an HTTP date."""
+    if header is None or not header.strip():
+        return None
+    value = header.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def status_error(
+    response: requests.Response, *, partner: str, operation: str, request_id: str
+) -> PartnerError | None:
+    """The error an HTTP status stands for, or None for a success."""
+    status = response.status_code
+    if status < 400:
+        return None
+    if status == 429 or status >= 500:
+        retry_after = (
+            retry_after_seconds(response.headers.get("Retry-After")) if status in (429, 503) else None
+        )
+        message = "rate limited" if status == 429 else "partner failed"
+        return TransientPartnerError(
+            message,
+            partner=partner,
+            operation=operation,
+            status=status,
+            request_id=request_id,
+            retry_after=retry_after,
+        )
+    message = "credentials refused" if status in (401, 403) else "request refused"
+    return PermanentPartnerError(
+        message, partner=partner, operation=operation, status=status, request_id=request_id
+    )
+
+
+def connection_error(
+    error: requests.RequestException, *, partner: str, operation: str, request_id: str
+) -> PartnerError:
+    """The error a failed HTTP exchange stands for: timeouts and broken connections may pass."""
+    if isinstance(error, requests.Timeout):
+        return TransientPartnerError("timed out", partner=partner, operation=operation, request_id=request_id)
+    if isinstance(error, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
+        return TransientPartnerError(
+            "connection failed", partner=partner, operation=operation, request_id=request_id
+        )
+    return PermanentPartnerError(
+        f"request could not be made ({type(error).__name__})",
+        partner=partner,
+        operation=operation,
+        request_id=request_id,
+    )

@@ -1,0 +1,142 @@
+"""Mayor hotline work order (工单) → unified case: a pure function of the record and the reference.
+
+The hotline names its elements by pinyin initials (GDBH 工单编号, LDSJ 来电时间 …, see
+docs/partners.md), sends every value as a string with "" for null, and uses its own codes for
+status (GDZT), nature (SQLX), category (YWLBDM) and district (SSQX, full or short name); the
+crosswalks in `schemas/reference/crosswalk/hotline_*.csv` translate them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from casehub.errors import InvalidRecord
+from casehub.grading import grade
+from casehub.identity import case_id
+from casehub.normalize import iso, local_time, phone, resident_id
+from casehub.ports import SourceKey
+from casehub.reference import Reference
+from connectors.base import Code, Problems
+
+CHANNEL = "hotline"
+
+URGENCY = {"一般": "normal", "紧急": "urgent", "特急": "critical"}
+"""JJCD 紧急程度, a closed list in the hotline's contract."""
+
+SATISFACTION = {"满意": "satisfied", "基本满意": "basically_satisfied", "不满意": "dissatisfied"}
+"""MYD 满意度, a closed list in the hotline's contract; empty until the resident is called back."""
+
+
+def _days(value: str) -> int:
+    """BLSX 办理时限: working days, as digits."""
+    if not value.isdigit() or not 1 <= int(value) <= 365:
+        raise ValueError("not a whole number of days from 1 to 365")
+    return int(value)
+
+
+def _time(problems: Problems, raw: Mapping[str, Any], field: str, *, required: bool) -> datetime | None:
+    value = problems.required(field, raw.get(field)) if required else problems.optional(field, raw.get(field))
+    return problems.parse(Code.INVALID_TIME, field, local_time, value)
+
+
+class HotlineMapper:
+    """Maps one `GD` element, as `HotlineSource` returns it, to a unified case."""
+
+    channel = CHANNEL
+
+    def key(self, raw: Mapping[str, Any]) -> SourceKey:
+        """GDBH identifies the work order; GXSJ (更新时间) orders its versions."""
+        problems = Problems(CHANNEL)
+        source_id = problems.required("GDBH", raw.get("GDBH"), Code.MISSING_ID)
+        updated_at = _time(problems, raw, "GXSJ", required=True)
+        if source_id is None or updated_at is None:
+            raise InvalidRecord(problems.reasons)
+        return SourceKey(source_id=source_id, updated_at=updated_at)
+
+    def to_case(
+        self, raw: Mapping[str, Any], reference: Reference, *, received_at: datetime
+    ) -> dict[str, Any]:
+        """The unified case, or `InvalidRecord` naming every defect of the work order.
+
+        The contact number LXDH is the one to call back; the hotline leaves it empty when it is
+        the calling number LDHM, so LDHM stands in. Critical (特急) cases are graded one level
+        up (`casehub.grading`).
+        """
+        problems = Problems(CHANNEL)
+        source_id = problems.required("GDBH", raw.get("GDBH"), Code.MISSING_ID)
+        source_status = problems.optional("GDZT", raw.get("GDZT"))
+        status = problems.crosswalk(reference, "status", "GDZT", source_status)
+        nature = problems.crosswalk(reference, "nature", "SQLX", problems.optional("SQLX", raw.get("SQLX")))
+        source_category = problems.optional("YWLBDM", raw.get("YWLBDM"))
+        category = problems.category(reference, "YWLBDM", source_category)
+        district_code = problems.crosswalk(
+            reference, "district", "SSQX", problems.optional("SSQX", raw.get("SSQX"))
+        )
+        title = problems.required("BT", raw.get("BT"))
+        content = problems.required("SQNR", raw.get("SQNR"))
+        urgency = problems.choice("JJCD", problems.optional("JJCD", raw.get("JJCD")), URGENCY)
+        satisfaction = problems.choice("MYD", problems.optional("MYD", raw.get("MYD")), SATISFACTION)
+        time_limit_days = problems.parse(
+            Code.INVALID_VALUE, "BLSX", _days, problems.optional("BLSX", raw.get("BLSX"))
+        )
+
+        contact = problems.optional("LXDH", raw.get("LXDH"))
+        calling = contact or problems.optional("LDHM", raw.get("LDHM"))
+        reporter_phone = problems.parse(Code.INVALID_PHONE, "LXDH" if contact else "LDHM", phone, calling)
+        id_number = problems.parse(
+            Code.INVALID_ID_NUMBER, "SFZHM", resident_id, problems.optional("SFZHM", raw.get("SFZHM"))
+        )
+
+        name = problems.optional("LDRXM", raw.get("LDRXM"))
+        address = problems.optional("FSDZ", raw.get("FSDZ"))
+        result = problems.optional("BLJG", raw.get("BLJG"))
+
+        reported_at = _time(problems, raw, "LDSJ", required=True)
+        updated_at = _time(problems, raw, "GXSJ", required=True)
+        closed_at = _time(problems, raw, "BJSJ", required=False)
+        problems.check()
+        if source_id is None or category is None or reported_at is None or updated_at is None:
+            raise AssertionError("a required value is missing but no problem was noted")
+
+        return {
+            "case_id": case_id(CHANNEL, source_id),
+            "channel": CHANNEL,
+            "source_id": source_id,
+            "source_status": source_status,
+            "title": title,
+            "content": content,
+            "nature": nature,
+            "category": category.code,
+            "source_category": source_category,
+            "health_related": category.health_related,
+            "grade": grade(category, urgency),
+            "district_code": district_code,
+            "street_code": None,
+            "community_code": None,
+            "grid_code": None,
+            "address": address,
+            "lng": None,
+            "lat": None,
+            "source_crs": None,
+            "reporter": {
+                "name": name,
+                "phone": reporter_phone,
+                "id_number": id_number,
+            },
+            "status": status,
+            "urgency": urgency,
+            "assigned_unit": None,
+            "time_limit_days": time_limit_days,
+            "deadline_at": None,
+            "result": result,
+            "satisfaction": satisfaction,
+            "supervision": [],
+            "duplicate_of": None,
+            "cluster_id": None,
+            "reported_at": iso(reported_at),
+            "received_at": iso(received_at),
+            "updated_at": iso(updated_at),
+            "closed_at": iso(closed_at) if closed_at else None,
+        }

@@ -1,0 +1,144 @@
+"""City message board message (留言) → unified case: a pure function of the record and the reference.
+
+The board speaks camelCase JSON: an integer `id`, epoch-millisecond times, null or "" for a
+missing value, its own type codes (`typeId`) and status names (待受理, 已受理, 已回复, 已关闭),
+a district by full or short name (`areaName`), and the place the resident pinned in BD-09
+(Baidu) coordinates, null when there is none (docs/partners.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from casehub.errors import InvalidRecord
+from casehub.geo import inside_city, to_wgs84
+from casehub.grading import grade
+from casehub.identity import case_id
+from casehub.normalize import epoch_ms, iso, phone
+from casehub.ports import SourceKey
+from casehub.reference import Reference
+from connectors.base import Code, Problems
+
+CHANNEL = "message_board"
+SOURCE_CRS = "BD-09"
+CLOSED_STATUSES = frozenset({"completed", "closed"})
+"""Unified statuses of 已回复 and 已关闭: the reply time is when the case was closed."""
+
+
+def _time(problems: Problems, raw: Mapping[str, Any], field: str, *, required: bool) -> datetime | None:
+    value = problems.required(field, raw.get(field)) if required else problems.optional(field, raw.get(field))
+    return problems.parse(Code.INVALID_TIME, field, epoch_ms, value)
+
+
+def _degrees(value: object) -> float:
+    """A JSON number, or a numeric string as some app versions send it."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError("not a number")
+    return float(value)
+
+
+def _place(problems: Problems, raw: Mapping[str, Any]) -> tuple[float, float] | None:
+    """The pinned place in WGS-84; both coordinates null means the resident pinned none."""
+    longitude, latitude = raw.get("longitude"), raw.get("latitude")
+    if longitude in (None, "") and latitude in (None, ""):
+        return None
+    try:
+        lng, lat = to_wgs84(_degrees(longitude), _degrees(latitude), SOURCE_CRS)
+    except ValueError as error:
+        problems.add(Code.INVALID_COORDINATES, "longitude/latitude", f"longitude/latitude: {error}")
+        return None
+    if not inside_city(lng, lat):
+        problems.add(Code.OUTSIDE_CITY, "longitude/latitude", "longitude/latitude: outside Wuhan")
+    return lng, lat
+
+
+class MessageBoardMapper:
+    """Maps one message, as `MessageBoardSource` returns it, to a unified case."""
+
+    channel = CHANNEL
+
+    def key(self, raw: Mapping[str, Any]) -> SourceKey:
+        """`id` identifies the message; `updateTime` orders its versions."""
+        problems = Problems(CHANNEL)
+        source_id = problems.required("id", raw.get("id"), Code.MISSING_ID)
+        updated_at = _time(problems, raw, "updateTime", required=True)
+        if source_id is None or updated_at is None:
+            raise InvalidRecord(problems.reasons)
+        return SourceKey(source_id=source_id, updated_at=updated_at)
+
+    def to_case(
+        self, raw: Mapping[str, Any], reference: Reference, *, received_at: datetime
+    ) -> dict[str, Any]:
+        """The unified case, or `InvalidRecord` naming every defect of the message.
+
+        The board has no urgency, so a message is graded by its category alone; the official
+        reply (replyContent, replyOrg) is the result and the unit that handled it.
+        """
+        problems = Problems(CHANNEL)
+        source_id = problems.required("id", raw.get("id"), Code.MISSING_ID)
+        source_status = problems.optional("status", raw.get("status"))
+        status = problems.crosswalk(reference, "status", "status", source_status)
+        nature = problems.crosswalk(
+            reference, "nature", "msgType", problems.optional("msgType", raw.get("msgType"))
+        )
+        source_category = problems.optional("typeId", raw.get("typeId"))
+        category = problems.category(reference, "typeId", source_category)
+        district_code = problems.crosswalk(
+            reference, "district", "areaName", problems.optional("areaName", raw.get("areaName"))
+        )
+        title = problems.required("title", raw.get("title"))
+        content = problems.required("content", raw.get("content"))
+        name = problems.optional("nickName", raw.get("nickName"))
+        reporter_phone = problems.parse(
+            Code.INVALID_PHONE, "phone", phone, problems.optional("phone", raw.get("phone"))
+        )
+        address = problems.optional("address", raw.get("address"))
+        result = problems.optional("replyContent", raw.get("replyContent"))
+        assigned_unit = problems.optional("replyOrg", raw.get("replyOrg"))
+        place = _place(problems, raw)
+
+        reported_at = _time(problems, raw, "createTime", required=True)
+        updated_at = _time(problems, raw, "updateTime", required=True)
+        replied_at = _time(problems, raw, "replyTime", required=False)
+        problems.check()
+        if source_id is None or category is None or reported_at is None or updated_at is None:
+            raise AssertionError("a required value is missing but no problem was noted")
+
+        return {
+            "case_id": case_id(CHANNEL, source_id),
+            "channel": CHANNEL,
+            "source_id": source_id,
+            "source_status": source_status,
+            "title": title,
+            "content": content,
+            "nature": nature,
+            "category": category.code,
+            "source_category": source_category,
+            "health_related": category.health_related,
+            "grade": grade(category, None),
+            "district_code": district_code,
+            "street_code": None,
+            "community_code": None,
+            "grid_code": None,
+            "address": address,
+            "lng": place[0] if place else None,
+            "lat": place[1] if place else None,
+            "source_crs": SOURCE_CRS if place else None,
+            "reporter": {"name": name, "phone": reporter_phone, "id_number": None},
+            "status": status,
+            "urgency": None,
+            "assigned_unit": assigned_unit,
+            "time_limit_days": None,
+            "deadline_at": None,
+            "result": result,
+            "satisfaction": None,
+            "supervision": [],
+            "duplicate_of": None,
+            "cluster_id": None,
+            "reported_at": iso(reported_at),
+            "received_at": iso(received_at),
+            "updated_at": iso(updated_at),
+            "closed_at": iso(replied_at) if replied_at and status in CLOSED_STATUSES else None,
+        }
