@@ -169,20 +169,40 @@ class Problems:
 class Paginator:
     """Page-number paging (page from 1, a page size, a total) as the pulling partners do it.
 
-    Walking stops on an empty page or once the pages read cover the partner's total. The total
-    is re-read from every page: records change while being paged, so it can move.
+    Walking stops on an empty page or once the pages read cover the partner's total. Records
+    change while being paged: an update moves a record out of the window (its new update time
+    is past the window's end), every later record slides up one place, and one of them lands on
+    a page already read. The total on each page shows it; when it moved during a pass, the
+    window is walked again from page 1 (what was already landed is recognised and skipped by the
+    pipeline), up to `max_passes` passes.
     """
 
     page_size: int
+    max_passes: int = 3
     page: int = 1
+    passes: int = 1
     done: bool = False
+    _total: int | None = None
+    _moved: bool = False
 
     def advance(self, received: int, total: int) -> None:
         """Record that the current page held `received` records of `total`."""
-        if received == 0 or self.page * self.page_size >= total:
-            self.done = True
-        else:
+        if self._total is None:
+            self._total = total
+        elif total != self._total:
+            self._moved = True
+        if received and self.page * self.page_size < total:
             self.page += 1
+            return
+        if self._moved and self.passes < self.max_passes:
+            self.passes += 1
+            self.page, self._total, self._moved = 1, None, False
+            return
+        if self._moved:
+            logger.warning(
+                "the window kept changing over %d passes; the next run's lookback re-reads it", self.passes
+            )
+        self.done = True
 
 
 @dataclass(frozen=True)
