@@ -1,0 +1,48 @@
+"""Puts the hub's gateway into the Airflow API server, and links to it from the Airflow UI menu.
+
+The gateway is mounted at `/casehub` (so `/casehub/health`, `/casehub/stats`, `/casehub/quarantine`,
+`/casehub/cases/{case_id}` beside Airflow's own `/api/v2`). Airflow does not authenticate plugin
+apps, so the gateway keeps its own bearer token (`CASEHUB_GATEWAY_TOKEN`); without one it refuses
+everything but its health check.
+
+Every Airflow process loads plugins, not only the API server, so this module imports no more
+than the plugin base and the gateway module; building the app touches neither the store nor the
+key ring.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from airflow.plugins_manager import AirflowPlugin
+
+from casehub.gateway import create_app
+
+URL_PREFIX = "/casehub"
+
+MENU_LINKS: list[dict[str, Any]] = [
+    {
+        # for data engineers: what landed, what is quarantined, whether the store reconciles
+        "name": "casehub: store stats",
+        "href": "casehub/stats",
+        "category": "browse",
+        "destination": "nav",
+    },
+    {
+        # for quality officers: open quarantine entries and their reasons
+        "name": "casehub: quarantine",
+        "href": "casehub/quarantine",
+        "category": "browse",
+        "destination": "nav",
+    },
+]
+
+
+class CasehubPlugin(AirflowPlugin):
+    """The casehub gateway as a FastAPI sub-app of the API server, and its menu links."""
+
+    name = "casehub"
+    fastapi_apps: ClassVar[list[dict[str, Any]]] = [
+        {"app": create_app(), "url_prefix": URL_PREFIX, "name": "casehub gateway"}
+    ]
+    external_views: ClassVar[list[dict[str, Any]]] = MENU_LINKS

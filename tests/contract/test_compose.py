@@ -1,0 +1,470 @@
+"""docker-compose.yml and the Dockerfile, held to the code without a Docker engine.
+
+What `docker compose up` would only find out at run time is checked here: the files parse, what
+they mount and build exists, every command is one our own parsers (casehub's, the simulators',
+Airflow's) accept, ports and partner connections agree with the code, airflow-init creates the
+registry's pools, every setting the core reads reaches the services that need it, and no secret
+is written into the repository.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import textwrap
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+from sqlalchemy import create_engine
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from casehub.channels import load_channels
+from casehub.cli import parser as casehub_parser
+from casehub.demo import SIMULATOR_CREDENTIALS, SIMULATOR_PORTS, simulator_connections
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+POSTGRES_INIT = ROOT / "deploy" / "postgres"
+
+AIRFLOW_SERVICES = (
+    "airflow-init",
+    "airflow-apiserver",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-triggerer",
+    "airflow-worker",
+)
+SERVICES = {"postgres", "redis", *AIRFLOW_SERVICES, "gateway", "simulators"}
+GATEWAY_PORT, API_SERVER_PORT = 8000, 8080
+# What each of our processes reads from the environment, by service. The API server mounts the
+# gateway (plugins/), the worker runs the ingest tasks, airflow-init migrates the store.
+NEEDS = {
+    "gateway": {"CASEHUB_DB_URL", "CASEHUB_KEYRING", "CASEHUB_GATEWAY_TOKEN"},
+    "airflow-apiserver": {"CASEHUB_DB_URL", "CASEHUB_KEYRING", "CASEHUB_GATEWAY_TOKEN"},
+    "airflow-worker": {"CASEHUB_DB_URL", "CASEHUB_KEYRING"},
+    "airflow-init": {"CASEHUB_DB_URL"},
+}
+# Read by the core but rightly absent from compose: alternatives to a set variable, or image defaults.
+OPTIONAL_SETTINGS = {
+    "CASEHUB_KEYRING_FILE": "an alternative to CASEHUB_KEYRING",
+    "CASEHUB_HOME": "set by the Dockerfile",
+}
+REQUIRED = re.compile(r"^\$\{(\w+):\?[^}]*\}$")
+VARIABLE = re.compile(r"\$\{(\w+)(?::?[?-][^}]*)?\}")
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|KEYRING|FERNET|_KEY$")
+NOT_A_SECRET = re.compile(r"_FILE$")  # a path to a secret, not the secret
+
+
+@cache
+def compose() -> dict[str, Any]:
+    return yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
+
+
+def service(name: str) -> dict[str, Any]:
+    return compose()["services"][name]
+
+
+def environment(name: str) -> dict[str, str]:
+    env = service(name).get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {key: str(value) for key, value in env.items()}
+
+
+def interpolated(value: str) -> str:
+    """A value as compose would pass it, with a stand-in for every variable."""
+    return VARIABLE.sub(lambda match: f"test-{match[1].lower().replace('_', '-')}", value)
+
+
+def command(name: str) -> list[str]:
+    spec = service(name)
+    return [str(part) for part in (spec.get("entrypoint") or []) + spec["command"]]
+
+
+def init_script() -> list[str]:
+    """airflow-init's bash script, line by line."""
+    argv = command("airflow-init")
+    assert argv[:4] == ["/bin/bash", "-euo", "pipefail", "-c"], "airflow-init runs a bash script"
+    return argv[4].strip().splitlines()
+
+
+def heredoc(lines: list[str]) -> str:
+    start = next(i for i, line in enumerate(lines) if line.startswith("python - <<'PY'"))
+    end = lines.index("PY", start)
+    return "\n".join(lines[start + 1 : end])
+
+
+def init_commands() -> list[list[str]]:
+    """airflow-init's shell commands, split as bash would, the heredoc's body left out."""
+    commands: list[list[str]] = []
+    in_heredoc = False
+    for line in init_script():
+        if in_heredoc:
+            in_heredoc = line != "PY"
+        elif line.strip():
+            commands.append(shlex.split(line))
+            in_heredoc = line.endswith("<<'PY'")
+    return commands
+
+
+def published(name: str) -> dict[int, str]:
+    """Container port → the host binding, from the short syntax."""
+    ports: dict[int, str] = {}
+    for entry in service(name).get("ports", []):
+        *host, container = str(entry).split(":")
+        ports[int(container)] = ":".join(host)
+    return ports
+
+
+def healthcheck(name: str) -> str:
+    test = service(name)["healthcheck"]["test"]
+    return " ".join(test[1:]) if isinstance(test, list) else test
+
+
+def dockerfile() -> list[str]:
+    """The Dockerfile's instructions, continuation lines joined, comments dropped."""
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    return [" ".join(i.split()) for i in "\n".join(lines).replace("\\\n", " ").splitlines() if i.strip()]
+
+
+def dockerfile_env() -> dict[str, str]:
+    env: dict[str, str] = {}
+    for instruction in dockerfile():
+        if instruction.startswith("ENV "):
+            env.update(pair.split("=", 1) for pair in shlex.split(instruction[4:]))
+    return env
+
+
+def celery_provider_installed() -> bool:
+    return importlib.util.find_spec("airflow.providers.celery") is not None
+
+
+@pytest.fixture(scope="module")
+def airflow_cli(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Airflow's own CLI parser on every airflow command of the stack → "" or its complaint.
+
+    In a child process with a throwaway AIRFLOW_HOME, so the suite's Airflow stays unconfigured.
+    """
+    argvs = [argv[1:] for argv in airflow_commands()]
+    probe = textwrap.dedent(
+        """
+        import contextlib, io, json, sys
+        from airflow.cli.cli_parser import get_parser
+        results = {}
+        for argv in json.loads(sys.argv[1]):
+            err = io.StringIO()
+            try:
+                with contextlib.redirect_stderr(err):
+                    get_parser().parse_args(argv)
+                results[" ".join(argv)] = ""
+            except SystemExit:
+                results[" ".join(argv)] = err.getvalue().strip().splitlines()[-1]
+        print(json.dumps(results))
+        """
+    )
+    home = tmp_path_factory.mktemp("airflow-home")
+    env = {"AIRFLOW_HOME": str(home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, "-c", probe, json.dumps(argvs)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def airflow_commands() -> list[list[str]]:
+    """Every `airflow …` the stack runs: service commands, airflow-init's steps, health checks."""
+    found = [command(name) for name in SERVICES if service(name).get("command")]
+    found = [argv for argv in found if argv[0] == "airflow"]
+    found += [argv for argv in init_commands() if argv[0] == "airflow"]
+    for name in SERVICES:
+        test = service(name).get("healthcheck", {}).get("test")
+        if isinstance(test, list) and test[0] == "CMD" and test[1] == "airflow":
+            found.append([str(part) for part in test[1:]])
+    return found
+
+
+def test_the_stack_has_every_service() -> None:
+    assert set(compose()["services"]) == SERVICES
+
+
+def test_every_build_has_its_context_and_dockerfile() -> None:
+    built = [name for name in SERVICES if "build" in service(name)]
+    assert set(built) >= {*AIRFLOW_SERVICES, "gateway", "simulators"}
+    for name in built:
+        build = service(name)["build"]
+        context = ROOT / build["context"]
+        assert context.is_dir(), f"{name}: build context {context} is missing"
+        assert (context / build.get("dockerfile", "Dockerfile")).is_file(), f"{name}: no Dockerfile"
+    copied = [
+        source
+        for instruction in dockerfile()
+        if instruction.startswith("COPY ")
+        for source in instruction.split()[1:-1]
+        if not source.startswith("--") and source != "."
+    ]
+    assert "constraints.txt" in copied
+    assert "requirements.txt" in copied
+    for source in copied:
+        assert (ROOT / source).is_file(), f"the Dockerfile copies {source}, which does not exist"
+
+
+def test_the_image_runs_the_repository_as_airflow_expects() -> None:
+    instructions = dockerfile()
+    assert instructions[0] == "FROM python:3.11-slim"
+    workdir = next(i.split()[1] for i in instructions if i.startswith("WORKDIR "))
+    env = dockerfile_env()
+    assert env["AIRFLOW_HOME"] == "/opt/airflow"
+    assert env["AIRFLOW__CORE__DAGS_FOLDER"] == f"{workdir}/dags"
+    assert (ROOT / "dags").is_dir()
+    assert env["AIRFLOW__CORE__PLUGINS_FOLDER"] == f"{workdir}/plugins"
+    assert (ROOT / "plugins").is_dir()
+    assert any(i.startswith("RUN pip install --no-deps --editable .") for i in instructions)
+    user = next(i.split()[1] for i in reversed(instructions) if i.startswith("USER "))
+    assert user not in {"root", "0", "0:0"}
+
+
+def test_the_build_context_keeps_state_and_secrets_out() -> None:
+    ignored = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert {".venv", "var", ".git", ".env"} <= set(ignored)
+    needed = [
+        "requirements.txt",
+        "constraints.txt",
+        "pyproject.toml",
+        "casehub",
+        "connectors",
+        "dags",
+        "plugins",
+        "schemas",
+        "expectations",
+        "simulators",
+    ]
+    for path in needed:
+        assert not any(fnmatch.fnmatch(path, pattern) for pattern in ignored), f"{path} is ignored"
+
+
+def test_every_mounted_host_path_exists() -> None:
+    named = set(compose().get("volumes") or {})
+    for name in SERVICES:
+        for volume in service(name).get("volumes", []):
+            source = volume.split(":")[0] if isinstance(volume, str) else volume["source"]
+            if source.startswith((".", "/")):
+                assert (ROOT / source).exists(), f"{name} mounts {source}, which does not exist"
+            else:
+                assert source in named, f"{name} mounts the undeclared volume {source}"
+
+
+def test_the_postgres_init_script_creates_the_store_the_hub_connects_to() -> None:
+    [mount] = [v for v in service("postgres")["volumes"] if v.startswith("./deploy/postgres/")]
+    host, target = mount.split(":")[:2]
+    script = ROOT / host
+    assert target.startswith("/docker-entrypoint-initdb.d/")
+    assert target.endswith(".sh")
+    assert script.parent == POSTGRES_INIT
+    if shutil.which("bash"):
+        subprocess.run(["bash", "-n", str(script)], check=True)
+    sql = script.read_text(encoding="utf-8")
+    store = urlsplit(interpolated(environment("gateway")["CASEHUB_DB_URL"]))
+    assert re.search(rf"CREATE ROLE {store.username} LOGIN PASSWORD :'\w+'", sql)
+    assert re.search(rf"CREATE DATABASE {store.path.lstrip('/')} OWNER {store.username}", sql)
+    assert "CASEHUB_DB_PASSWORD" in environment("postgres")
+    assert store.hostname == "postgres"
+    assert service("postgres")["image"].startswith("postgres:15")
+
+
+def test_casehub_commands_are_subcommands_of_the_cli() -> None:
+    args = casehub_parser().parse_args(command("gateway")[1:])
+    assert command("gateway")[0] == "casehub"
+    assert (args.command, args.host, args.port) == ("serve", "0.0.0.0", GATEWAY_PORT)
+    migrate = [argv for argv in init_commands() if argv[0] == "casehub"]
+    assert migrate == [["casehub", "migrate"]]
+    assert casehub_parser().parse_args(migrate[0][1:]).command == "migrate"
+
+
+def test_the_simulators_command_is_what_their_parser_accepts() -> None:
+    argv = command("simulators")
+    assert argv[:3] == ["python", "-m", "simulators"]
+    main = importlib.import_module("simulators.__main__")
+    parse = getattr(main, "parser", None)
+    args = parse().parse_args(argv[3:]) if parse else main._arguments(argv[3:])
+    assert (args.partner, args.host) == ("all", "0.0.0.0")
+    assert {"hotline": args.hotline_port, "message_board": args.message_board_port} == SIMULATOR_PORTS
+
+
+def test_airflow_commands_are_what_airflow_accepts(airflow_cli: dict[str, str]) -> None:
+    for argv, complaint in airflow_cli.items():
+        if argv.startswith("celery ") and not celery_provider_installed():
+            continue
+        assert complaint == "", f"airflow {argv}: {complaint}"
+    assert "celery worker" in airflow_cli
+
+
+def test_the_image_brings_the_celery_executor() -> None:
+    installs = " ".join(i for i in dockerfile() if i.startswith("RUN pip install"))
+    requirements = (ROOT / "requirements.txt").read_text(encoding="utf-8")
+    assert "apache-airflow[celery]" in installs or "apache-airflow-providers-celery" in requirements
+    worker = healthcheck("airflow-worker")
+    assert "airflow.providers.celery.executors.celery_executor.app" in worker
+    if celery_provider_installed():
+        importlib.import_module("airflow.providers.celery.executors.celery_executor")
+
+
+def test_airflow_init_runs_its_python_and_writes_no_password() -> None:
+    code = heredoc(init_script())
+    compile(code, "airflow-init", "exec")
+    assert 'os.environ["AIRFLOW_ADMIN_PASSWORD"]' in code
+    assert environment("airflow-init")["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"] in code
+    assert REQUIRED.match(environment("airflow-init")["AIRFLOW_ADMIN_PASSWORD"])
+
+
+def test_ports_agree_with_the_code() -> None:
+    assert set(published("simulators")) == set(SIMULATOR_PORTS.values())
+    serving = importlib.import_module("simulators.serving")
+    assert serving.DEFAULT_PORTS == SIMULATOR_PORTS
+    for port in SIMULATOR_PORTS.values():
+        assert f"localhost:{port}/" in healthcheck("simulators")
+    assert set(published("gateway")) == {GATEWAY_PORT}
+    assert f"localhost:{GATEWAY_PORT}/health" in healthcheck("gateway")
+    api = command("airflow-apiserver")
+    assert api[:2] == ["airflow", "api-server"]
+    assert api[api.index("--port") + 1] == str(API_SERVER_PORT)
+    assert set(published("airflow-apiserver")) == {API_SERVER_PORT}
+    assert f"localhost:{API_SERVER_PORT}/" in healthcheck("airflow-apiserver")
+    execution = urlsplit(environment("airflow-worker")["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"])
+    assert (execution.hostname, execution.port) == ("airflow-apiserver", API_SERVER_PORT)
+
+
+@pytest.mark.parametrize("name", AIRFLOW_SERVICES)
+def test_partner_connections_point_at_the_simulators(name: str) -> None:
+    env = environment(name)
+    expected = simulator_connections(host="simulators")
+    for spec in load_channels():
+        connection = json.loads(env[f"AIRFLOW_CONN_{spec.connection.upper()}"])
+        assert connection == expected[spec.connection]
+        url = urlsplit(connection["host"])
+        assert (url.hostname, url.port) == ("simulators", SIMULATOR_PORTS[spec.code])
+
+
+def test_airflow_init_creates_the_registry_pools() -> None:
+    pools = {argv[3]: int(argv[4]) for argv in init_commands() if argv[:3] == ["airflow", "pools", "set"]}
+    assert pools == {spec.pool: spec.pool_slots for spec in load_channels()}
+
+
+def test_airflow_runs_the_celery_executor_on_redis_and_postgres() -> None:
+    for name in AIRFLOW_SERVICES:
+        env = environment(name)
+        assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
+        assert urlsplit(env["AIRFLOW__CELERY__BROKER_URL"]).hostname == "redis"
+        assert env["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql")
+    assert command("airflow-worker")[:3] == ["airflow", "celery", "worker"]
+
+
+def test_database_urls_name_drivers_the_image_has() -> None:
+    """Built, not connected: a URL naming an uninstalled driver (asyncpg, psycopg2) fails here."""
+    env = environment("airflow-worker")
+    for url in (
+        env["CASEHUB_DB_URL"],
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"],
+        env["AIRFLOW__CELERY__RESULT_BACKEND"].removeprefix("db+"),
+    ):
+        create_engine(interpolated(url)).dispose()
+    async_url = interpolated(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC"])
+    engine = create_async_engine(async_url)
+    assert engine.url.database == "airflow"
+    engine.sync_engine.dispose()
+    assert urlsplit(interpolated(env["CASEHUB_DB_URL"])).path == "/casehub"
+
+
+def test_every_setting_the_core_reads_reaches_the_services_that_need_it() -> None:
+    read: set[str] = set()
+    for path in [*(ROOT / "casehub").rglob("*.py"), *(ROOT / "dags").rglob("*.py")]:
+        read |= set(re.findall(r"""["'](CASEHUB_[A-Z_]+)["']""", path.read_text(encoding="utf-8")))
+    assert read >= {"CASEHUB_DB_URL", "CASEHUB_KEYRING", "CASEHUB_GATEWAY_TOKEN"}
+    everywhere = set().union(*NEEDS.values())
+    assert read - everywhere <= set(OPTIONAL_SETTINGS), "a new CASEHUB_ setting reaches no service"
+    assert "CASEHUB_HOME" in dockerfile_env()
+    for name, needed in NEEDS.items():
+        missing = needed - set(environment(name))
+        assert not missing, f"{name} lacks {sorted(missing)}"
+    assert len({environment(name)["CASEHUB_DB_URL"] for name in NEEDS}) == 1
+
+
+def test_no_secret_is_written_into_the_repository() -> None:
+    for name in SERVICES:
+        for key, value in environment(name).items():
+            if key.startswith("AIRFLOW_CONN_"):
+                connection = json.loads(value)
+                published_demo = {secret for _, secret in SIMULATOR_CREDENTIALS.values()}
+                assert connection["password"] in published_demo, f"{name}: {key} holds a real secret"
+            elif SECRET_NAME.search(key) and not NOT_A_SECRET.search(key):
+                assert REQUIRED.match(value), f"{name}: {key} must come from the environment, required"
+            for url in re.findall(r"\w[\w+]*://[^\s'\"]+", value):
+                password = urlsplit(url).password
+                assert password is None or REQUIRED.match(password), f"{name}: {key} has a literal password"
+    text = COMPOSE_FILE.read_text(encoding="utf-8")
+    defaults = [m for m in re.findall(r"\$\{(\w+):?-", text) if SECRET_NAME.search(m)]
+    assert not defaults, f"secrets with a default value: {defaults}"
+    assert not re.search(r"[A-Za-z0-9+/]{43}=", text), "something like a base64 key is in the compose file"
+
+
+def test_services_start_in_order() -> None:
+    for name in SERVICES:
+        for dependency, condition in (service(name).get("depends_on") or {}).items():
+            assert dependency in SERVICES
+            wanted = condition["condition"]
+            if wanted == "service_healthy":
+                assert "healthcheck" in service(dependency), f"{name} waits on {dependency}'s health check"
+            else:
+                assert (dependency, wanted) == ("airflow-init", "service_completed_successfully")
+    for name in (*AIRFLOW_SERVICES[1:], "gateway"):
+        assert service(name)["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
+    assert service("airflow-init")["depends_on"]["postgres"]["condition"] == "service_healthy"
+    for name in SERVICES - {"airflow-init"}:
+        assert "healthcheck" in service(name), f"{name} has no health check"
+    ours = [name for name in SERVICES if "build" in service(name)]
+    uses_curl = [name for name in ours if "curl" in str(service(name).get("healthcheck"))]
+    assert uses_curl
+    assert any("install" in i and " curl" in i for i in dockerfile())
+
+
+def test_docker_compose_accepts_the_file() -> None:
+    """`docker compose config` needs no engine; it runs wherever the compose plugin is installed."""
+    docker = shutil.which("docker")
+    if docker is None:
+        pytest.skip("no docker client on this machine")
+    version = subprocess.run([docker, "compose", "version"], capture_output=True, text=True, check=False)
+    if version.returncode != 0:
+        complaint = (version.stderr.strip().splitlines() or ["no output"])[0]
+        pytest.skip(f"the docker client has no compose plugin ({complaint})")
+    variables = set(VARIABLE.findall(COMPOSE_FILE.read_text(encoding="utf-8")))
+    env = {**os.environ, **{name: f"test-{name.lower()}" for name in variables}}
+    done = subprocess.run(
+        [docker, "compose", "--file", str(COMPOSE_FILE), "config", "--quiet"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
