@@ -42,7 +42,37 @@ _EXPORTS = {
     "migrate": "casehub.store",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "CasehubError",
+    "ChannelSpec",
+    "ConfigurationError",
+    "DataQualityError",
+    "InvalidRecord",
+    "KeyRing",
+    "Mapper",
+    "PageResult",
+    "PartnerError",
+    "PermanentPartnerError",
+    "Pipeline",
+    "RawRecord",
+    "Reason",
+    "Reference",
+    "RunResult",
+    "Source",
+    "SourceKey",
+    "TransientPartnerError",
+    "Window",
+    "channel",
+    "collect_stats",
+    "connect",
+    "ingest",
+    "load_channels",
+    "load_connector",
+    "load_keyring",
+    "load_reference",
+    "migrate",
+    "reconcile",
+]
 
 
 def __getattr__(name: str) -> Any:

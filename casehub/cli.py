@@ -1,12 +1,12 @@
 """The `casehub` command.
 
-    casehub demo                      run the ingest DAGs against the simulators, report
-    casehub simulate [partner …]      serve the partner simulators (python -m simulators)
-    casehub serve                     run the gateway (health, stats, masked case reads)
-    casehub migrate                   bring the store's schema to the newest revision
-    casehub stats [--json]            what the store holds; `reconciled` when nothing is lost
-    casehub quarantine list           quarantined records and their reasons (no personal data)
-    casehub quarantine replay         run open quarantined records through the pipeline again
+casehub demo                      run the ingest DAGs against the simulators, report
+casehub simulate [partner …]      serve the partner simulators (python -m simulators)
+casehub serve                     run the gateway (health, stats, masked case reads)
+casehub migrate                   bring the store's schema to the newest revision
+casehub stats [--json]            what the store holds; `reconciled` when nothing is lost
+casehub quarantine list           quarantined records and their reasons (no personal data)
+casehub quarantine replay         run open quarantined records through the pipeline again
 """
 
 from __future__ import annotations
@@ -28,9 +28,7 @@ from casehub.errors import CasehubError
 def _demo(args: argparse.Namespace) -> int:
     from casehub.demo import DemoOptions, run
 
-    stats = run(
-        DemoOptions(seed=args.seed, defect_rate=args.defect_rate)
-    )
+    stats = run(DemoOptions(seed=args.seed, defect_rate=args.defect_rate))
     return 0 if stats["reconciled"] else 1
 
 
@@ -125,8 +123,11 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="casehub", description=__doc__.splitlines()[0] if __doc__ else None,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    root = argparse.ArgumentParser(
+        prog="casehub",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = root.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="run the ingest DAGs against the simulators")

@@ -65,7 +65,11 @@ def _reasons(error: ValidationError) -> list[Reason]:
         allowed = set(error.schema.get("properties", {}))
         base = where.rstrip("/")
         return [
-            Reason(code="schema_additionalProperties", field=f"{base}/{name}", message="is not a property of the case")
+            Reason(
+                code="schema_additionalProperties",
+                field=f"{base}/{name}",
+                message="is not a property of the case",
+            )
             for name in error.instance
             if name not in allowed
         ]

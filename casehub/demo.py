@@ -105,10 +105,16 @@ def start_simulators(options: DemoOptions, log_dir: Path) -> subprocess.Popen[by
     log = (log_dir / "simulators.log").open("wb")
     process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
         [
-            sys.executable, "-m", "simulators", "all",
-            "--seed", str(options.seed),
-            "--defect-rate", str(options.defect_rate),
-            "--var-dir", str(var_dir()),
+            sys.executable,
+            "-m",
+            "simulators",
+            "all",
+            "--seed",
+            str(options.seed),
+            "--defect-rate",
+            str(options.defect_rate),
+            "--var-dir",
+            str(var_dir()),
         ],
         cwd=ROOT,
         stdout=log,
@@ -123,7 +129,10 @@ def _airflow(args: list[str], env: Mapping[str, str], log: Path) -> None:
     with log.open("ab") as handle:
         done = subprocess.run(  # noqa: S603 - the venv's own airflow, fixed arguments
             [str(Path(sys.executable).with_name("airflow")), *args],
-            env=dict(env), stdout=handle, stderr=subprocess.STDOUT, check=False,
+            env=dict(env),
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            check=False,
         )
     if done.returncode != 0:
         raise ConfigurationError(f"`airflow {' '.join(args[:2])}` failed; see {log}")
@@ -137,7 +146,9 @@ def run_dag(spec: ChannelSpec, env: Mapping[str, str], log: Path, console: Conso
     with log.open("wb") as handle, console.status(f"running {dag_id} …") as status:
         process = subprocess.Popen(  # noqa: S603 - the venv's own airflow, fixed arguments
             [str(Path(sys.executable).with_name("airflow")), "dags", "test", dag_id],
-            env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            env=dict(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )
         assert process.stdout is not None
         failure: list[str] = []
@@ -213,7 +224,8 @@ def run(options: DemoOptions | None = None, console: Console | None = None) -> d
         for spec in load_channels():
             _airflow(
                 ["pools", "set", spec.pool, str(spec.pool_slots), f"calls to {spec.title}"],
-                env, logs / "airflow-setup.log",
+                env,
+                logs / "airflow-setup.log",
             )
     console.print("[green]✓[/] Airflow ready (SQLite metadata, pools per partner)")
     with console.status("starting the partner simulators …"):

@@ -85,9 +85,7 @@ class TransientPartnerError(PartnerError):
         request_id: str | None = None,
         retry_after: float | None = None,
     ) -> None:
-        super().__init__(
-            message, partner=partner, operation=operation, status=status, request_id=request_id
-        )
+        super().__init__(message, partner=partner, operation=operation, status=status, request_id=request_id)
         self.retry_after = retry_after
 
 

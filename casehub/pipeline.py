@@ -45,8 +45,14 @@ CASE_FIELDS = tuple(
     for c in Case.__table__.columns
     if c.name
     not in {
-        "version", "pii_key_id", "reporter_name", "reporter_phone", "reporter_id_number",
-        "reporter_phone_index", "reporter_fingerprint", "raw_id",
+        "version",
+        "pii_key_id",
+        "reporter_name",
+        "reporter_phone",
+        "reporter_id_number",
+        "reporter_phone_index",
+        "reporter_fingerprint",
+        "raw_id",
     }
 )
 IN_CHUNK = 500
@@ -139,8 +145,9 @@ def _as_row(case: Mapping[str, Any]) -> dict[str, Any]:
     """The unified case (JSON form) as `cases` columns, times parsed."""
     row = {name: case.get(name) for name in CASE_FIELDS}
     for name in TIME_FIELDS:
-        if isinstance(row.get(name), str):
-            row[name] = datetime.fromisoformat(row[name])
+        value = row.get(name)
+        if isinstance(value, str):
+            row[name] = datetime.fromisoformat(value)
     row["supervision"] = list(case.get("supervision") or [])
     return row
 
@@ -319,8 +326,9 @@ class Pipeline:
         if not candidates:
             return []
         frame_rows = [
-            {**item.case, "has_contact": bool(item.case["reporter"]["phone"])}  # type: ignore[index]
-            for item in candidates
+            {**case, "has_contact": bool(case["reporter"]["phone"])}
+            for case in (item.case for item in candidates)
+            if case is not None
         ]
         report = self.quality.validate(frame_rows, self.reference)
         for position, reasons in report.failures.items():
@@ -349,8 +357,8 @@ class Pipeline:
         current: dict[str, dict[str, Any]] = {}
         columns = [Case.__table__.c[name] for name in (*CASE_FIELDS, "version", "reporter_fingerprint")]
         for chunk in _chunks(ids):
-            for row in conn.execute(select(*columns).where(Case.case_id.in_(chunk))).mappings():
-                current[row["case_id"]] = dict(row)
+            for stored in conn.execute(select(*columns).where(Case.case_id.in_(chunk))).mappings():
+                current[stored["case_id"]] = dict(stored)
         changed: dict[str, dict[str, Any]] = {}
         history: list[dict[str, Any]] = []
         for item in sorted(valid, key=lambda i: (i.updated_at or now, i.content_hash)):
@@ -447,7 +455,9 @@ class Pipeline:
         """
         counts = {"replayed": 0, "resolved": 0, "superseded": 0, "still_quarantined": 0}
         with self.engine.connect() as conn:
-            query = select(Quarantine.id).where(Quarantine.state == "open", Quarantine.channel == self.channel)
+            query = select(Quarantine.id).where(
+                Quarantine.state == "open", Quarantine.channel == self.channel
+            )
             if quarantine_ids is not None:
                 query = query.where(Quarantine.id.in_(list(quarantine_ids)))
             ids = list(conn.scalars(query.order_by(Quarantine.id)))
@@ -463,7 +473,9 @@ class Pipeline:
                 items: list[_Item] = []
                 by_raw: dict[str, int] = {}
                 for qid, raw_id, key_id, payload, digest in rows:
-                    body = self.keyring.open(key_id, payload, associated_data("raw_records", "payload", raw_id))
+                    body = self.keyring.open(
+                        key_id, payload, associated_data("raw_records", "payload", raw_id)
+                    )
                     item = _Item(raw=orjson.loads(body), body=body, content_hash=digest, raw_id=raw_id)
                     self._evaluate(item, received_at=started)
                     items.append(item)
@@ -480,7 +492,9 @@ class Pipeline:
                         conn.execute(
                             update(Quarantine)
                             .where(Quarantine.id == qid)
-                            .values(reasons=[r.as_dict() for r in item.reasons], attempts=Quarantine.attempts + 1)
+                            .values(
+                                reasons=[r.as_dict() for r in item.reasons], attempts=Quarantine.attempts + 1
+                            )
                         )
                         counts["still_quarantined"] += 1
                         continue
@@ -506,7 +520,7 @@ class Pipeline:
     def _upsert_cases(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         """Insert new cases, update changed ones; the database re-checks that the update is newer."""
         dialect = conn.dialect.name
-        table = Case.__table__
+        table: Any = Case.__table__
         values = rows
         if dialect == "postgresql":
             stmt: Any = postgresql.insert(table)
@@ -533,7 +547,9 @@ class Pipeline:
         fresh_raw = {i.raw_id for i in items}
         for chunk in _chunks(sorted(newest)):
             rows = conn.execute(
-                select(Quarantine.id, Quarantine.raw_id, Quarantine.source_id, Quarantine.source_updated_at).where(
+                select(
+                    Quarantine.id, Quarantine.raw_id, Quarantine.source_id, Quarantine.source_updated_at
+                ).where(
                     Quarantine.state == "open",
                     Quarantine.channel == self.channel,
                     Quarantine.source_id.in_(chunk),

@@ -61,6 +61,8 @@ class Mapper(Protocol):
         """Identify the record; raises `InvalidRecord` when its id or update time is unusable."""
         ...
 
-    def to_case(self, raw: Mapping[str, Any], reference: Reference, *, received_at: datetime) -> dict[str, Any]:
+    def to_case(
+        self, raw: Mapping[str, Any], reference: Reference, *, received_at: datetime
+    ) -> dict[str, Any]:
         """Return the unified case (without `version`), or raise `InvalidRecord` with every reason found."""
         ...

@@ -29,8 +29,20 @@ SUITE_PATH = EXPECTATIONS_DIR / "case_batch.json"
 
 # Columns of the unified case that the suite may see: no reporter data.
 COLUMNS = (
-    "case_id", "channel", "title", "content", "category", "district_code", "grade", "status",
-    "lng", "lat", "reported_at", "received_at", "updated_at", "closed_at",
+    "case_id",
+    "channel",
+    "title",
+    "content",
+    "category",
+    "district_code",
+    "grade",
+    "status",
+    "lng",
+    "lat",
+    "reported_at",
+    "received_at",
+    "updated_at",
+    "closed_at",
 )
 TIME_COLUMNS = ("reported_at", "received_at", "updated_at", "closed_at")
 
@@ -93,8 +105,11 @@ class QualitySuite:
         import pandas as pd
 
         frame = pd.DataFrame.from_records(
-            [{column: row.get(column) for column in COLUMNS} | {"has_contact": bool(row.get("has_contact"))}
-             for row in rows],
+            [
+                {column: row.get(column) for column in COLUMNS}
+                | {"has_contact": bool(row.get("has_contact"))}
+                for row in rows
+            ],
             columns=[*COLUMNS, "has_contact"],
         )
         for column in TIME_COLUMNS:
@@ -115,6 +130,8 @@ class QualitySuite:
             if outcome.success:
                 continue
             config = outcome.expectation_config
+            if config is None:
+                continue
             reason = str(config.meta.get("reason", config.type))
             column = _column_of(config.kwargs)
             severity = str(getattr(config, "severity", "critical")).split(".")[-1].lower()

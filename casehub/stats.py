@@ -33,12 +33,15 @@ def collect(engine: Engine) -> dict[str, Any]:
             channel: position.isoformat()
             for channel, position in conn.execute(select(SyncCursor.channel, SyncCursor.position))
         }
-        orphan_accepted = conn.scalar(
-            select(func.count())
-            .select_from(RawRecord)
-            .outerjoin(Case, Case.case_id == RawRecord.case_id)
-            .where(RawRecord.outcome == "accepted", Case.case_id.is_(None))
-        ) or 0
+        orphan_accepted = (
+            conn.scalar(
+                select(func.count())
+                .select_from(RawRecord)
+                .outerjoin(Case, Case.case_id == RawRecord.case_id)
+                .where(RawRecord.outcome == "accepted", Case.case_id.is_(None))
+            )
+            or 0
+        )
     reasons: Counter[str] = Counter()
     channels: Counter[str] = Counter()
     for channel, entry_reasons in open_rows:

@@ -104,7 +104,12 @@ def ingest_channel(spec: ChannelSpec, context: dict[str, Any]) -> dict[str, Any]
     def progress(page: casehub.PageResult) -> None:
         log.info(
             "%s page: %d received, %d already landed, %d accepted, %d quarantined, %d superseded",
-            spec.code, page.received, page.duplicates, page.accepted, page.quarantined, page.superseded,
+            spec.code,
+            page.received,
+            page.duplicates,
+            page.accepted,
+            page.quarantined,
+            page.superseded,
         )
 
     summary = casehub.ingest(

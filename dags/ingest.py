@@ -6,7 +6,7 @@ checks that the store still reconciles. All the work is in casehub; this file on
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from _glue import CASES, DEFAULT_ARGS, ingest_channel, reconcile_store
 from airflow.sdk import DAG, task
@@ -45,7 +45,7 @@ def build(spec: ChannelSpec) -> DAG:
             slots=spec.pool_slots,
         ),
         schedule=spec.schedule,
-        start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+        start_date=datetime(2026, 1, 1, tzinfo=UTC),
         catchup=False,
         max_active_runs=1,
         default_args=DEFAULT_ARGS,

@@ -17,7 +17,9 @@ from sqlalchemy import Engine, create_engine, text
 from casehub.crypto import KeyRing
 from casehub.store import migrate
 
-PG_ADMIN_URL = os.environ.get("CASEHUB_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "CASEHUB_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 REQUIRE_POSTGRES = os.environ.get("CASEHUB_REQUIRE_POSTGRES") == "1"
 
 
@@ -28,8 +30,9 @@ def keyring() -> KeyRing:
 
 @pytest.fixture
 def sqlite_engine(tmp_path) -> Iterator[Engine]:
-    from casehub.store.db import _sqlite_pragmas
     from sqlalchemy import event
+
+    from casehub.store.db import _sqlite_pragmas
 
     engine = create_engine(f"sqlite:///{tmp_path / 'casehub.db'}")
     event.listen(engine, "connect", _sqlite_pragmas)

@@ -38,7 +38,6 @@ NAMING = {
 }
 
 
-
 class UtcDateTime(TypeDecorator[datetime]):
     """Aware datetimes in, aware UTC datetimes out, on every backend.
 

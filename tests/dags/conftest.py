@@ -32,7 +32,9 @@ def airflow_db() -> Path:
     """Airflow's metadata database, migrated once per session."""
     subprocess.run(
         [str(Path(sys.executable).with_name("airflow")), "db", "migrate"],
-        env=dict(os.environ), check=True, capture_output=True,
+        env=dict(os.environ),
+        check=True,
+        capture_output=True,
     )
     return HOME
 

@@ -54,32 +54,45 @@ def test_parsing_the_dag_file_loads_no_connector_store_or_quality_code() -> None
     )
     env = dict(os.environ, PYTHONPATH=str(ROOT / "dags"))
     out = subprocess.run(
-        [sys.executable, "-c", "import json;" + probe], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", "import json;" + probe],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
 
 
 @pytest.mark.slow
 def test_ingest_dags_run_end_to_end_and_rerun_changes_nothing(dagbag, tmp_path, monkeypatch) -> None:
-    from simulators.testing import start
+    from sqlalchemy import select
 
     from casehub.crypto import KeyRing
     from casehub.stats import collect
     from casehub.store import Quarantine, connect, migrate
-    from sqlalchemy import select
+    from simulators.testing import start
 
     db_url = f"sqlite:///{tmp_path / 'casehub.db'}"
     monkeypatch.setenv("CASEHUB_DB_URL", db_url)
     monkeypatch.setenv("CASEHUB_KEYRING", KeyRing.generate().to_json())
     migrate(connect(db_url))
-    with start("hotline", records=120, seed=11) as hotline, start("message_board", records=80, seed=11) as board:
+    with (
+        start("hotline", records=120, seed=11) as hotline,
+        start("message_board", records=80, seed=11) as board,
+    ):
         urls = {"hotline": hotline.url + "/ws/workorder", "message_board": board.url}
-        secrets = {"hotline": ("casehub", "hotline-demo-secret"), "message_board": ("casehub", "board-demo-token")}
+        secrets = {
+            "hotline": ("casehub", "hotline-demo-secret"),
+            "message_board": ("casehub", "board-demo-token"),
+        }
         for spec in CHANNELS:
             login, secret = secrets[spec.code]
             monkeypatch.setenv(
                 f"AIRFLOW_CONN_{spec.connection.upper()}",
-                json.dumps({"conn_type": "http", "host": urls[spec.code], "login": login, "password": secret}),
+                json.dumps(
+                    {"conn_type": "http", "host": urls[spec.code], "login": login, "password": secret}
+                ),
             )
         truths = {"hotline": hotline.truth(), "message_board": board.truth()}
         for dag_id in DAG_IDS:
@@ -88,7 +101,11 @@ def test_ingest_dags_run_end_to_end_and_rerun_changes_nothing(dagbag, tmp_path, 
         first = collect(connect(db_url))
         with connect(db_url).connect() as conn:
             quarantined = {
-                code: {sid for c, sid in conn.execute(select(Quarantine.channel, Quarantine.source_id)) if c == code}
+                code: {
+                    sid
+                    for c, sid in conn.execute(select(Quarantine.channel, Quarantine.source_id))
+                    if c == code
+                }
                 for code in truths
             }
         for dag_id in DAG_IDS:
@@ -102,4 +119,6 @@ def test_ingest_dags_run_end_to_end_and_rerun_changes_nothing(dagbag, tmp_path, 
         defective = {sid for sid, t in truth.items() if set(t["defects"]) - {"stale_resend"}}
         assert quarantined[code] == defective, code
         assert code in first["cursors"]
-    assert {k: second[k] for k in ("raw", "cases", "quarantined")} == {k: first[k] for k in ("raw", "cases", "quarantined")}
+    assert {k: second[k] for k in ("raw", "cases", "quarantined")} == {
+        k: first[k] for k in ("raw", "cases", "quarantined")
+    }

@@ -43,7 +43,9 @@ def test_reingesting_the_same_page_changes_nothing(engine: Engine, keyring: KeyR
     again = pipeline.ingest(records)
     assert again.duplicates == 2 and again.accepted == again.quarantined == 0
     after = collect(engine)
-    assert {k: after[k] for k in ("raw", "cases", "quarantined")} == {k: before[k] for k in ("raw", "cases", "quarantined")}
+    assert {k: after[k] for k in ("raw", "cases", "quarantined")} == {
+        k: before[k] for k in ("raw", "cases", "quarantined")
+    }
     assert _count(engine, CaseHistory) == 1
 
 
@@ -57,7 +59,9 @@ def test_newer_update_versions_the_case_and_older_one_is_superseded(engine: Engi
     assert (page.accepted, page.superseded) == (0, 1)
     with engine.connect() as conn:
         case = conn.execute(select(Case.status, Case.version, Case.result)).one()
-        history = conn.execute(select(CaseHistory.version, CaseHistory.changes).order_by(CaseHistory.version)).all()
+        history = conn.execute(
+            select(CaseHistory.version, CaseHistory.changes).order_by(CaseHistory.version)
+        ).all()
     assert tuple(case) == ("completed", 2, "已责令整改")
     assert [v for v, _ in history] == [1, 2]
     assert history[1][1]["status"] == ["dispatched", "completed"]
@@ -91,7 +95,9 @@ def test_replay_after_the_crosswalk_learns_a_code(engine: Engine, keyring: KeyRi
 
     reference = load_reference()
     crosswalks = dict(reference.crosswalks)
-    crosswalks[("hotline", "category")] = MappingProxyType({**crosswalks[("hotline", "category")], "HL9901": "020001"})
+    crosswalks[("hotline", "category")] = MappingProxyType(
+        {**crosswalks[("hotline", "category")], "HL9901": "020001"}
+    )
     fixed = dataclasses.replace(reference, crosswalks=MappingProxyType(crosswalks))
     counts = Pipeline(engine, MAPPER, keyring, reference=fixed).replay()
     assert counts == {"replayed": 1, "resolved": 1, "superseded": 0, "still_quarantined": 0}
@@ -113,9 +119,13 @@ def test_personal_data_is_sealed_at_rest(engine: Engine, keyring: KeyRing) -> No
     for secret in ("13800138000", "420102198507153210", "王小红"):
         assert secret not in dump
     opened = keyring.open(
-        case["pii_key_id"], case["reporter_phone"], associated_data("cases", "reporter_phone", case["case_id"])
+        case["pii_key_id"],
+        case["reporter_phone"],
+        associated_data("cases", "reporter_phone", case["case_id"]),
     )
     assert opened == b"+8613800138000"
     assert case["reporter_phone_index"] == keyring.blind_index("+8613800138000")
-    payload = keyring.open(raw["key_id"], raw["payload"], associated_data("raw_records", "payload", raw["raw_id"]))
+    payload = keyring.open(
+        raw["key_id"], raw["payload"], associated_data("raw_records", "payload", raw["raw_id"])
+    )
     assert "王小红".encode() in payload

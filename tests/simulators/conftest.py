@@ -59,8 +59,9 @@ def http() -> Iterator[requests.Session]:
 
 
 @pytest.fixture
-def work_orders(hotline: testing.RunningSimulator,
-                http: requests.Session) -> Callable[..., zeep.proxy.ServiceProxy]:
+def work_orders(
+    hotline: testing.RunningSimulator, http: requests.Session
+) -> Callable[..., zeep.proxy.ServiceProxy]:
     """Build a zeep service for the hotline from the vendored WSDL, signed as asked."""
 
     def build(password: str = PASSWORD, **token: object) -> zeep.proxy.ServiceProxy:

@@ -82,18 +82,20 @@ def test_a_window_pages_completely(work_orders: ServiceFactory, hotline: testing
     assert len({o["GDBH"] for o in in_order}) == len(truth)
 
 
-def test_stale_resends_come_after_the_current_version(work_orders: ServiceFactory,
-                                                      hotline: testing.RunningSimulator) -> None:
+def test_stale_resends_come_after_the_current_version(
+    work_orders: ServiceFactory, hotline: testing.RunningSimulator
+) -> None:
     _, orders = _all_pages(work_orders(), size=500)
     current = {order["GDBH"]: order for order in orders[: len(hotline.truth())]}
-    resent = orders[len(current):]
+    resent = orders[len(current) :]
     assert resent
     for stale in resent:
         assert stale["GXSJ"] < current[stale["GDBH"]]["GXSJ"]
 
 
-def test_defects_in_the_truth_are_what_is_served(work_orders: ServiceFactory,
-                                                 hotline: testing.RunningSimulator) -> None:
+def test_defects_in_the_truth_are_what_is_served(
+    work_orders: ServiceFactory, hotline: testing.RunningSimulator
+) -> None:
     _, orders = _all_pages(work_orders(), size=500)
     served = {order["GDBH"]: order for order in orders[: len(hotline.truth())]}
     published = {category.code for category in hotline_categories()}
@@ -126,20 +128,29 @@ def test_an_old_created_time_is_refused(work_orders: ServiceFactory) -> None:
     assert refused.value.code == "wsse:FailedAuthentication"
 
 
-@pytest.mark.parametrize("payload", [
-    b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]>'
-    b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
-    b'<wo:GetWorkOrder xmlns:wo="urn:wuhan:12345:workorder:v1"><wo:GDBH>&lol2;</wo:GDBH>'
-    b'</wo:GetWorkOrder></soap:Body></soap:Envelope>',
-    b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
-    b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
-    b'<wo:GetWorkOrder xmlns:wo="urn:wuhan:12345:workorder:v1"><wo:GDBH>&xxe;</wo:GDBH>'
-    b'</wo:GetWorkOrder></soap:Body></soap:Envelope>',
-], ids=["entity-expansion", "external-entity"])
-def test_a_doctype_is_refused(hotline: testing.RunningSimulator, http: requests.Session,
-                              payload: bytes) -> None:
-    answer = http.post(hotline.url + "/ws/workorder", data=payload,
-                       headers={"Content-Type": "text/xml; charset=utf-8"}, timeout=5)
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]>'
+        b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
+        b'<wo:GetWorkOrder xmlns:wo="urn:wuhan:12345:workorder:v1"><wo:GDBH>&lol2;</wo:GDBH>'
+        b"</wo:GetWorkOrder></soap:Body></soap:Envelope>",
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+        b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
+        b'<wo:GetWorkOrder xmlns:wo="urn:wuhan:12345:workorder:v1"><wo:GDBH>&xxe;</wo:GDBH>'
+        b"</wo:GetWorkOrder></soap:Body></soap:Envelope>",
+    ],
+    ids=["entity-expansion", "external-entity"],
+)
+def test_a_doctype_is_refused(
+    hotline: testing.RunningSimulator, http: requests.Session, payload: bytes
+) -> None:
+    answer = http.post(
+        hotline.url + "/ws/workorder",
+        data=payload,
+        headers={"Content-Type": "text/xml; charset=utf-8"},
+        timeout=5,
+    )
     assert answer.status_code == 500
     code, reason = _fault_of(answer)
     assert code == "soap:Client"
@@ -147,20 +158,37 @@ def test_a_doctype_is_refused(hotline: testing.RunningSimulator, http: requests.
     assert "root:" not in answer.text
 
 
-@pytest.mark.parametrize(("body", "expected"), [
-    ("<wo:QueryWorkOrders><wo:JSSJ>2025-03-10 00:00:00</wo:JSSJ><wo:YM>1</wo:YM>"
-     "<wo:MYTS>10</wo:MYTS></wo:QueryWorkOrders>", "missing element KSSJ"),
-    ("<wo:QueryWorkOrders><wo:KSSJ>2025-03-03T00:00:00</wo:KSSJ><wo:JSSJ>2025-03-10 00:00:00"
-     "</wo:JSSJ><wo:YM>1</wo:YM><wo:MYTS>10</wo:MYTS></wo:QueryWorkOrders>", "KSSJ must be"),
-    ("<wo:QueryWorkOrders><wo:KSSJ>2025-03-03 00:00:00</wo:KSSJ><wo:JSSJ>2025-03-10 00:00:00"
-     "</wo:JSSJ><wo:YM>1</wo:YM><wo:MYTS>501</wo:MYTS></wo:QueryWorkOrders>", "MYTS must be"),
-    ("<wo:DeleteWorkOrder><wo:GDBH>x</wo:GDBH></wo:DeleteWorkOrder>", "unknown operation"),
-], ids=["missing-start", "bad-time", "page-too-large", "unknown-operation"])
-def test_malformed_requests_get_a_precise_client_fault(hotline: testing.RunningSimulator,
-                                                       http: requests.Session, body: str,
-                                                       expected: str) -> None:
-    answer = http.post(hotline.url + "/ws/workorder", data=_signed_envelope(body),
-                       headers={"Content-Type": "text/xml; charset=utf-8"}, timeout=5)
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            "<wo:QueryWorkOrders><wo:JSSJ>2025-03-10 00:00:00</wo:JSSJ><wo:YM>1</wo:YM>"
+            "<wo:MYTS>10</wo:MYTS></wo:QueryWorkOrders>",
+            "missing element KSSJ",
+        ),
+        (
+            "<wo:QueryWorkOrders><wo:KSSJ>2025-03-03T00:00:00</wo:KSSJ><wo:JSSJ>2025-03-10 00:00:00"
+            "</wo:JSSJ><wo:YM>1</wo:YM><wo:MYTS>10</wo:MYTS></wo:QueryWorkOrders>",
+            "KSSJ must be",
+        ),
+        (
+            "<wo:QueryWorkOrders><wo:KSSJ>2025-03-03 00:00:00</wo:KSSJ><wo:JSSJ>2025-03-10 00:00:00"
+            "</wo:JSSJ><wo:YM>1</wo:YM><wo:MYTS>501</wo:MYTS></wo:QueryWorkOrders>",
+            "MYTS must be",
+        ),
+        ("<wo:DeleteWorkOrder><wo:GDBH>x</wo:GDBH></wo:DeleteWorkOrder>", "unknown operation"),
+    ],
+    ids=["missing-start", "bad-time", "page-too-large", "unknown-operation"],
+)
+def test_malformed_requests_get_a_precise_client_fault(
+    hotline: testing.RunningSimulator, http: requests.Session, body: str, expected: str
+) -> None:
+    answer = http.post(
+        hotline.url + "/ws/workorder",
+        data=_signed_envelope(body),
+        headers={"Content-Type": "text/xml; charset=utf-8"},
+        timeout=5,
+    )
     code, reason = _fault_of(answer)
     assert (answer.status_code, code) == (500, "soap:Client")
     assert expected in reason
@@ -173,14 +201,15 @@ def test_an_unknown_work_order_is_not_found(work_orders: ServiceFactory) -> None
     assert missing.value.message.startswith("NotFound")
 
 
-def test_a_handling_result_is_recorded_and_applied(work_orders: ServiceFactory,
-                                                   hotline: testing.RunningSimulator,
-                                                   var_dir: Path) -> None:
+def test_a_handling_result_is_recorded_and_applied(
+    work_orders: ServiceFactory, hotline: testing.RunningSimulator, var_dir: Path
+) -> None:
     service = work_orders()
     number = service.QueryWorkOrders(KSSJ=WINDOW[0], JSSJ=WINDOW[1], YM=1, MYTS=1).GDLB.GD[0].GDBH
     versions = hotline.truth()[number]["versions"]
-    answer = service.SubmitHandlingResult(GDBH=number, BLDW="江岸区城管执法局", BLJG="已现场处置完毕",
-                                          BJSJ="2025-03-09 16:30:00", CLZT="04")
+    answer = service.SubmitHandlingResult(
+        GDBH=number, BLDW="江岸区城管执法局", BLJG="已现场处置完毕", BJSJ="2025-03-09 16:30:00", CLZT="04"
+    )
     assert answer.JGDM == "0"
     assert hotline.truth()[number]["versions"] == versions + 1
     [received] = hotline.received()
@@ -193,8 +222,9 @@ def test_a_handling_result_is_recorded_and_applied(work_orders: ServiceFactory,
     assert WINDOW[1] < updated.GXSJ
 
 
-def test_a_handling_result_with_an_unknown_status_is_rejected(work_orders: ServiceFactory,
-                                                              hotline: testing.RunningSimulator) -> None:
+def test_a_handling_result_with_an_unknown_status_is_rejected(
+    work_orders: ServiceFactory, hotline: testing.RunningSimulator
+) -> None:
     service = work_orders()
     number = service.QueryWorkOrders(KSSJ=WINDOW[0], JSSJ=WINDOW[1], YM=1, MYTS=1).GDLB.GD[0].GDBH
     answer = service.SubmitHandlingResult(GDBH=number, BLDW="单位", BLJG="结果", BJSJ="", CLZT="77")
@@ -202,8 +232,9 @@ def test_a_handling_result_with_an_unknown_status_is_rejected(work_orders: Servi
     assert hotline.received()[0]["outcome"]["JGDM"] == "1003"
 
 
-def test_touched_orders_move_to_a_later_window(work_orders: ServiceFactory,
-                                               hotline: testing.RunningSimulator) -> None:
+def test_touched_orders_move_to_a_later_window(
+    work_orders: ServiceFactory, hotline: testing.RunningSimulator
+) -> None:
     service = work_orders()
     before = service.QueryWorkOrders(KSSJ=WINDOW[0], JSSJ=WINDOW[1], YM=1, MYTS=1).ZS
     touched = hotline.touch(3)
@@ -223,9 +254,13 @@ def test_evaluations_are_those_of_evaluated_orders(work_orders: ServiceFactory) 
     assert all(item.MYD in ("满意", "基本满意", "不满意") and item.HFSJ for item in page.PJLB.PJ)
 
 
-def test_the_wsdl_names_the_address_the_caller_used(hotline: testing.RunningSimulator,
-                                                    http: requests.Session) -> None:
+def test_the_wsdl_names_the_address_the_caller_used(
+    hotline: testing.RunningSimulator, http: requests.Session
+) -> None:
     answer = http.get(hotline.url + "/ws/workorder?wsdl", timeout=5)
-    location = etree.fromstring(answer.content).find(
-        ".//{http://schemas.xmlsoap.org/wsdl/soap/}address").get("location")
+    location = (
+        etree.fromstring(answer.content)
+        .find(".//{http://schemas.xmlsoap.org/wsdl/soap/}address")
+        .get("location")
+    )
     assert location == hotline.url + "/ws/workorder"

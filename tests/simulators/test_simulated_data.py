@@ -107,9 +107,28 @@ def test_work_order_times_and_fields_agree_with_status() -> None:
             assert bool(order["BJSJ"]) == (order["GDZT"] in ("04", "05"))
             assert not order["BJSJ"] or order["LDSJ"] <= order["BJSJ"] <= order["GXSJ"]
             assert bool(order["MYD"]) == (order["GDZT"] == "05")
-            assert set(order) == {"GDBH", "LDSJ", "LDRXM", "LDHM", "LXDH", "SFZHM", "SQLX", "BT",
-                                  "SQNR", "SSQX", "FSDZ", "YWLBDM", "YWLBMC", "JJCD", "BLSX",
-                                  "GDZT", "GXSJ", "BJSJ", "BLJG", "MYD"}
+            assert set(order) == {
+                "GDBH",
+                "LDSJ",
+                "LDRXM",
+                "LDHM",
+                "LXDH",
+                "SFZHM",
+                "SQLX",
+                "BT",
+                "SQNR",
+                "SSQX",
+                "FSDZ",
+                "YWLBDM",
+                "YWLBMC",
+                "JJCD",
+                "BLSX",
+                "GDZT",
+                "GXSJ",
+                "BJSJ",
+                "BLJG",
+                "MYD",
+            }
             assert all(isinstance(value, str) for value in order.values())
 
 

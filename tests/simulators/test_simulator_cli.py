@@ -12,8 +12,18 @@ import requests
 
 
 def test_the_command_line_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "simulators", "message_board", "--port", "0", "--records", "20",
-               "--var-dir", str(tmp_path)]
+    command = [
+        sys.executable,
+        "-m",
+        "simulators",
+        "message_board",
+        "--port",
+        "0",
+        "--records",
+        "20",
+        "--var-dir",
+        str(tmp_path),
+    ]
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
         assert process.stdout is not None
         ready = process.stdout.readline()

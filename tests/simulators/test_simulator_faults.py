@@ -19,8 +19,7 @@ def _list(http: requests.Session, board: testing.RunningSimulator, timeout: floa
     return http.get(board.url + "/api/v1/messages", headers=AUTH, timeout=timeout)
 
 
-def test_429_carries_retry_after_then_clears(board: testing.RunningSimulator,
-                                             http: requests.Session) -> None:
+def test_429_carries_retry_after_then_clears(board: testing.RunningSimulator, http: requests.Session) -> None:
     board.faults("429", count=2, retry_after=3)
     throttled = [_list(http, board) for _ in range(2)]
     assert [answer.status_code for answer in throttled] == [429, 429]
@@ -28,14 +27,14 @@ def test_429_carries_retry_after_then_clears(board: testing.RunningSimulator,
     assert _list(http, board).json()["code"] == 0
 
 
-def test_5xx_comes_after_the_good_requests_asked_for(board: testing.RunningSimulator,
-                                                     http: requests.Session) -> None:
+def test_5xx_comes_after_the_good_requests_asked_for(
+    board: testing.RunningSimulator, http: requests.Session
+) -> None:
     board.faults("5xx", count=1, after=1)
     assert [_list(http, board).status_code for _ in range(3)] == [200, 503, 200]
 
 
-def test_fault_and_error_body_are_http_200(board: testing.RunningSimulator,
-                                           http: requests.Session) -> None:
+def test_fault_and_error_body_are_http_200(board: testing.RunningSimulator, http: requests.Session) -> None:
     board.faults("fault", count=1)
     assert _list(http, board).json() == {"code": 50000, "msg": "系统内部错误 internal error", "data": None}
     board.faults("error_body", count=1)
@@ -66,8 +65,9 @@ def test_a_hang_times_out_the_client_while_health_answers(board: testing.Running
     board.faults("none")
 
 
-def test_the_hotline_faults_the_soap_way(hotline: testing.RunningSimulator,
-                                         work_orders: Callable[..., zeep.proxy.ServiceProxy]) -> None:
+def test_the_hotline_faults_the_soap_way(
+    hotline: testing.RunningSimulator, work_orders: Callable[..., zeep.proxy.ServiceProxy]
+) -> None:
     service = work_orders()
     hotline.faults("fault", count=1)
     with pytest.raises(zeep.exceptions.Fault) as fault:
