@@ -25,7 +25,6 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Engine, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from casehub.contract import CaseContract, case_contract
 from casehub.crypto import KeyRing, associated_data
@@ -33,6 +32,7 @@ from casehub.errors import InvalidRecord, Reason
 from casehub.ports import Mapper, RawRecord, Source, Window
 from casehub.quality import QualitySuite, quality_suite
 from casehub.reference import Reference, load_reference
+from casehub.store.bulk import insert_rows, upsert_newer
 from casehub.store.models import Batch, Case, CaseHistory, Quarantine, SyncCursor
 from casehub.store.models import RawRecord as RawRow
 
@@ -157,16 +157,22 @@ def _jsonable(value: Any) -> Any:
 
 
 def _diff(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, Any]:
-    """Field → [old, new] for what changed; personal data only as 'changed', never its values."""
+    """Field → [old, new] for what changed; personal data only as 'changed', never its values.
+
+    A new case records only that it was created and its first status: its full first state is
+    the raw payload it came from, kept beside it.
+    """
+    if old is None:
+        return {"created": True, "status": [None, new.get("status")]}
     changes: dict[str, Any] = {}
     for name in CASE_FIELDS:
         if name in ("received_at",):
             continue
-        before = None if old is None else old.get(name)
+        before = old.get(name)
         after = new.get(name)
         if before != after:
             changes[name] = [_jsonable(before), _jsonable(after)]
-    if old is None or old.get("reporter_fingerprint") != new.get("reporter_fingerprint"):
+    if old.get("reporter_fingerprint") != new.get("reporter_fingerprint"):
         changes["reporter"] = "changed"
     return changes
 
@@ -401,8 +407,9 @@ class Pipeline:
         if not items:
             return
         ring = self.keyring
-        conn.execute(
-            insert(RawRow),
+        insert_rows(
+            conn,
+            RawRow.__table__,  # type: ignore[arg-type]
             [
                 {
                     "raw_id": item.raw_id,
@@ -422,8 +429,9 @@ class Pipeline:
         )
         quarantined = [i for i in items if i.outcome == QUARANTINED]
         if quarantined:
-            conn.execute(
-                insert(Quarantine),
+            insert_rows(
+                conn,
+                Quarantine.__table__,  # type: ignore[arg-type]
                 [
                     {
                         "raw_id": item.raw_id,
@@ -443,7 +451,7 @@ class Pipeline:
         if cases:
             self._upsert_cases(conn, list(cases.values()))
         if history:
-            conn.execute(insert(CaseHistory), history)
+            insert_rows(conn, CaseHistory.__table__, history)  # type: ignore[arg-type]
 
     def replay(self, quarantine_ids: Sequence[int] | None = None) -> dict[str, int]:
         """Run open quarantined records of this channel through the pipeline again.
@@ -485,7 +493,7 @@ class Pipeline:
                 if cases:
                     self._upsert_cases(conn, list(cases.values()))
                 if history:
-                    conn.execute(insert(CaseHistory), history)
+                    insert_rows(conn, CaseHistory.__table__, history)  # type: ignore[arg-type]
                 for item in items:
                     qid = by_raw[item.raw_id]
                     if item.outcome == QUARANTINED:
@@ -519,21 +527,7 @@ class Pipeline:
 
     def _upsert_cases(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         """Insert new cases, update changed ones; the database re-checks that the update is newer."""
-        dialect = conn.dialect.name
-        table: Any = Case.__table__
-        values = rows
-        if dialect == "postgresql":
-            stmt: Any = postgresql.insert(table)
-        elif dialect == "sqlite":
-            stmt = sqlite.insert(table)
-        else:  # pragma: no cover - the store supports these two
-            raise NotImplementedError(f"no upsert for {dialect}")
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[table.c.case_id],
-            set_={name: stmt.excluded[name] for name in values[0] if name != "case_id"},
-            where=table.c.updated_at < stmt.excluded.updated_at,
-        )
-        conn.execute(stmt, values)
+        upsert_newer(conn, Case.__table__, rows, key="case_id", order="updated_at")  # type: ignore[arg-type]
 
     def _supersede_quarantine(self, conn: Connection, items: Sequence[_Item], now: datetime) -> int:
         """Open quarantine entries older than a version accepted now no longer need a person."""

@@ -1,0 +1,216 @@
+"""Ingest throughput and memory: the whole pipeline against a bare bulk insert of the same records.
+
+    python benchmarks/bench_ingest.py [--records 100000 400000] [--backends sqlite postgresql]
+
+Each measurement runs in a fresh process, so its peak memory (max RSS) is its own. Records are
+realistic hotline work orders from the simulator's generator: a pool is generated once, and the
+stream cycles through it with fresh work-order numbers and update times, so every record is a
+distinct case and the stream never sits in memory as a whole.
+
+Baselines, on the same records and page size:
+- SQLite: one executemany `INSERT … ON CONFLICT DO UPDATE` of (source id, payload) per page;
+- PostgreSQL: `COPY` into a temporary stage, then one `INSERT … SELECT … ON CONFLICT DO UPDATE`.
+The pipeline does everything a real run does: canonical JSON and hash, sealing, mapping, the
+per-record contract, the GX suite per page, versioning against the store, upsert and history.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN = os.environ.get("CASEHUB_BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+POOL = 5_000
+PAGE = 10_000
+
+
+def stream(records: int) -> Iterator[list[dict[str, Any]]]:
+    """Pages of distinct, valid work orders, generated from a fixed pool."""
+    from simulators.generator import generate
+    from simulators.records import Options
+
+    anchor = datetime(2026, 11, 1, tzinfo=UTC)
+    pool = [
+        dict(r.versions[-1].payload)
+        for r in generate("hotline", Options(seed=1, records=POOL, defect_rate=0.0, anchor=anchor))
+    ]
+    start = datetime(2026, 10, 1, 8, 0, 0, tzinfo=UTC).replace(tzinfo=None)  # partner local time
+    page: list[dict[str, Any]] = []
+    for n in range(records):
+        order = dict(pool[n % len(pool)])
+        order["GDBH"] = f"WB{n:014d}"
+        called = start + timedelta(seconds=n // 4)
+        order["LDSJ"] = called.strftime("%Y-%m-%d %H:%M:%S")
+        order["GXSJ"] = (called + timedelta(minutes=30)).strftime("%Y-%m-%d %H:%M:%S")
+        if order.get("BJSJ"):
+            order["BJSJ"] = (called + timedelta(minutes=20)).strftime("%Y-%m-%d %H:%M:%S")
+        page.append(order)
+        if len(page) == PAGE:
+            yield page
+            page = []
+    if page:
+        yield page
+
+
+def _engine(backend: str) -> tuple[Any, str | None]:
+    from sqlalchemy import create_engine, text
+
+    if backend == "sqlite":
+        path = ROOT / "var" / "bench" / f"{uuid.uuid4().hex}.db"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        from sqlalchemy import event
+
+        from casehub.store.db import _sqlite_pragmas
+
+        engine = create_engine(f"sqlite:///{path}")
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine, str(path)
+    name = f"casehub_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'create database "{name}"'))
+    admin.dispose()
+    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    return create_engine(url, connect_args={"prepare_threshold": None}), name
+
+
+def _drop(backend: str, handle: str | None) -> None:
+    from sqlalchemy import create_engine, text
+
+    if backend == "sqlite" and handle:
+        for suffix in ("", "-wal", "-shm"):
+            Path(handle + suffix).unlink(missing_ok=True)
+    elif handle:
+        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'drop database if exists "{handle}" with (force)'))
+        admin.dispose()
+
+
+FIELDS = (
+    "GDBH", "LDSJ", "LDRXM", "LDHM", "LXDH", "SFZHM", "SQLX", "BT", "SQNR", "SSQX", "FSDZ",
+    "YWLBDM", "YWLBMC", "JJCD", "BLSX", "GDZT", "GXSJ", "BJSJ", "BLJG", "MYD",
+)
+
+
+def bare(engine: Any, records: int) -> float:
+    """Seconds to bulk-load the same work orders, one column per field, upserted on the id.
+
+    PostgreSQL: COPY into a stage and one INSERT … SELECT … ON CONFLICT; SQLite: one executemany
+    INSERT … ON CONFLICT. No mapping, no checks, no sealing, no history: the floor of any ingest.
+    """
+    from sqlalchemy import text
+
+    columns = ", ".join(f"{f} text" for f in FIELDS[1:])
+    updates = ", ".join(f"{f} = excluded.{f}" for f in FIELDS[1:])
+    with engine.begin() as conn:
+        conn.execute(text(f"create table bare (GDBH varchar(64) primary key, {columns})"))
+    elapsed = 0.0
+    for page in stream(records):
+        rows = [tuple(r.get(f) for f in FIELDS) for r in page]
+        began = time.perf_counter()
+        if engine.dialect.name == "postgresql":
+            raw = engine.raw_connection()
+            try:
+                with raw.cursor() as cursor:
+                    cursor.execute("create temp table stage (like bare) on commit drop")
+                    with cursor.copy(f"copy stage ({', '.join(FIELDS)}) from stdin") as copy:
+                        for row in rows:
+                            copy.write_row(row)
+                    merge = f"insert into bare select * from stage on conflict (GDBH) do update set {updates}"  # noqa: S608
+                    cursor.execute(merge)
+                raw.commit()
+            finally:
+                raw.close()
+        else:
+            marks = ", ".join("?" for _ in FIELDS)
+            with engine.begin() as conn:
+                upsert = f"insert into bare values ({marks}) on conflict (GDBH) do update set {updates}"  # noqa: S608
+                conn.exec_driver_sql(upsert, rows)
+        elapsed += time.perf_counter() - began
+    return elapsed
+
+
+def pipeline(engine: Any, records: int) -> float:
+    """Seconds for the whole ingest pipeline over the same pages."""
+    from casehub.crypto import KeyRing
+    from casehub.pipeline import Pipeline
+    from casehub.quality import quality_suite
+    from casehub.store import migrate
+    from connectors.hotline import MAPPER
+
+    migrate(engine)
+    quality_suite()  # loading GX is a once-per-worker cost, not a per-record one
+    ingest = Pipeline(engine, MAPPER, KeyRing.generate())
+    elapsed = 0.0
+    accepted = 0
+    for page in stream(records):
+        began = time.perf_counter()
+        result = ingest.ingest(page)
+        elapsed += time.perf_counter() - began
+        accepted += result.accepted
+    if accepted != records:
+        raise SystemExit(f"only {accepted} of {records} benchmark records were accepted")
+    return elapsed
+
+
+def worker(backend: str, mode: str, records: int) -> None:
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    engine, handle = _engine(backend)
+    try:
+        seconds = (pipeline if mode == "pipeline" else bare)(engine, records)
+    finally:
+        engine.dispose()
+        _drop(backend, handle)
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result = {"backend": backend, "mode": mode, "records": records, "seconds": seconds, "peak_mib": peak_mib}
+    print(json.dumps(result))
+
+
+def measure(backend: str, mode: str, records: int) -> dict[str, Any]:
+    done = subprocess.run(  # noqa: S603 - this script, fixed arguments
+        [sys.executable, __file__, "--worker", backend, mode, str(records)],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"{backend} {mode} {records} failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--records", type=int, nargs="+", default=[100_000, 400_000])
+    parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
+    parser.add_argument("--worker", nargs=3, metavar=("BACKEND", "MODE", "RECORDS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker[0], args.worker[1], int(args.worker[2]))
+        return
+    print(f"ingest benchmark: hotline work orders, pages of {PAGE}, one process per measurement")
+    print(f"{'backend':<11}{'records':>9}{'pipeline/s':>12}{'bare/s':>10}{'ratio':>8}{'peak MiB':>10}")
+    for backend in args.backends:
+        for records in args.records:
+            full = measure(backend, "pipeline", records)
+            base = measure(backend, "bare", records)
+            rate, base_rate = records / full["seconds"], records / base["seconds"]
+            print(
+                f"{backend:<11}{records:>9}{rate:>12,.0f}{base_rate:>10,.0f}{rate / base_rate:>8.2f}"
+                f"{full['peak_mib']:>10,.0f}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
