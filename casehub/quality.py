@@ -81,6 +81,22 @@ def _column_of(kwargs: Mapping[str, Any]) -> str:
     return ",".join(kwargs.get("column_list", []))
 
 
+def _raised(info: Mapping[str, Any] | None) -> str | None:
+    """The message of an exception GX caught while computing a metric, if any.
+
+    GX reports it either flat or keyed by metric; either way, an expectation that could not be
+    computed must not pass for a data failure (or a success).
+    """
+    if not info:
+        return None
+    if info.get("raised_exception"):
+        return str(info.get("exception_message"))
+    for value in info.values():
+        if isinstance(value, Mapping) and value.get("raised_exception"):
+            return str(value.get("exception_message"))
+    return None
+
+
 class QualitySuite:
     """A loaded suite, ready to validate pages; build once per process (see `quality_suite`)."""
 
@@ -113,7 +129,8 @@ class QualitySuite:
             columns=[*COLUMNS, "has_contact"],
         )
         for column in TIME_COLUMNS:
-            frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
+            # Naive UTC: comparisons are the same, and GX's pair metrics handle no time zones.
+            frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601").dt.tz_convert(None)
         for column in ("lng", "lat"):
             frame[column] = frame[column].astype("float64")
         batch = self._batches.get_batch(batch_parameters={"dataframe": frame})
@@ -135,11 +152,9 @@ class QualitySuite:
             reason = str(config.meta.get("reason", config.type))
             column = _column_of(config.kwargs)
             severity = str(getattr(config, "severity", "critical")).split(".")[-1].lower()
-            if outcome.exception_info and outcome.exception_info.get("raised_exception"):
-                raise ConfigurationError(
-                    f"expectation {config.type} on {column} could not run: "
-                    f"{outcome.exception_info.get('exception_message')}"
-                )
+            failed = _raised(outcome.exception_info)
+            if failed is not None:
+                raise ConfigurationError(f"expectation {config.type} on {column} could not run: {failed}")
             indexes = outcome.result.get("unexpected_index_list") or []
             if severity == "critical" and indexes:
                 message = f"breaks {config.type}"
