@@ -34,10 +34,13 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.close()
 
 
-@cache
 def connect(url: str | None = None) -> Engine:
-    """One engine per URL per process."""
-    url = url or database_url()
+    """The engine for `url`, or for the configured store; one engine per URL per process."""
+    return _engine(url or database_url())
+
+
+@cache
+def _engine(url: str) -> Engine:
     engine = create_engine(url, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
