@@ -19,7 +19,7 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt -c constraints.txt
-	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 demo: venv
@@ -35,7 +35,7 @@ bench: venv
 	$(BIN)/python benchmarks/bench_ingest.py
 
 up: venv
-	$(BIN)/python scripts/up.py
+	$(BIN)/casehub up
 
 lint: venv
 	$(BIN)/ruff check .

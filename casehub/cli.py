@@ -32,6 +32,12 @@ def _demo(args: argparse.Namespace) -> int:
     return 0 if stats["reconciled"] else 1
 
 
+def _up(args: argparse.Namespace) -> int:
+    from casehub.demo import DemoOptions, up
+
+    return up(DemoOptions(seed=args.seed, defect_rate=args.defect_rate))
+
+
 def _simulate(args: argparse.Namespace) -> int:
     # The simulators are the partners' stand-ins, never part of the hub: run them as a program.
     command = [sys.executable, "-m", "simulators", *args.rest]
@@ -134,6 +140,11 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument("--defect-rate", type=float, default=0.05)
     demo.set_defaults(func=_demo)
+
+    local = commands.add_parser("up", help="the simulators and a local Airflow UI, until Ctrl-C")
+    local.add_argument("--seed", type=int, default=42)
+    local.add_argument("--defect-rate", type=float, default=0.05)
+    local.set_defaults(func=_up)
 
     simulate = commands.add_parser("simulate", help="serve the partner simulators", add_help=False)
     simulate.add_argument("rest", nargs=argparse.REMAINDER)

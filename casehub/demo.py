@@ -206,18 +206,17 @@ def report(console: Console) -> dict[str, object]:
     return stats
 
 
-def run(options: DemoOptions | None = None, console: Console | None = None) -> dict[str, object]:
-    options = options or DemoOptions()
-    console = console or Console()
+def prepare(options: DemoOptions, console: Console) -> tuple[dict[str, str], subprocess.Popen[bytes], Path]:
+    """Key ring, store, Airflow metadata and pools, and the simulators: what a local run needs."""
     home = var_dir()
     logs = home / "logs" / "demo"
     logs.mkdir(parents=True, exist_ok=True)
     if not (os.environ.get("CASEHUB_KEYRING") or os.environ.get("CASEHUB_KEYRING_FILE")):
         os.environ["CASEHUB_KEYRING_FILE"] = str(ensure_local_keyring(home / "keyring.json"))
-        console.print(f"key ring: created or reused {os.environ['CASEHUB_KEYRING_FILE']} (local demo only)")
+        console.print(f"key ring: created or reused {os.environ['CASEHUB_KEYRING_FILE']} (local use only)")
     with console.status("migrating the store …"):
         migrate(connect())
-    console.print("[green]✓[/] store at var/casehub.db migrated")
+    console.print("[green]✓[/] store migrated (var/casehub.db unless CASEHUB_DB_URL says otherwise)")
     env = airflow_environment(home / "airflow", connections=simulator_connections())
     with console.status("preparing Airflow's metadata database (var/airflow) …"):
         _airflow(["db", "migrate"], env, logs / "airflow-setup.log")
@@ -227,13 +226,20 @@ def run(options: DemoOptions | None = None, console: Console | None = None) -> d
                 env,
                 logs / "airflow-setup.log",
             )
-    console.print("[green]✓[/] Airflow ready (SQLite metadata, pools per partner)")
+    console.print("[green]✓[/] Airflow ready (SQLite metadata, a pool per partner)")
     with console.status("starting the partner simulators …"):
         simulators = start_simulators(options, logs)
     console.print(
         f"[green]✓[/] simulators up: hotline :{SIMULATOR_PORTS['hotline']} (SOAP), "
         f"message board :{SIMULATOR_PORTS['message_board']} (REST)"
     )
+    return env, simulators, logs
+
+
+def run(options: DemoOptions | None = None, console: Console | None = None) -> dict[str, object]:
+    options = options or DemoOptions()
+    console = console or Console()
+    env, simulators, logs = prepare(options, console)
     try:
         for spec in load_channels():
             run_dag(spec, env, logs / f"ingest_{spec.code}.log", console)
@@ -250,3 +256,23 @@ def run(options: DemoOptions | None = None, console: Console | None = None) -> d
         f"  {logs}   the DAG runs' logs"
     )
     return stats
+
+
+def up(options: DemoOptions | None = None, console: Console | None = None) -> int:
+    """The simulators and a local Airflow (`airflow standalone`: API server, UI, scheduler) until Ctrl-C."""
+    options = options or DemoOptions()
+    console = console or Console()
+    env, simulators, _ = prepare(options, console)
+    console.print(
+        "starting Airflow: UI at http://127.0.0.1:8080 — the admin password is printed below and kept in "
+        "var/airflow; unpause ingest_hotline and ingest_message_board, or trigger them. Ctrl-C stops all."
+    )
+    try:
+        return subprocess.call(  # noqa: S603 - the venv's own airflow, fixed arguments
+            [str(Path(sys.executable).with_name("airflow")), "standalone"], env=env
+        )
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        simulators.terminate()
+        simulators.wait(timeout=30)

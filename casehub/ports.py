@@ -51,6 +51,10 @@ class Source(Protocol):
         """
         ...
 
+    def close(self) -> None:
+        """Release connections; the caller that built the source closes it."""
+        ...
+
 
 class Mapper(Protocol):
     """The pure half of a connector: raw record → unified case."""

@@ -112,16 +112,19 @@ def ingest_channel(spec: ChannelSpec, context: dict[str, Any]) -> dict[str, Any]
             page.superseded,
         )
 
-    summary = casehub.ingest(
-        spec,
-        source,
-        connector.MAPPER,
-        engine=connect(),
-        keyring=keyring(),
-        until=run_until(context),
-        run_id=str(context.get("run_id")),
-        on_page=progress,
-    )
+    try:
+        summary = casehub.ingest(
+            spec,
+            source,
+            connector.MAPPER,
+            engine=connect(),
+            keyring=keyring(),
+            until=run_until(context),
+            run_id=str(context.get("run_id")),
+            on_page=progress,
+        )
+    finally:
+        source.close()
     log.info("%s run: %s", spec.code, json.dumps({k: v for k, v in summary.items() if k != "warnings"}))
     return summary
 

@@ -38,7 +38,7 @@ def test_cases_table_mirrors_the_schema() -> None:
     columns = {c.name for c in Case.__table__.columns}
     for name in SCHEMA["properties"]:
         if name == "reporter":
-            assert PERSONAL_COLUMNS <= columns
+            assert columns >= PERSONAL_COLUMNS
         else:
             assert name in columns, name
 
@@ -55,7 +55,7 @@ def test_reference_values_fit_the_schema_enumerations() -> None:
     contract = CaseContract()
     for district in reference.districts:
         assert contract.problems(_case() | {"district_code": district}) == []
-    for category in list(reference.categories)[:: 23]:
+    for category in list(reference.categories)[::23]:
         assert contract.problems(_case() | {"category": category}) == []
 
 

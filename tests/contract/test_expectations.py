@@ -11,7 +11,9 @@ SPEC = json.loads(SUITE_PATH.read_text(encoding="utf-8"))
 
 
 def _columns(kwargs: dict) -> list[str]:
-    return [kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs] + kwargs.get("column_list", [])
+    return [kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs] + kwargs.get(
+        "column_list", []
+    )
 
 
 def test_every_expectation_has_a_severity_and_a_reason_code() -> None:
@@ -30,11 +32,21 @@ def test_expectations_use_only_validated_columns_and_no_personal_data() -> None:
 def test_suite_loads_in_great_expectations_and_quarantines_by_row() -> None:
     rows = [
         {
-            "case_id": f"c{i}", "channel": "hotline", "title": "路灯不亮", "content": "晚上路灯不亮",
-            "category": "020001", "district_code": "420102", "grade": "A", "status": "registered",
-            "lng": 114.3, "lat": 30.6, "reported_at": "2026-11-20T08:00:00+08:00",
-            "received_at": "2026-11-21T08:00:00+08:00", "updated_at": "2026-11-20T09:00:00+08:00",
-            "closed_at": None, "has_contact": True,
+            "case_id": f"c{i}",
+            "channel": "hotline",
+            "title": "路灯不亮",
+            "content": "晚上路灯不亮",
+            "category": "020001",
+            "district_code": "420102",
+            "grade": "A",
+            "status": "registered",
+            "lng": 114.3,
+            "lat": 30.6,
+            "reported_at": "2026-11-20T08:00:00+08:00",
+            "received_at": "2026-11-21T08:00:00+08:00",
+            "updated_at": "2026-11-20T09:00:00+08:00",
+            "closed_at": None,
+            "has_contact": True,
         }
         for i in range(4)
     ]
