@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import Asset, BaseHook, ExceptionRetryPolicy, RetryAction, RetryRule
+from airflow.sdk.exceptions import AirflowNotFoundException
 
 from casehub.channels import ChannelSpec
 
@@ -78,7 +79,7 @@ def keyring() -> Any:
 
     try:
         connection = BaseHook.get_connection("casehub_keyring")
-    except Exception:  # noqa: BLE001 - Airflow raises its own not-found error type per backend
+    except AirflowNotFoundException:
         return load_keyring()
     text = connection.password or json.dumps(connection.extra_dejson or {})
     if not text or text == "{}":
