@@ -205,6 +205,8 @@ class Pipeline:
         self.quality = quality or quality_suite()
         self.contract = contract or case_contract()
         self.clock = clock
+        self._rows_at_analyze: float | None = None
+        self._landed_since_analyze = 0
 
     # -- pulling -------------------------------------------------------------------------------
 
@@ -289,6 +291,7 @@ class Pipeline:
             )
             if high_water is not None:
                 self._advance_cursor(conn, high_water, batch_id, started)
+        self._keep_statistics_fresh(len(fresh))
         return PageResult(
             batch_id=batch_id,
             received=len(records),
@@ -299,6 +302,32 @@ class Pipeline:
             warnings=warnings,
             high_water=high_water,
         )
+
+    def _keep_statistics_fresh(self, landed: int) -> None:
+        """Re-analyze the growing tables on PostgreSQL during a large load.
+
+        A backfill grows the tables far faster than autovacuum re-analyzes them; with statistics
+        from when they were nearly empty, the planner scans instead of using the indexes, and
+        the per-page look-ups slow down as the store grows. Analyzing once the tables have grown
+        by a fifth keeps every page's cost flat; a steady live feed rarely triggers it.
+        """
+        if self.engine.dialect.name != "postgresql" or not landed:
+            return
+        self._landed_since_analyze += landed
+        with self.engine.begin() as conn:
+            if self._rows_at_analyze is None:
+                self._rows_at_analyze = float(
+                    conn.exec_driver_sql(
+                        "select reltuples from pg_class where relname = 'raw_records'"
+                    ).scalar()
+                    or 0
+                )
+            if self._landed_since_analyze < max(5_000, 0.2 * max(self._rows_at_analyze, 0)):
+                return
+            for table in ("raw_records", "cases", "case_history", "quarantine"):
+                conn.exec_driver_sql(f"analyze {table}")
+            self._rows_at_analyze = max(self._rows_at_analyze, 0) + self._landed_since_analyze
+            self._landed_since_analyze = 0
 
     def _landed(self, conn: Connection, digests: list[str]) -> set[str]:
         found: set[str] = set()
