@@ -16,7 +16,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -170,11 +170,12 @@ class Paginator:
     """Page-number paging (page from 1, a page size, a total) as the pulling partners do it.
 
     Walking stops on an empty page or once the pages read cover the partner's total. Records
-    change while being paged: an update moves a record out of the window (its new update time
-    is past the window's end), every later record slides up one place, and one of them lands on
-    a page already read. The total on each page shows it; when it moved during a pass, the
-    window is walked again from page 1 (what was already landed is recognised and skipped by the
-    pipeline), up to `max_passes` passes.
+    change while being paged: an update moves a record to the end of the window or out of it,
+    every later record slides up one place, and one of them lands on a page already read. Signs
+    of it — the total on a page moved, or a record read this pass comes back on a later page
+    as the same or a newer version — make the paginator walk the window again from page 1
+    (what was already landed is recognised and skipped by the pipeline), up to `max_passes`.
+    An older version coming back is a partner's re-send, not a move.
     """
 
     page_size: int
@@ -184,19 +185,29 @@ class Paginator:
     done: bool = False
     _total: int | None = None
     _moved: bool = False
+    _seen: dict[str, int] = field(default_factory=dict)
 
-    def advance(self, received: int, total: int) -> None:
-        """Record that the current page held `received` records of `total`."""
+    def advance(self, received: int, total: int, versions: Sequence[tuple[str, int]] = ()) -> None:
+        """Record that the current page held `received` records of `total`.
+
+        `versions` gives each record on the page as (id, update time as a number).
+        """
         if self._total is None:
             self._total = total
         elif total != self._total:
             self._moved = True
+        for record_id, updated in versions:
+            earlier = self._seen.get(record_id)
+            if earlier is not None and updated >= earlier:
+                self._moved = True
+            self._seen[record_id] = max(updated, earlier or updated)
         if received and self.page * self.page_size < total:
             self.page += 1
             return
         if self._moved and self.passes < self.max_passes:
             self.passes += 1
             self.page, self._total, self._moved = 1, None, False
+            self._seen.clear()
             return
         if self._moved:
             logger.warning(

@@ -57,6 +57,12 @@ AUTHENTICATION_FAULTS = frozenset(
 """WS-Security fault codes (OASIS WSS 1.1 §12): the credentials, not the request, are wrong."""
 
 
+def _sortable(local_time: str) -> int:
+    """GXSJ as a number that orders like the time (yyyyMMddHHmmss), for spotting moved records."""
+    digits = "".join(ch for ch in local_time if ch.isdigit())
+    return int(digits) if digits else 0
+
+
 def _local_time(moment: datetime) -> str:
     """A window bound as the hotline writes times: Asia/Shanghai local time, no offset."""
     return moment.astimezone(SHANGHAI).strftime(LOCAL_TIME_FORMAT)
@@ -137,9 +143,10 @@ class HotlineSource:
                 "QueryWorkOrders", KSSJ=start, JSSJ=end, YM=paginator.page, MYTS=paginator.page_size
             )
             orders = reply.GDLB.GD if reply.GDLB is not None else []
-            paginator.advance(len(orders), reply.ZS)
-            if orders:
-                yield [self._record(order) for order in orders]
+            records = [self._record(order) for order in orders]
+            paginator.advance(len(records), reply.ZS, [(r["GDBH"], _sortable(r["GXSJ"])) for r in records])
+            if records:
+                yield records
 
     def _record(self, order: Any) -> RawRecord:
         return {name: getattr(order, name, None) or "" for name in self._elements}

@@ -94,7 +94,8 @@ class MessageBoardSource:
         paginator = Paginator(min(self._endpoint.page_size, MAX_PAGE_SIZE))
         while not paginator.done:
             messages, total = self._page({**bounds, "page": paginator.page, "pageSize": paginator.page_size})
-            paginator.advance(len(messages), total)
+            versions = [(str(m.get("id")), int(m.get("updateTime") or 0)) for m in messages]
+            paginator.advance(len(messages), total, versions)
             if messages:
                 yield messages
 

@@ -47,9 +47,15 @@ def _source(simulator: RunningSimulator, timeout: float = 2.0):
     return MessageBoardSource(endpoint, retry=FAST)
 
 
-def _run(engine: Engine, simulator: RunningSimulator, keyring: KeyRing, **hooks):
+def _run(
+    engine: Engine,
+    simulator: RunningSimulator,
+    keyring: KeyRing,
+    ahead: timedelta = timedelta(seconds=1),
+    **hooks,
+):
     mapper = HOTLINE if simulator.partner == "hotline" else BOARD
-    until = datetime.now(UTC) + timedelta(seconds=1)
+    until = datetime.now(UTC) + ahead
     with _source(simulator) as source:
         return Pipeline(engine, mapper, keyring).run(
             source,
@@ -113,7 +119,12 @@ def test_rate_limit_inside_the_retry_budget_is_absorbed(engine, keyring, partner
     _assert_complete(engine, partner)
 
 
-def test_records_changing_while_paged_are_neither_lost_nor_doubled(engine, keyring, partner) -> None:
+@pytest.mark.parametrize(
+    "ahead",
+    [timedelta(0), timedelta(hours=1)],
+    ids=["updates-leave-the-window", "updates-move-to-its-end"],
+)
+def test_records_changing_while_paged_are_neither_lost_nor_doubled(engine, keyring, partner, ahead) -> None:
     began = datetime.now(UTC) - timedelta(seconds=1)
     touched: list[str] = []
 
@@ -121,7 +132,7 @@ def test_records_changing_while_paged_are_neither_lost_nor_doubled(engine, keyri
         if len(touched) < 12:
             touched.extend(partner.touch(3))
 
-    _run(engine, partner, keyring, on_page=busy_partner)
+    _run(engine, partner, keyring, ahead, on_page=busy_partner)
     # The next run picks up the versions made during the first one; a record that slid onto a
     # page already read (its update time far behind the cursor) would be missing for good.
     _run(engine, partner, keyring)
