@@ -57,6 +57,8 @@ def airflow_environment(home: Path, *, connections: Mapping[str, Mapping[str, ob
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
             "GX_ANALYTICS_ENABLED": "false",
             "NO_COLOR": "1",
+            # `airflow standalone` starts its components as `airflow …` from PATH: this venv's.
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
         }
     )
     for conn_id, fields in connections.items():
