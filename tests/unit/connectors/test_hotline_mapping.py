@@ -114,8 +114,7 @@ def test_critical_work_order_is_graded_one_level_up(
 ) -> None:
     codes = reference.crosswalk("hotline", "category")
     source = next((s for s, c in codes.items() if reference.categories[c].default_grade == default), None)
-    if source is None:
-        pytest.skip(f"no hotline category defaults to grade {default}")
+    assert source is not None, f"the hotline crosswalk reaches no category of default grade {default}"
     case = MAPPER.to_case(work_order(YWLBDM=source, JJCD="特急"), reference, received_at=RECEIVED_AT)
     assert (case["urgency"], case["grade"]) == ("critical", expected)
 
