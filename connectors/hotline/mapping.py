@@ -13,12 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from casehub.errors import InvalidRecord
-from casehub.grading import grade
-from casehub.identity import case_id
-from casehub.normalize import iso, local_time, phone, resident_id
+from casehub.normalize import local_time, phone, resident_id
 from casehub.ports import SourceKey
 from casehub.reference import Reference
-from connectors.base import Code, Problems
+from connectors.base import Code, Problems, unified_case
 
 CHANNEL = "hotline"
 
@@ -100,43 +98,25 @@ class HotlineMapper:
         if source_id is None or category is None or reported_at is None or updated_at is None:
             raise AssertionError("a required value is missing but no problem was noted")
 
-        return {
-            "case_id": case_id(CHANNEL, source_id),
-            "channel": CHANNEL,
-            "source_id": source_id,
-            "source_status": source_status,
-            "title": title,
-            "content": content,
-            "nature": nature,
-            "category": category.code,
-            "source_category": source_category,
-            "health_related": category.health_related,
-            "grade": grade(category, urgency),
-            "district_code": district_code,
-            "street_code": None,
-            "community_code": None,
-            "grid_code": None,
-            "address": address,
-            "lng": None,
-            "lat": None,
-            "source_crs": None,
-            "reporter": {
-                "name": name,
-                "phone": reporter_phone,
-                "id_number": id_number,
-            },
-            "status": status,
-            "urgency": urgency,
-            "assigned_unit": None,
-            "time_limit_days": time_limit_days,
-            "deadline_at": None,
-            "result": result,
-            "satisfaction": satisfaction,
-            "supervision": [],
-            "duplicate_of": None,
-            "cluster_id": None,
-            "reported_at": iso(reported_at),
-            "received_at": iso(received_at),
-            "updated_at": iso(updated_at),
-            "closed_at": iso(closed_at) if closed_at else None,
-        }
+        return unified_case(
+            channel=CHANNEL,
+            source_id=source_id,
+            category=category,
+            urgency=urgency,
+            reported_at=reported_at,
+            received_at=received_at,
+            updated_at=updated_at,
+            closed_at=closed_at,
+            reporter={"name": name, "phone": reporter_phone, "id_number": id_number},
+            source_status=source_status,
+            source_category=source_category,
+            title=title,
+            content=content,
+            nature=nature,
+            district_code=district_code,
+            address=address,
+            status=status,
+            time_limit_days=time_limit_days,
+            result=result,
+            satisfaction=satisfaction,
+        )

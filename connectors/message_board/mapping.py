@@ -14,12 +14,10 @@ from typing import Any
 
 from casehub.errors import InvalidRecord
 from casehub.geo import inside_city, to_wgs84
-from casehub.grading import grade
-from casehub.identity import case_id
-from casehub.normalize import epoch_ms, iso, phone
+from casehub.normalize import epoch_ms, phone
 from casehub.ports import SourceKey
 from casehub.reference import Reference
-from connectors.base import Code, Problems
+from connectors.base import Code, Problems, unified_case
 
 CHANNEL = "message_board"
 SOURCE_CRS = "BD-09"
@@ -106,39 +104,27 @@ class MessageBoardMapper:
         if source_id is None or category is None or reported_at is None or updated_at is None:
             raise AssertionError("a required value is missing but no problem was noted")
 
-        return {
-            "case_id": case_id(CHANNEL, source_id),
-            "channel": CHANNEL,
-            "source_id": source_id,
-            "source_status": source_status,
-            "title": title,
-            "content": content,
-            "nature": nature,
-            "category": category.code,
-            "source_category": source_category,
-            "health_related": category.health_related,
-            "grade": grade(category, None),
-            "district_code": district_code,
-            "street_code": None,
-            "community_code": None,
-            "grid_code": None,
-            "address": address,
-            "lng": place[0] if place else None,
-            "lat": place[1] if place else None,
-            "source_crs": SOURCE_CRS if place else None,
-            "reporter": {"name": name, "phone": reporter_phone, "id_number": None},
-            "status": status,
-            "urgency": None,
-            "assigned_unit": assigned_unit,
-            "time_limit_days": None,
-            "deadline_at": None,
-            "result": result,
-            "satisfaction": None,
-            "supervision": [],
-            "duplicate_of": None,
-            "cluster_id": None,
-            "reported_at": iso(reported_at),
-            "received_at": iso(received_at),
-            "updated_at": iso(updated_at),
-            "closed_at": iso(replied_at) if replied_at and status in CLOSED_STATUSES else None,
-        }
+        return unified_case(
+            channel=CHANNEL,
+            source_id=source_id,
+            category=category,
+            urgency=None,
+            reported_at=reported_at,
+            received_at=received_at,
+            updated_at=updated_at,
+            closed_at=replied_at if replied_at and status in CLOSED_STATUSES else None,
+            reporter={"name": name, "phone": reporter_phone, "id_number": None},
+            source_status=source_status,
+            source_category=source_category,
+            title=title,
+            content=content,
+            nature=nature,
+            district_code=district_code,
+            address=address,
+            lng=place[0] if place else None,
+            lat=place[1] if place else None,
+            source_crs=SOURCE_CRS if place else None,
+            status=status,
+            assigned_unit=assigned_unit,
+            result=result,
+        )
