@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
-from typing import Any, TypeVar
+from types import TracebackType
+from typing import Any, Self, TypeVar
 
 import requests
 
@@ -165,6 +166,24 @@ class Problems:
         if found is None:
             self.add(Code.INVALID_VALUE, field, f"{field}: not one of the values in the contract")
         return found
+
+
+class ClosingSource:
+    """A source usable in a `with` block: leaving it calls `close()`, which each source defines."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 def unified_case(

@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import requests
@@ -33,6 +32,7 @@ from casehub.normalize import SHANGHAI
 from casehub.paths import SCHEMAS_DIR
 from casehub.ports import RawRecord, Window
 from connectors.base import (
+    ClosingSource,
     Endpoint,
     Paginator,
     RetryPolicy,
@@ -73,7 +73,7 @@ def _local_name(code: str | None) -> str:
     return (code or "").rpartition(":")[2]
 
 
-class HotlineSource:
+class HotlineSource(ClosingSource):
     """The hotline's QueryWorkOrders, page by page, as a `casehub.ports.Source`.
 
     Records come back as plain dicts of the `GD` elements, strings exactly as received, with
@@ -116,17 +116,6 @@ class HotlineSource:
         self._service = self._client.create_service(BINDING, endpoint.url)  # type: ignore[no-untyped-call]
         work_order = self._client.get_type(WORK_ORDER)  # type: ignore[no-untyped-call]
         self._elements = [name for name, _ in work_order.elements]
-
-    def __enter__(self) -> HotlineSource:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Release the HTTP connections, unless the transport was handed in."""

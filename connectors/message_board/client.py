@@ -12,14 +12,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
 from typing import Any
 
 import requests
 
 from casehub.errors import PermanentPartnerError, TransientPartnerError
 from casehub.ports import RawRecord, Window
-from connectors.base import Endpoint, Paginator, RetryPolicy, connection_error, status_error, with_retries
+from connectors.base import (
+    ClosingSource,
+    Endpoint,
+    Paginator,
+    RetryPolicy,
+    connection_error,
+    status_error,
+    with_retries,
+)
 
 PARTNER = "message_board"
 MESSAGES = "/api/v1/messages"
@@ -51,7 +58,7 @@ class BearerToken(requests.auth.AuthBase):
         return "BearerToken(***)"
 
 
-class MessageBoardSource:
+class MessageBoardSource(ClosingSource):
     """The board's `GET /api/v1/messages`, page by page, as a `casehub.ports.Source`.
 
     Messages come back as the board's JSON objects, untouched; `MessageBoardMapper` maps them.
@@ -71,17 +78,6 @@ class MessageBoardSource:
         self._owns_session = session is None
         self._session = session or requests.Session()
         self._auth = BearerToken(endpoint.secret)
-
-    def __enter__(self) -> MessageBoardSource:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Release the HTTP connections, unless the session was handed in."""
