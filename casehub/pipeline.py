@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 from uuid6 import uuid7
 
 from casehub.contract import CaseContract, case_contract
@@ -529,36 +529,50 @@ class Pipeline:
                     self._upsert_cases(conn, list(cases.values()))
                 if history:
                     insert_rows(conn, CaseHistory.__table__, history)  # type: ignore[arg-type]
-                for item in items:
-                    qid = by_raw[item.raw_id]
-                    if item.outcome == QUARANTINED:
-                        conn.execute(
-                            update(Quarantine)
-                            .where(Quarantine.id == qid)
-                            .values(
-                                reasons=[r.as_dict() for r in item.reasons], attempts=Quarantine.attempts + 1
-                            )
-                        )
-                        counts["still_quarantined"] += 1
-                        continue
-                    state = "resolved" if item.outcome == ACCEPTED else SUPERSEDED
-                    conn.execute(
-                        update(Quarantine)
-                        .where(Quarantine.id == qid)
-                        .values(state=state, resolved_at=started, attempts=Quarantine.attempts + 1)
-                    )
-                    conn.execute(
-                        update(RawRow)
-                        .where(RawRow.raw_id == item.raw_id)
-                        .values(
-                            outcome=item.outcome,
-                            case_id=None if item.case is None else item.case["case_id"],
-                        )
-                    )
-                    counts["resolved" if item.outcome == ACCEPTED else "superseded"] += 1
+                self._record_replay(conn, items, by_raw, started, counts)
                 counts["replayed"] += len(items)
                 self._supersede_quarantine(conn, items, started)
         return counts
+
+    def _record_replay(
+        self,
+        conn: Connection,
+        items: Sequence[_Item],
+        entry_of: Mapping[str, int],
+        now: datetime,
+        counts: dict[str, int],
+    ) -> None:
+        """Write a replayed chunk's outcomes set-wise: one statement per kind of change."""
+        failing = [
+            {"entry": entry_of[i.raw_id], "new_reasons": [r.as_dict() for r in i.reasons]}
+            for i in items
+            if i.outcome == QUARANTINED
+        ]
+        if failing:
+            conn.execute(
+                update(Quarantine)
+                .where(Quarantine.id == bindparam("entry"))
+                .values(reasons=bindparam("new_reasons"), attempts=Quarantine.attempts + 1),
+                failing,
+            )
+        for outcome, state in ((ACCEPTED, "resolved"), (SUPERSEDED, SUPERSEDED)):
+            done = [i for i in items if i.outcome == outcome]
+            if not done:
+                continue
+            for chunk in _chunks([entry_of[i.raw_id] for i in done]):
+                conn.execute(
+                    update(Quarantine)
+                    .where(Quarantine.id.in_(chunk))
+                    .values(state=state, resolved_at=now, attempts=Quarantine.attempts + 1)
+                )
+            conn.execute(
+                update(RawRow)
+                .where(RawRow.raw_id == bindparam("raw"))
+                .values(outcome=outcome, case_id=bindparam("case")),
+                [{"raw": i.raw_id, "case": None if i.case is None else i.case["case_id"]} for i in done],
+            )
+            counts["resolved" if outcome == ACCEPTED else "superseded"] += len(done)
+        counts["still_quarantined"] += len(failing)
 
     def _upsert_cases(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         """Insert new cases, update changed ones; the database re-checks that the update is newer."""
