@@ -185,20 +185,19 @@ def run_dag(spec: ChannelSpec, env: Mapping[str, str], log: Path, console: Conso
     )
 
 
+def _counts(title: str, key: str, unit: str, counts: Mapping[str, int]) -> Table:
+    table = Table(title=title, show_edge=False)
+    table.add_column(key)
+    table.add_column(unit, justify="right")
+    for name, count in counts.items():
+        table.add_row(name, str(count))
+    return table
+
+
 def report(console: Console) -> dict[str, object]:
     stats = collect(connect())
-    table = Table(title="cases landed", show_edge=False)
-    table.add_column("channel")
-    table.add_column("cases", justify="right")
-    for channel, count in stats["cases"]["by_channel"].items():
-        table.add_row(channel, str(count))
-    console.print(table)
-    reasons = Table(title="quarantined, by reason", show_edge=False)
-    reasons.add_column("reason")
-    reasons.add_column("records", justify="right")
-    for code, count in stats["quarantined"]["by_reason"].items():
-        reasons.add_row(code, str(count))
-    console.print(reasons)
+    console.print(_counts("cases landed", "channel", "cases", stats["cases"]["by_channel"]))
+    console.print(_counts("quarantined, by reason", "reason", "records", stats["quarantined"]["by_reason"]))
     outcome = stats["raw_by_outcome"]
     mark = "[green]reconciled[/]" if stats["reconciled"] else "[red]NOT reconciled[/]"
     console.print(
