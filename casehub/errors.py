@@ -2,13 +2,20 @@
 
     CasehubError
     ├── ConfigurationError        a setting or key is missing or wrong: fix the deployment
+    ├── TransientError            may pass if tried again later: retry with back-off
+    │   ├── TransientPartnerError     (a PartnerError too) timeouts, 5xx, 429, dropped connections
+    │   └── StoreUnavailable          (a StoreError too) the hub's own database cannot be reached
     ├── PartnerError              talking to a partner system failed
-    │   ├── TransientPartnerError     timeouts, 5xx, 429, dropped connections: retry later
-    │   └── PermanentPartnerError     auth refused, 4xx, broken contract: fail now, a person acts
+    │   ├── TransientPartnerError
+    │   └── PermanentPartnerError     auth refused, 4xx: fail now, a person acts
+    │       └── ContractError             the reply breaks the partner's contract: malformed,
+    │                                     hostile or oversized; asking again returns the same
+    ├── StoreError                the store refused a statement (its values are never repeated)
+    │   └── StoreUnavailable
     ├── InvalidRecord             one record cannot become a unified case: quarantine it
     └── DataQualityError          a batch breaks a critical data-quality expectation
 
-Airflow's retry behaviour is derived from this tree (`dags/_glue.py`): transient errors are
+Airflow's retry behaviour is derived from this tree (`dags/_glue.py`): a `TransientError` is
 retried with back-off, everything else fails the try at once.
 
 No exception here carries personal data or secrets: messages name the field and the reason,
@@ -69,7 +76,11 @@ class PartnerError(CasehubError):
         return f"{where}{status}: {self.args[0]}"
 
 
-class TransientPartnerError(PartnerError):
+class TransientError(CasehubError):
+    """What failed may pass if tried again later; the caller retries with back-off."""
+
+
+class TransientPartnerError(PartnerError, TransientError):
     """The partner may answer if asked again later.
 
     `retry_after` is the delay in seconds the partner asked for (HTTP Retry-After), if any.
@@ -91,6 +102,27 @@ class TransientPartnerError(PartnerError):
 
 class PermanentPartnerError(PartnerError):
     """Asking again will not help: credentials, contract or request are wrong."""
+
+
+class ContractError(PermanentPartnerError):
+    """The partner's reply breaks its contract: not well-formed, hostile (DTDs, entities), over
+    the size or page length the contract allows, or missing what every reply carries."""
+
+
+class StoreError(CasehubError):
+    """The hub's store refused a statement.
+
+    `sqlstate` is the database's error code when it gave one. The driver's message is never
+    kept: it can quote the row (`COPY …, column address: "…"`), and rows hold personal data.
+    """
+
+    def __init__(self, message: str, *, sqlstate: str | None = None) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+class StoreUnavailable(StoreError, TransientError):
+    """The store cannot be reached or dropped the connection: retry later."""
 
 
 class InvalidRecord(CasehubError):

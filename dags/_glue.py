@@ -30,18 +30,19 @@ OWNER = "casehub-data"
 RETRY_POLICY = ExceptionRetryPolicy(
     rules=[
         RetryRule(
-            exception="casehub.errors.TransientPartnerError",
+            exception="casehub.errors.TransientError",
             action=RetryAction.RETRY,
-            reason="partner unavailable for now (timeout, 5xx, 429): retry with back-off",
+            reason="partner or store unavailable for now (timeout, 5xx, 429, lost connection): retry",
         ),
         RetryRule(
             exception=[
                 "casehub.errors.PermanentPartnerError",
                 "casehub.errors.ConfigurationError",
                 "casehub.errors.DataQualityError",
+                "casehub.errors.StoreError",
             ],
             action=RetryAction.FAIL,
-            reason="retrying cannot help: credentials, contract, configuration or data quality",
+            reason="retrying cannot help: credentials, contract, configuration, data quality, refused write",
         ),
     ],
 )
