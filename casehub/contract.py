@@ -4,6 +4,11 @@ Every unified case is checked on the fast path by a compiled validator (fastjson
 ten times the speed of a pure-Python one). Only a record that fails is run through `jsonschema`
 to collect every error with its precise path. Error messages name the path and the rule, never
 the value: the value may be a phone number.
+
+The two validators must agree on every keyword. fastjsonschema reads `$ref` the draft-04 way,
+ignoring the keywords beside it (`{"$ref": "#/$defs/nullable_text", "maxLength": 500}` would
+check no length), so the fast path compiles a copy of the schema in which each such `$ref`
+is moved into an `allOf` — the same meaning in draft 2020-12, which both validators honour.
 """
 
 from __future__ import annotations
@@ -76,10 +81,26 @@ def _reasons(error: ValidationError) -> list[Reason]:
     return [Reason(code=f"schema_{rule}", field=where, message=_message(error))]
 
 
+_ANNOTATIONS = frozenset({"title", "description", "$comment", "examples", "default"})
+
+
+def without_ref_siblings(schema: Any) -> Any:
+    """The schema with every `$ref` that has sibling keywords wrapped in an `allOf`."""
+    if isinstance(schema, list):
+        return [without_ref_siblings(item) for item in schema]
+    if not isinstance(schema, Mapping):
+        return schema
+    rewritten = {key: without_ref_siblings(value) for key, value in schema.items()}
+    if "$ref" in rewritten and set(rewritten) - _ANNOTATIONS - {"$ref"}:
+        reference = rewritten.pop("$ref")
+        rewritten["allOf"] = [{"$ref": reference}, *rewritten.get("allOf", [])]
+    return rewritten
+
+
 class CaseContract:
     def __init__(self, schema: Mapping[str, Any] | None = None) -> None:
         schema = dict(schema or case_schema())
-        self._fast: Callable[[Any], Any] = fastjsonschema.compile(schema)
+        self._fast: Callable[[Any], Any] = fastjsonschema.compile(without_ref_siblings(schema))
         self._full = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
     def problems(self, case: Mapping[str, Any]) -> list[Reason]:

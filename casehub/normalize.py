@@ -6,7 +6,8 @@ through one of these before it reaches the unified case.
 
 A value that cannot be repaired raises `ValueError`. Its message says what is wrong and never
 repeats the value: these values are personal data, and error messages end up in logs and in the
-quarantine.
+quarantine. Nothing here raises anything else, whatever the value: a mapper turns each
+`ValueError` into a quarantine reason, so one hostile value can only ever cost its own record.
 """
 
 from __future__ import annotations
@@ -31,6 +32,15 @@ _LOCAL_TIME = re.compile(
     r"(?:\.([0-9]{1,6}))?[ ]?(Z|[+-][0-9]{2}:?[0-9]{2})?"
 )
 _DIGITS = re.compile(r"[0-9]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+"""C0 controls but tab and line breaks, DEL, and lone surrogates: no partner means them as text,
+PostgreSQL refuses NUL in a text column, and a lone surrogate cannot be written as UTF-8."""
+
+EARLIEST = datetime(1990, 1, 1, tzinfo=SHANGHAI)
+LATEST = datetime(9000, 1, 1, tzinfo=SHANGHAI)
+"""The range of times a partner can mean. Outside it a time is a defect (`0001-01-01` for
+"unknown", `9999-12-31` for "never"), and near the ends of Python's calendar a conversion
+between zones would overflow. A time in the future is judged by the pipeline, which knows now."""
 
 
 def _half_width(value: str) -> str:
@@ -48,12 +58,33 @@ def text(value: object) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
+        if _CONTROL.search(value):
+            raise ValueError("contains a control character or an unpaired surrogate")
         folded = _half_width(value).strip()
     elif isinstance(value, int) and not isinstance(value, bool):
         folded = str(value)
     else:
-        raise ValueError(f"expected text, got {type(value).__name__}")
+        raise ValueError(f"expected text, got {_json_type(value)}")
     return folded or None
+
+
+def _json_type(value: object) -> str:
+    """The JSON name of a value's type, for messages that must not show the value."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list | tuple):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _in_range(moment: datetime) -> datetime:
+    if not EARLIEST <= moment < LATEST:
+        raise ValueError("time is outside the years a case can have (1990 to 8999)")
+    return moment
 
 
 def phone(value: str) -> str:
@@ -115,6 +146,8 @@ def local_time(value: str) -> datetime:
         raise ValueError("time is not in the form yyyy-MM-dd HH:mm:ss")
     year, _, month, day, hour, minute, second, fraction, offset = match.groups()
     zone = SHANGHAI if offset is None else _offset(offset)
+    if not EARLIEST.year <= int(year) < LATEST.year:
+        raise ValueError("time is outside the years a case can have (1990 to 8999)")
     try:
         moment = datetime(
             int(year),
@@ -128,7 +161,7 @@ def local_time(value: str) -> datetime:
         )
     except ValueError:
         raise ValueError("time is not a calendar date and time") from None
-    return moment if zone is SHANGHAI else moment.astimezone(SHANGHAI)
+    return _in_range(moment if zone is SHANGHAI else moment.astimezone(SHANGHAI))
 
 
 def _offset(offset: str) -> tzinfo:
@@ -159,13 +192,18 @@ def epoch_ms(value: int | str) -> datetime:
     if value < 0:
         raise ValueError("epoch milliseconds must not be negative")
     try:
-        return (_EPOCH + timedelta(milliseconds=value)).astimezone(SHANGHAI)
+        moment = (_EPOCH + timedelta(milliseconds=value)).astimezone(SHANGHAI)
     except OverflowError:
         raise ValueError("epoch milliseconds out of range") from None
+    return _in_range(moment)
 
 
 def iso(moment: datetime) -> str:
-    """ISO 8601 with the Asia/Shanghai offset, to the second, as the case schema writes times."""
+    """ISO 8601 with the Asia/Shanghai offset, as the case schema writes times.
+
+    The fraction is kept as the partner sent it (the board's milliseconds): versions are ordered
+    by these times, and two updates within one second must not compare equal.
+    """
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("time has no offset")
-    return moment.astimezone(SHANGHAI).isoformat(timespec="seconds")
+    return moment.astimezone(SHANGHAI).isoformat()

@@ -45,6 +45,9 @@ T = TypeVar("T")
 
 _jitter = random.SystemRandom()
 
+MAX_ID_LENGTH = 64
+"""The longest source id the unified case holds (`source_id` in schemas/case.schema.json)."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class Endpoint:
@@ -68,6 +71,7 @@ class Code(StrEnum):
 
     MISSING_FIELD = "missing_field"
     MISSING_ID = "missing_id"
+    INVALID_ID = "invalid_id"
     UNKNOWN_CATEGORY = "unknown_category"
     UNKNOWN_STATUS = "unknown_status"
     UNKNOWN_NATURE = "unknown_nature"
@@ -113,6 +117,22 @@ class Problems:
         found = self.optional(field, value)
         if found is None:
             self.add(code, field, f"{field} is empty or missing")
+        return found
+
+    def identifier(self, field: str, value: object) -> str | None:
+        """The record's id: text of at most `MAX_ID_LENGTH` characters with no white space.
+
+        An id is how every later version finds its case, so one that cannot be stored whole
+        (or that differs only by spacing from another) is a defect of the record.
+        """
+        found = self.optional(field, value)
+        if found is None:
+            if not any(r.field == field for r in self.reasons):
+                self.add(Code.MISSING_ID, field, f"{field} is empty or missing")
+            return None
+        if len(found) > MAX_ID_LENGTH or any(ch.isspace() for ch in found):
+            self.add(Code.INVALID_ID, field, f"{field}: over {MAX_ID_LENGTH} characters or holds spaces")
+            return None
         return found
 
     def parse(self, code: str, field: str, parse: Callable[[str], T], value: str | None) -> T | None:

@@ -43,11 +43,13 @@ class HotlineMapper:
     """Maps one `GD` element, as `HotlineSource` returns it, to a unified case."""
 
     channel = CHANNEL
+    id_field = "GDBH"
+    updated_field = "GXSJ"
 
     def key(self, raw: Mapping[str, Any]) -> SourceKey:
         """GDBH identifies the work order; GXSJ (更新时间) orders its versions."""
         problems = Problems(CHANNEL)
-        source_id = problems.required("GDBH", raw.get("GDBH"), Code.MISSING_ID)
+        source_id = problems.identifier("GDBH", raw.get("GDBH"))
         updated_at = _time(problems, raw, "GXSJ", required=True)
         if source_id is None or updated_at is None:
             raise InvalidRecord(problems.reasons)
@@ -63,7 +65,7 @@ class HotlineMapper:
         up (`casehub.grading`).
         """
         problems = Problems(CHANNEL)
-        source_id = problems.required("GDBH", raw.get("GDBH"), Code.MISSING_ID)
+        source_id = problems.identifier("GDBH", raw.get("GDBH"))
         source_status = problems.optional("GDZT", raw.get("GDZT"))
         status = problems.crosswalk(reference, "status", "GDZT", source_status)
         nature = problems.crosswalk(reference, "nature", "SQLX", problems.optional("SQLX", raw.get("SQLX")))

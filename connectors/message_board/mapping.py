@@ -8,6 +8,7 @@ a district by full or short name (`areaName`), and the place the resident pinned
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -31,10 +32,16 @@ def _time(problems: Problems, raw: Mapping[str, Any], field: str, *, required: b
 
 
 def _degrees(value: object) -> float:
-    """A JSON number, or a numeric string as some app versions send it."""
+    """A JSON number, or a numeric string as some app versions send it; finite."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError("not a number")
-    return float(value)
+    try:
+        degrees = float(value)
+    except OverflowError:
+        raise ValueError("not a finite number") from None
+    if not math.isfinite(degrees):
+        raise ValueError("not a finite number")
+    return degrees
 
 
 def _place(problems: Problems, raw: Mapping[str, Any]) -> tuple[float, float] | None:
@@ -56,11 +63,13 @@ class MessageBoardMapper:
     """Maps one message, as `MessageBoardSource` returns it, to a unified case."""
 
     channel = CHANNEL
+    id_field = "id"
+    updated_field = "updateTime"
 
     def key(self, raw: Mapping[str, Any]) -> SourceKey:
         """`id` identifies the message; `updateTime` orders its versions."""
         problems = Problems(CHANNEL)
-        source_id = problems.required("id", raw.get("id"), Code.MISSING_ID)
+        source_id = problems.identifier("id", raw.get("id"))
         updated_at = _time(problems, raw, "updateTime", required=True)
         if source_id is None or updated_at is None:
             raise InvalidRecord(problems.reasons)
@@ -75,7 +84,7 @@ class MessageBoardMapper:
         reply (replyContent, replyOrg) is the result and the unit that handled it.
         """
         problems = Problems(CHANNEL)
-        source_id = problems.required("id", raw.get("id"), Code.MISSING_ID)
+        source_id = problems.identifier("id", raw.get("id"))
         source_status = problems.optional("status", raw.get("status"))
         status = problems.crosswalk(reference, "status", "status", source_status)
         nature = problems.crosswalk(

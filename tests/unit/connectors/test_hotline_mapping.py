@@ -188,6 +188,7 @@ def test_mapping_is_deterministic(reference: Reference) -> None:
 
 REASON_CODES = {
     "missing_id",
+    "invalid_id",
     "missing_field",
     "unknown_category",
     "unknown_status",
