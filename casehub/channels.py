@@ -33,10 +33,16 @@ class ChannelSpec:
     timeout_seconds: float
     lookback_minutes: int
     initial_days: int
+    future_tolerance_minutes: int = 5
 
     @property
     def lookback(self) -> timedelta:
         return timedelta(minutes=self.lookback_minutes)
+
+    @property
+    def future_tolerance(self) -> timedelta:
+        """How far ahead of the hub's clock an update time may be before it is quarantined."""
+        return timedelta(minutes=self.future_tolerance_minutes)
 
     @property
     def initial_span(self) -> timedelta:

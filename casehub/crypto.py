@@ -33,6 +33,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from casehub.errors import ConfigurationError
 
 NONCE_BYTES = 12
+INDEX_KEY_ID = "index"
+"""The id under which the blind-index key's fingerprint is kept; the ring's JSON names it apart."""
+_FINGERPRINT_LABEL = b"casehub key fingerprint v1"
 
 
 def associated_data(table: str, column: str, row_id: str) -> bytes:
@@ -85,6 +88,21 @@ class KeyRing:
         if value is None:
             return None
         return hmac.new(self.index_key, value.encode(), hashlib.sha256).hexdigest()
+
+    def fingerprints(self) -> dict[tuple[str, str], str]:
+        """(key id, purpose) → a keyed digest that identifies each key without revealing it.
+
+        Purpose is `seal` for the encryption keys and `index` for the blind-index key. A store
+        keeps these to recognise a ring that is not the one it was written with.
+        """
+        found = {
+            (key_id, "seal"): hmac.new(key, _FINGERPRINT_LABEL, hashlib.sha256).hexdigest()
+            for key_id, key in self.keys.items()
+        }
+        found[(INDEX_KEY_ID, "index")] = hmac.new(
+            self.index_key, _FINGERPRINT_LABEL, hashlib.sha256
+        ).hexdigest()
+        return found
 
     @classmethod
     def from_json(cls, text: str) -> KeyRing:

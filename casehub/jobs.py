@@ -21,7 +21,7 @@ from casehub.errors import ConfigurationError, DataQualityError
 from casehub.pipeline import PageResult, Pipeline
 from casehub.ports import Mapper, Source
 from casehub.stats import collect
-from casehub.store.db import MIGRATIONS
+from casehub.store.db import MIGRATIONS, store_errors
 
 
 def require_current_schema(engine: Engine) -> None:
@@ -29,7 +29,7 @@ def require_current_schema(engine: Engine) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     head = ScriptDirectory.from_config(config).get_current_head()
-    with engine.connect() as conn:
+    with store_errors(), engine.connect() as conn:
         current = MigrationContext.configure(conn).get_current_revision()
     if current != head:
         raise ConfigurationError(
@@ -48,9 +48,13 @@ def ingest(
     run_id: str | None = None,
     on_page: Callable[[PageResult], None] | None = None,
 ) -> dict[str, Any]:
-    """Pull one channel from its cursor up to `until`; returns the run's counts (no personal data)."""
+    """Pull one channel from its cursor up to `until`; returns the run's counts (no personal data).
+
+    The store's schema and the key ring are checked before the partner is called.
+    """
     require_current_schema(engine)
-    pipeline = Pipeline(engine, mapper, keyring)
+    pipeline = Pipeline(engine, mapper, keyring, future_tolerance=spec.future_tolerance)
+    pipeline.check_keys()
     result = pipeline.run(
         source,
         until=until,

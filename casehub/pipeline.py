@@ -11,12 +11,21 @@ Invariants a reader can rely on:
 - a payload already landed (same channel and content hash) is recognised and skipped, so
   re-reading a window (the cursor's lookback, an Airflow retry, a rerun) changes nothing;
 - an older source update never overwrites a newer one: it is kept as `superseded`;
-- a case is changed only by a strictly newer source update, and each change appends history.
+- a case is changed only by a strictly newer source update, and each change appends history;
+- a record is the unit of failure: whatever one record holds — a value no mapper expected, bytes
+  that are not JSON, an update time in the future, a value the store would refuse — it is
+  quarantined with a reason naming the field, and the rest of its page lands.
+
+Nothing is written before the key ring has been checked against the store (`store.keys`), and
+no database error leaves here with the driver's text, which can quote a row.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,10 +38,12 @@ from uuid6 import uuid7
 from casehub.contract import CaseContract, case_contract
 from casehub.crypto import KeyRing, associated_data
 from casehub.errors import InvalidRecord, Reason
-from casehub.ports import Mapper, RawRecord, Source, Window
+from casehub.ports import Mapper, PageRecord, Source, UnreadableRecord, Window
 from casehub.quality import QualitySuite, quality_suite
 from casehub.reference import Reference, load_reference
 from casehub.store.bulk import insert_rows, upsert_newer
+from casehub.store.db import StoreRejected, store_errors
+from casehub.store.keys import check_keyring
 from casehub.store.models import Batch, Case, CaseHistory, Quarantine, SyncCursor
 from casehub.store.models import RawRecord as RawRow
 
@@ -56,6 +67,13 @@ CASE_FIELDS = tuple(
     }
 )
 IN_CHUNK = 500
+FUTURE_TOLERANCE = timedelta(minutes=5)
+"""How far ahead of the hub's clock a partner's update time may be (clock skew). A version
+further ahead would stay "newest" until that time and freeze the case, so it is quarantined."""
+_INT64 = (-(2**63), 2**64 - 1)
+"""The integers the stored canonical JSON can hold (orjson's range)."""
+
+log = logging.getLogger(__name__)
 
 
 def new_id() -> str:
@@ -72,15 +90,49 @@ def utcnow() -> datetime:
 class _Item:
     """One raw record on its way through a page."""
 
-    raw: Mapping[str, Any]
+    raw: Any
     body: bytes
     content_hash: str
+    unreadable: Reason | None = None
     raw_id: str = ""
     source_id: str = ""
     updated_at: datetime | None = None
     case: dict[str, Any] | None = None
     reasons: list[Reason] = field(default_factory=list)
     outcome: str = QUARANTINED
+
+
+def _fresh(items: Sequence[_Item]) -> list[_Item]:
+    """The items as they arrived, before a rolled-back attempt evaluated them."""
+    return [
+        _Item(raw=i.raw, body=i.body, content_hash=i.content_hash, unreadable=i.unreadable) for i in items
+    ]
+
+
+def _reject(item: _Item) -> None:
+    """Keep a record the store refused as quarantined, writing nothing of it but its sealed body."""
+    item.source_id = f"unidentified:{item.content_hash[:16]}"
+    item.updated_at = None
+    item.case = None
+    item.reasons = [
+        Reason(
+            code="store_rejected",
+            field="/",
+            message="the store refused a value of this record; the checks before it need to learn why",
+        )
+    ]
+    item.outcome = QUARANTINED
+
+
+@dataclass(frozen=True)
+class _Page:
+    """What every transaction of one page shares; `repeated` counts records the partner sent
+    twice within the page, accounted to the page's first transaction."""
+
+    run_id: str | None
+    window_end: datetime | None
+    started: datetime
+    repeated: int
 
 
 @dataclass(frozen=True)
@@ -133,13 +185,87 @@ class RunResult:
         }
 
 
+def _combined(first: PageResult, second: PageResult) -> PageResult:
+    """One page's result from the transactions it was split into."""
+    marks = [m for m in (first.high_water, second.high_water) if m is not None]
+    return PageResult(
+        batch_id=first.batch_id,
+        received=first.received + second.received,
+        duplicates=first.duplicates + second.duplicates,
+        accepted=first.accepted + second.accepted,
+        quarantined=first.quarantined + second.quarantined,
+        superseded=first.superseded + second.superseded,
+        warnings=first.warnings + second.warnings,
+        high_water=max(marks, default=None),
+    )
+
+
 def content_hash(channel: str, body: bytes) -> str:
     return hashlib.sha256(channel.encode() + b"\x00" + body).hexdigest()
 
 
-def canonical(raw: Mapping[str, Any]) -> bytes:
+def canonical(raw: Any) -> bytes:
     """The payload as stored and hashed: JSON with sorted keys, so equal records hash equal."""
     return orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
+
+
+def _unencodable_at(raw: Any) -> str:
+    """The JSON pointer of the first value canonical JSON cannot hold, or `/`.
+
+    Integers beyond 64 bits and strings with an unpaired surrogate are valid in a partner's JSON
+    but not in the store's canonical form. Walked with a stack, never recursion.
+    """
+    stack: list[tuple[str, Any]] = [("", raw)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, int) and not _INT64[0] <= value <= _INT64[1]:
+            return path or "/"
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return path or "/"
+        elif isinstance(value, Mapping):
+            stack.extend((f"{path}/{key}", item) for key, item in value.items())
+        elif isinstance(value, list | tuple):
+            stack.extend((f"{path}/{index}", item) for index, item in enumerate(value))
+    return "/"
+
+
+def landing_body(raw: Any) -> tuple[bytes, Reason | None]:
+    """The bytes to land for a decoded record, and why it cannot be mapped, if it cannot.
+
+    A record canonical JSON cannot hold is landed losslessly in the standard library's JSON
+    (ASCII escapes keep every surrogate and integer) and quarantined with the offending field.
+    """
+    try:
+        return canonical(raw), None
+    except TypeError:
+        pass
+    try:
+        body = json.dumps(raw, sort_keys=True, ensure_ascii=True, allow_nan=False).encode("ascii")
+    except (TypeError, ValueError, RecursionError):
+        body = f"<a {type(raw).__name__} that is not JSON>".encode()
+    where = _unencodable_at(raw)
+    return body, Reason(
+        code="unencodable_value",
+        field=where,
+        message="an integer beyond 64 bits or text with an unpaired surrogate cannot be stored",
+    )
+
+
+def decode_body(body: bytes) -> tuple[Any, Reason | None]:
+    """A landed body read back for replay, as `landing_body` wrote it, or why it cannot be."""
+    try:
+        return json.loads(body, parse_constant=_no_constants), None
+    except (ValueError, RecursionError):
+        return None, Reason(code="unreadable_record", field="/", message="the landed record is not JSON")
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _chunks(values: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
@@ -196,6 +322,7 @@ class Pipeline:
         quality: QualitySuite | None = None,
         contract: CaseContract | None = None,
         clock: Callable[[], datetime] = utcnow,
+        future_tolerance: timedelta = FUTURE_TOLERANCE,
     ) -> None:
         self.engine = engine
         self.mapper = mapper
@@ -205,13 +332,15 @@ class Pipeline:
         self.quality = quality or quality_suite()
         self.contract = contract or case_contract()
         self.clock = clock
+        self.future_tolerance = future_tolerance
+        self._keys_checked = False
         self._rows_at_analyze: float | None = None
         self._landed_since_analyze = 0
 
     # -- pulling -------------------------------------------------------------------------------
 
     def cursor(self) -> datetime | None:
-        with self.engine.connect() as conn:
+        with store_errors(), self.engine.connect() as conn:
             return conn.scalar(select(SyncCursor.position).where(SyncCursor.channel == self.channel))
 
     def run(
@@ -245,21 +374,76 @@ class Pipeline:
     # -- one page ------------------------------------------------------------------------------
 
     def ingest(
-        self, records: Sequence[RawRecord], *, run_id: str | None = None, window_end: datetime | None = None
+        self, records: Sequence[PageRecord], *, run_id: str | None = None, window_end: datetime | None = None
     ) -> PageResult:
+        """Land, map, check and store one page; returns its counts.
+
+        If the store refuses a value (which the checks before it should have caught), the page
+        is split in halves until the record it comes from is found; that record is quarantined
+        as `store_rejected` and the rest of the page lands.
+        """
         started = self.clock()
-        batch_id = new_id()
         items: dict[str, _Item] = {}
-        for raw in records:
-            body = canonical(raw)
-            digest = content_hash(self.channel, body)
-            items.setdefault(digest, _Item(raw=raw, body=body, content_hash=digest))
+        for record in records:
+            item = self._item(record)
+            items.setdefault(item.content_hash, item)
+        self.check_keys()
+        page = _Page(run_id, window_end, started, repeated=len(records) - len(items))
+        return self._commit_split(list(items.values()), page)
+
+    def _item(self, record: PageRecord) -> _Item:
+        if isinstance(record, UnreadableRecord):
+            return _Item(
+                raw=None,
+                body=record.body,
+                content_hash=content_hash(self.channel, record.body),
+                unreadable=Reason(code=record.code, field=record.field, message=record.message),
+            )
+        body, reason = landing_body(record)
+        return _Item(raw=record, body=body, content_hash=content_hash(self.channel, body), unreadable=reason)
+
+    def check_keys(self) -> None:
+        """Refuse a key ring that is not the one the store was written with (`store.keys`)."""
+        if self._keys_checked:
+            return
+        with store_errors(), self.engine.begin() as conn:
+            check_keyring(conn, self.keyring, self.clock())
+        self._keys_checked = True
+
+    def _commit_split(self, items: list[_Item], page: _Page, *, rejected: bool = False) -> PageResult:
+        try:
+            with store_errors():
+                return self._commit(items, page, rejected=rejected)
+        except StoreRejected as error:
+            if rejected or not items:
+                raise
+            if len(items) == 1:
+                log.warning("%s: the store refused one record (%s); it is quarantined", self.channel, error)
+                return self._commit_split(_fresh(items), page, rejected=True)
+            log.warning(
+                "%s: the store refused a value in a page of %d (%s); splitting it to find the record",
+                self.channel,
+                len(items),
+                error,
+            )
+            half = len(items) // 2
+            first = self._commit_split(_fresh(items[:half]), page)
+            second = self._commit_split(_fresh(items[half:]), dataclasses.replace(page, repeated=0))
+            return _combined(first, second)
+
+    def _commit(self, items: list[_Item], page: _Page, *, rejected: bool) -> PageResult:
+        """One transaction: everything about `items`, the batch record and the cursor."""
+        batch_id = new_id()
+        started, window_end = page.started, page.window_end
         with self.engine.begin() as conn:
-            landed = self._landed(conn, list(items))
-            fresh = [item for digest, item in items.items() if digest not in landed]
+            landed = self._landed(conn, [item.content_hash for item in items])
+            fresh = [item for item in items if item.content_hash not in landed]
             for item in fresh:
                 item.raw_id = new_id()
-                self._evaluate(item, received_at=started)
+                if rejected:
+                    _reject(item)
+                else:
+                    self._evaluate(item, received_at=started)
             warnings = self._check_quality(fresh)
             cases, history = self._resolve_versions(conn, fresh, batch_id, started)
             self._write(conn, fresh, cases, history, batch_id, started)
@@ -277,11 +461,11 @@ class Pipeline:
                     {
                         "batch_id": batch_id,
                         "channel": self.channel,
-                        "run_id": run_id,
+                        "run_id": page.run_id,
                         "started_at": started,
                         "finished_at": self.clock(),
-                        "received": len(records),
-                        "duplicates": len(records) - len(fresh),
+                        "received": len(items) + page.repeated,
+                        "duplicates": len(items) + page.repeated - len(fresh),
                         "accepted": counts[ACCEPTED],
                         "quarantined": counts[QUARANTINED],
                         "superseded": counts[SUPERSEDED] + superseded_quarantine,
@@ -294,8 +478,8 @@ class Pipeline:
         self._keep_statistics_fresh(len(fresh))
         return PageResult(
             batch_id=batch_id,
-            received=len(records),
-            duplicates=len(records) - len(fresh),
+            received=len(items) + page.repeated,
+            duplicates=len(items) + page.repeated - len(fresh),
             accepted=counts[ACCEPTED],
             quarantined=counts[QUARANTINED],
             superseded=counts[SUPERSEDED],
@@ -342,23 +526,54 @@ class Pipeline:
         return found
 
     def _evaluate(self, item: _Item, *, received_at: datetime) -> None:
-        """Normalize and check one record against the per-record contract (pure, no I/O)."""
-        try:
-            key = self.mapper.key(item.raw)
-        except InvalidRecord as exc:
-            item.source_id = f"unidentified:{item.content_hash[:16]}"
-            item.reasons = exc.reasons
+        """Normalize and check one record against the per-record contract (pure, no I/O).
+
+        Whatever the record holds ends here as a case or as reasons. A mapper that raises
+        anything but `InvalidRecord` has met a value it did not expect: the record is
+        quarantined as `mapping_failed` (naming the exception's type, never its message, which
+        may quote the value) and can be replayed once the mapper is fixed.
+        """
+        item.source_id = f"unidentified:{item.content_hash[:16]}"
+        if item.unreadable is not None:
+            item.reasons = [item.unreadable]
             return
-        item.source_id, item.updated_at = key.source_id, key.updated_at
-        try:
-            case = self.mapper.to_case(item.raw, self.reference, received_at=received_at)
-        except InvalidRecord as exc:
-            item.reasons = exc.reasons
+        if not isinstance(item.raw, Mapping):
+            item.reasons = [Reason(code="not_an_object", field="/", message="the record is not an object")]
             return
+        try:
+            self._map(item, received_at)
+        except InvalidRecord as exc:
+            item.case = None
+            item.reasons = exc.reasons
+        except Exception as exc:  # noqa: BLE001 - one record's surprise must cost only that record
+            log.warning(
+                "%s: the mapper raised %s on raw record %s; it is quarantined",
+                self.channel,
+                type(exc).__name__,
+                item.raw_id,
+            )
+            item.case = None
+            item.reasons = [
+                Reason(
+                    code="mapping_failed",
+                    field="/",
+                    message=f"the {self.channel} mapper failed ({type(exc).__name__}); replay it once fixed",
+                )
+            ]
+
+    def _map(self, item: _Item, received_at: datetime) -> None:
+        key = self.mapper.key(item.raw)
+        item.source_id = key.source_id
+        if key.updated_at > received_at + self.future_tolerance:
+            field = self.mapper.updated_field
+            minutes = self.future_tolerance.total_seconds() / 60
+            message = f"{field}: more than {minutes:g} minutes ahead of the hub's clock"
+            raise InvalidRecord([Reason(code="future_time", field=field, message=message)])
+        item.updated_at = key.updated_at
+        case = self.mapper.to_case(item.raw, self.reference, received_at=received_at)
         problems = self.contract.problems(case)
         if problems:
-            item.reasons = problems
-            return
+            raise InvalidRecord(problems)
         item.case = case
 
     def _check_quality(self, items: Sequence[_Item]) -> list[dict[str, Any]]:
@@ -497,6 +712,12 @@ class Pipeline:
         `superseded`, one that still fails stays open with its new reasons.
         """
         counts = {"replayed": 0, "resolved": 0, "superseded": 0, "still_quarantined": 0}
+        self.check_keys()
+        with store_errors():
+            self._replay(quarantine_ids, counts)
+        return counts
+
+    def _replay(self, quarantine_ids: Sequence[int] | None, counts: dict[str, int]) -> None:
         with self.engine.connect() as conn:
             query = select(Quarantine.id).where(
                 Quarantine.state == "open", Quarantine.channel == self.channel
@@ -519,7 +740,12 @@ class Pipeline:
                     body = self.keyring.open(
                         key_id, payload, associated_data("raw_records", "payload", raw_id)
                     )
-                    item = _Item(raw=orjson.loads(body), body=body, content_hash=digest, raw_id=raw_id)
+                    raw, unreadable = decode_body(body)
+                    if unreadable is None:
+                        unreadable = landing_body(raw)[1]
+                    item = _Item(
+                        raw=raw, body=body, content_hash=digest, raw_id=raw_id, unreadable=unreadable
+                    )
                     self._evaluate(item, received_at=started)
                     items.append(item)
                     by_raw[raw_id] = qid
@@ -532,7 +758,6 @@ class Pipeline:
                 self._record_replay(conn, items, by_raw, started, counts)
                 counts["replayed"] += len(items)
                 self._supersede_quarantine(conn, items, started)
-        return counts
 
     def _record_replay(
         self,

@@ -4,6 +4,10 @@ On PostgreSQL a page's rows go in with `COPY … FROM STDIN`, the fastest path t
 an upsert copies into a temporary stage and merges with one `INSERT … SELECT … ON CONFLICT`.
 SQLite gets one `executemany`, which its driver runs in C without a round trip per row.
 Both run inside the caller's transaction.
+
+Before either, every text value is checked against its column — its length, and no NUL, which
+PostgreSQL refuses — so SQLite stores exactly what PostgreSQL would, and a value PostgreSQL would
+refuse never reaches the server, whose error (and log line) would quote it.
 """
 
 from __future__ import annotations
@@ -12,8 +16,24 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Column, Connection, Table, insert
+from sqlalchemy import JSON, Column, Connection, String, Table, insert
 from sqlalchemy.dialects import sqlite
+
+from casehub.store.db import StoreRejected
+
+
+def check_text(table: Table, columns: list[Column[Any]], rows: Sequence[Mapping[str, Any]]) -> None:
+    """Refuse a row whose text does not fit its column, naming the column, never the value."""
+    limits = [(c.name, c.type.length) for c in columns if isinstance(c.type, String)]  # Text too
+    for row in rows:
+        for name, length in limits:
+            value = row.get(name)
+            if not isinstance(value, str):
+                continue
+            if length is not None and len(value) > length:
+                raise StoreRejected(f"{table.name}.{name}: longer than the column's {length} characters")
+            if "\x00" in value:
+                raise StoreRejected(f"{table.name}.{name}: holds a NUL character")
 
 
 def _copy(
@@ -47,6 +67,7 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
     """Insert every row; all rows carry the same keys."""
     if not rows:
         return
+    check_text(table, _columns(table, rows), rows)
     if conn.dialect.name == "postgresql":
         _copy(conn, table.name, _columns(table, rows), rows)
     else:
@@ -64,6 +85,7 @@ def upsert_newer(
     if not rows:
         return
     columns = _columns(table, rows)
+    check_text(table, columns, rows)
     updates = ", ".join(f'"{c.name}" = excluded."{c.name}"' for c in columns if c.name != key)
     names = ", ".join(f'"{c.name}"' for c in columns)
     if conn.dialect.name == "postgresql":

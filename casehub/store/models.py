@@ -206,3 +206,19 @@ class SyncCursor(Base):
     position: Mapped[datetime] = mapped_column(Timestamp)
     updated_at: Mapped[datetime] = mapped_column(Timestamp)
     batch_id: Mapped[str | None] = mapped_column(String(36))
+
+
+class KeyFingerprint(Base):
+    """Which keys wrote this store, as fingerprints — never the keys.
+
+    A key ring is checked against these before anything is written: a different ring with the
+    same key id would otherwise seal new values no one can open beside old ones, and break the
+    blind index. `purpose` is `seal` for an encryption key, `index` for the blind-index key.
+    """
+
+    __tablename__ = "key_fingerprints"
+
+    key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(8), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    registered_at: Mapped[datetime] = mapped_column(Timestamp)
