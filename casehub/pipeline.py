@@ -71,7 +71,8 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 """How far ahead of the hub's clock a partner's update time may be (clock skew). A version
 further ahead would stay "newest" until that time and freeze the case, so it is quarantined."""
 _INT64 = (-(2**63), 2**64 - 1)
-"""The integers the stored canonical JSON can hold (orjson's range)."""
+MAX_DEPTH = 250
+"""The integers and the nesting the stored canonical JSON can hold (orjson's limits)."""
 
 log = logging.getLogger(__name__)
 
@@ -209,29 +210,33 @@ def canonical(raw: Any) -> bytes:
     return orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
 
 
-def _unencodable_at(raw: Any) -> str:
-    """The JSON pointer of the first value canonical JSON cannot hold, or `/`.
+def _unencodable_at(raw: Any) -> tuple[str, str]:
+    """Where the first value canonical JSON cannot hold is (a JSON pointer), and what it is.
 
-    Integers beyond 64 bits and strings with an unpaired surrogate are valid in a partner's JSON
-    but not in the store's canonical form. Walked with a stack, never recursion.
+    Integers beyond 64 bits, strings with an unpaired surrogate and nesting deeper than the
+    encoder goes are valid in a partner's JSON but not in the store's canonical form. Walked
+    with a stack, never recursion.
     """
-    stack: list[tuple[str, Any]] = [("", raw)]
+    stack: list[tuple[str, Any, int]] = [("", raw, 0)]
     while stack:
-        path, value = stack.pop()
+        path, value, depth = stack.pop()
+        where = path or "/"
+        if depth > MAX_DEPTH:
+            return "/" + path.split("/")[1], f"nested deeper than {MAX_DEPTH} levels"
         if isinstance(value, bool):
             continue
         if isinstance(value, int) and not _INT64[0] <= value <= _INT64[1]:
-            return path or "/"
+            return where, "an integer beyond 64 bits"
         if isinstance(value, str):
             try:
                 value.encode("utf-8")
             except UnicodeEncodeError:
-                return path or "/"
+                return where, "text with an unpaired surrogate"
         elif isinstance(value, Mapping):
-            stack.extend((f"{path}/{key}", item) for key, item in value.items())
+            stack.extend((f"{path}/{key}", item, depth + 1) for key, item in value.items())
         elif isinstance(value, list | tuple):
-            stack.extend((f"{path}/{index}", item) for index, item in enumerate(value))
-    return "/"
+            stack.extend((f"{path}/{index}", item, depth + 1) for index, item in enumerate(value))
+    return "/", "a value that is not JSON"
 
 
 def landing_body(raw: Any) -> tuple[bytes, Reason | None]:
@@ -248,12 +253,8 @@ def landing_body(raw: Any) -> tuple[bytes, Reason | None]:
         body = json.dumps(raw, sort_keys=True, ensure_ascii=True, allow_nan=False).encode("ascii")
     except (TypeError, ValueError, RecursionError):
         body = f"<a {type(raw).__name__} that is not JSON>".encode()
-    where = _unencodable_at(raw)
-    return body, Reason(
-        code="unencodable_value",
-        field=where,
-        message="an integer beyond 64 bits or text with an unpaired surrogate cannot be stored",
-    )
+    where, what = _unencodable_at(raw)
+    return body, Reason(code="unencodable_value", field=where, message=f"{what} cannot be stored")
 
 
 def decode_body(body: bytes) -> tuple[Any, Reason | None]:

@@ -31,3 +31,29 @@ def work_order(**changes: str) -> dict[str, Any]:
     }
     order.update(changes)
     return order
+
+
+def board_message(**changes: Any) -> dict[str, Any]:
+    """A replied message board message (留言) as the REST API sends it: camelCase, epoch ms, BD-09."""
+    message = {
+        "id": 880123,
+        "title": "小区门口路灯不亮",
+        "content": "我家小区门口的路灯已经坏了一个多月，晚上出行很不方便，希望尽快维修。",
+        "msgType": "求助",
+        "createTime": 1764120600000,
+        "updateTime": 1764207000000,
+        "nickName": "江城老李",
+        "phone": "+86 18672345678",
+        "areaName": "江汉区",
+        "address": "江汉路步行街附近",
+        "typeId": 102,
+        "typeName": "城市管理",
+        "status": "已回复",
+        "replyContent": "已安排维修人员更换灯具。",
+        "replyOrg": "江汉区城管执法局",
+        "replyTime": 1764205200000,
+        "longitude": 114.311652,
+        "latitude": 30.599226,
+    }
+    message.update(changes)
+    return message

@@ -39,6 +39,8 @@ def _degrees(value: object) -> float:
         degrees = float(value)
     except OverflowError:
         raise ValueError("not a finite number") from None
+    except ValueError:
+        raise ValueError("not a number") from None  # float()'s message quotes the value
     if not math.isfinite(degrees):
         raise ValueError("not a finite number")
     return degrees
