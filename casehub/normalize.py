@@ -112,7 +112,7 @@ def phone(value: str) -> str:
     if not phonenumbers.is_valid_number(number):
         raise ValueError("not a valid phone number")
     if number.country_code != 86:
-        raise ValueError("not a mainland China (+86) number")
+        raise ValueError("phone number is not a mainland China (+86) number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
