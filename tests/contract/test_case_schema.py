@@ -92,7 +92,8 @@ def _limits() -> list[tuple[str, str, object]]:
     """(JSON pointer, keyword, a value just past it) for every limit the schema sets on a field."""
     found = []
     properties = [(f"/{name}", spec) for name, spec in SCHEMA["properties"].items()]
-    properties += [(f"/reporter/{name}", spec) for name, spec in SCHEMA["properties"]["reporter"]["properties"].items()]
+    reporter = SCHEMA["properties"]["reporter"]["properties"]
+    properties += [(f"/reporter/{name}", spec) for name, spec in reporter.items()]
     for pointer, spec in properties:
         rules = _resolved(spec)
         if "maxLength" in rules:
@@ -125,7 +126,9 @@ def _with(case: dict, pointer: str, value: object) -> dict:
 
 
 @pytest.mark.parametrize(("pointer", "keyword", "value"), _limits(), ids=lambda v: str(v)[:24])
-def test_every_limit_of_the_contract_holds_in_both_validators(pointer: str, keyword: str, value: object) -> None:
+def test_every_limit_of_the_contract_holds_in_both_validators(
+    pointer: str, keyword: str, value: object
+) -> None:
     import fastjsonschema
 
     from casehub.contract import without_ref_siblings
