@@ -66,23 +66,19 @@ def stream(records: int) -> Iterator[list[dict[str, Any]]]:
 def _engine(backend: str) -> tuple[Any, str | None]:
     from sqlalchemy import create_engine, text
 
+    from casehub.store.db import prepare
+
     if backend == "sqlite":
         path = ROOT / "var" / "bench" / f"{uuid.uuid4().hex}.db"
         path.parent.mkdir(parents=True, exist_ok=True)
-        from sqlalchemy import event
-
-        from casehub.store.db import _sqlite_pragmas
-
-        engine = create_engine(f"sqlite:///{path}")
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine, str(path)
+        return prepare(create_engine(f"sqlite:///{path}")), str(path)
     name = f"casehub_bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'create database "{name}"'))
     admin.dispose()
     url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    return create_engine(url, connect_args={"prepare_threshold": None}), name
+    return prepare(create_engine(url, connect_args={"prepare_threshold": None})), name
 
 
 def _drop(backend: str, handle: str | None) -> None:

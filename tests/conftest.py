@@ -16,6 +16,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from casehub.crypto import KeyRing
 from casehub.store import migrate
+from casehub.store.db import prepare
 
 PG_ADMIN_URL = os.environ.get(
     "CASEHUB_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -30,12 +31,7 @@ def keyring() -> KeyRing:
 
 @pytest.fixture
 def sqlite_engine(tmp_path) -> Iterator[Engine]:
-    from sqlalchemy import event
-
-    from casehub.store.db import _sqlite_pragmas
-
-    engine = create_engine(f"sqlite:///{tmp_path / 'casehub.db'}")
-    event.listen(engine, "connect", _sqlite_pragmas)
+    engine = prepare(create_engine(f"sqlite:///{tmp_path / 'casehub.db'}"))
     migrate(engine)
     yield engine
     engine.dispose()
@@ -61,7 +57,7 @@ def postgres_engine() -> Iterator[Engine]:
     name = f"casehub_test_{uuid.uuid4().hex[:12]}"
     with admin.connect() as conn:
         conn.execute(text(f'create database "{name}"'))
-    engine = create_engine(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
+    engine = prepare(create_engine(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"))
     try:
         migrate(engine)
         yield engine

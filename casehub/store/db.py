@@ -38,6 +38,31 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.close()
 
 
+_TERSE_ERRORS = """
+DO $$ BEGIN SET log_error_verbosity = terse;
+EXCEPTION WHEN insufficient_privilege THEN NULL; END $$
+"""
+
+
+def _postgres_session(dbapi_connection: object, _record: object) -> None:
+    """Keep row values out of the server's log where the hub's role may: an error's CONTEXT
+    line quotes the row (`COPY …, column address: "…"`). A role without the privilege leaves
+    the server's setting alone; docs/operations.md says how a DBA grants it."""
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute(_TERSE_ERRORS)
+    cursor.close()
+    dbapi_connection.commit()  # type: ignore[attr-defined]
+
+
+def prepare(engine: Engine) -> Engine:
+    """Set up each new connection of `engine` as the hub needs it, per backend."""
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    elif engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", _postgres_session)
+    return engine
+
+
 def connect(url: str | None = None) -> Engine:
     """The engine for `url`, or for the configured store; one engine per URL per process."""
     return _engine(url or database_url())
@@ -45,10 +70,7 @@ def connect(url: str | None = None) -> Engine:
 
 @cache
 def _engine(url: str) -> Engine:
-    engine = create_engine(url, pool_pre_ping=True)
-    if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
-    return engine
+    return prepare(create_engine(url, pool_pre_ping=True))
 
 
 def migrate(engine: Engine) -> None:

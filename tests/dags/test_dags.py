@@ -26,7 +26,14 @@ def test_dag_folder_imports_without_errors(dagbag) -> None:
 def test_every_dag_is_documented_owned_retried_and_pooled(dagbag, spec) -> None:
     from airflow.sdk import RetryAction
 
-    from casehub.errors import ConfigurationError, PermanentPartnerError, TransientPartnerError
+    from casehub.errors import (
+        ConfigurationError,
+        ContractError,
+        PermanentPartnerError,
+        StoreError,
+        StoreUnavailable,
+        TransientPartnerError,
+    )
 
     dag = dagbag.get_dag(f"ingest_{spec.code}")
     assert spec.title in dag.doc_md and spec.connection in dag.doc_md
@@ -43,6 +50,10 @@ def test_every_dag_is_documented_owned_retried_and_pooled(dagbag, spec) -> None:
     assert policy.evaluate(transient, 1, 5).action == RetryAction.RETRY
     assert policy.evaluate(permanent, 1, 5).action == RetryAction.FAIL
     assert policy.evaluate(ConfigurationError("no key ring"), 1, 5).action == RetryAction.FAIL
+    assert policy.evaluate(StoreUnavailable("the store cannot be reached"), 1, 5).action == RetryAction.RETRY
+    assert policy.evaluate(StoreError("the store refused a statement"), 1, 5).action == RetryAction.FAIL
+    hostile = ContractError("reply is not well-formed XML", partner=spec.code, operation="pages")
+    assert policy.evaluate(hostile, 1, 5).action == RetryAction.FAIL
     assert [t.task_id for t in dag.tasks] == ["ingest", "reconcile"]
 
 

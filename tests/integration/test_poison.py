@@ -32,28 +32,84 @@ LONG = "长" * 10_001
 
 UNIFIED = {
     "hotline": {
-        "GDBH": "/source_id", "LDRXM": "/reporter/name", "BT": "/title", "SQNR": "/content",
-        "FSDZ": "/address", "BLJG": "/result", "GDZT": "/source_status", "YWLBDM": "/source_category",
+        "GDBH": "/source_id",
+        "LDRXM": "/reporter/name",
+        "BT": "/title",
+        "SQNR": "/content",
+        "FSDZ": "/address",
+        "BLJG": "/result",
+        "GDZT": "/source_status",
+        "YWLBDM": "/source_category",
     },
     "message_board": {
-        "id": "/source_id", "nickName": "/reporter/name", "title": "/title", "content": "/content",
-        "address": "/address", "replyContent": "/result", "replyOrg": "/assigned_unit",
-        "status": "/source_status", "typeId": "/source_category",
+        "id": "/source_id",
+        "nickName": "/reporter/name",
+        "title": "/title",
+        "content": "/content",
+        "address": "/address",
+        "replyContent": "/result",
+        "replyOrg": "/assigned_unit",
+        "status": "/source_status",
+        "typeId": "/source_category",
     },
 }
 """Partner field → the unified case's path, as the schema's reasons name it."""
 
 HOTLINE_VALUES: list[Any] = [
-    "", " ", "\x00", "a\x00b", "\x01", "\ud800", "x" * 65, "x" * 201, "x" * 501, LONG,
-    "9999-12-31 23:00:00Z", "0001-01-01 00:00:00", "2026-02-30 10:00:00", "99999999999999999999",
-    "-1", "NaN", "１２３", "\u202e反转", "'; drop table cases; --", None, 0, 2**70, [], {},
+    "",
+    " ",
+    "\x00",
+    "a\x00b",
+    "\x01",
+    "\ud800",
+    "x" * 65,
+    "x" * 201,
+    "x" * 501,
+    LONG,
+    "9999-12-31 23:00:00Z",
+    "0001-01-01 00:00:00",
+    "2026-02-30 10:00:00",
+    "99999999999999999999",
+    "-1",
+    "NaN",
+    "１２３",
+    "\u202e反转",
+    "'; drop table cases; --",
+    None,
+    0,
+    2**70,
+    [],
+    {},
 ]
 """What the hotline's strings can hold, and what a broken SOAP stack might hand on instead."""
 
 BOARD_VALUES: list[Any] = [
-    None, True, False, 0, -1, 2**63 - 1, 2**64 + 1, -(2**70), 1.5, 1e308, "", " ", "\x00",
-    "title\x00", "\ud800", "x" * 65, "x" * 501, LONG, "abc", "２０２６", "9" * 30,
-    [], [1], {}, {"a": 1}, [[[[[]]]]],
+    None,
+    True,
+    False,
+    0,
+    -1,
+    2**63 - 1,
+    2**64 + 1,
+    -(2**70),
+    1.5,
+    1e308,
+    "",
+    " ",
+    "\x00",
+    "title\x00",
+    "\ud800",
+    "x" * 65,
+    "x" * 501,
+    LONG,
+    "abc",
+    "２０２６",
+    "9" * 30,
+    [],
+    [1],
+    {},
+    {"a": 1},
+    [[[[[]]]]],
 ]
 """Every JSON type, and the values of each type that break naive code."""
 
@@ -149,8 +205,12 @@ def _field_cases(channel: str) -> list[tuple[str, PageRecord, str, str]]:
             ("id over 64 characters", w(GDBH="WH" + "9" * 63), "invalid_id", "GDBH"),
             ("address over 500", w(GDBH="P2", FSDZ="江" * 501), "schema_maxLength", "/address"),
             ("name over 100", w(GDBH="P3", LDRXM="王" * 101), "schema_maxLength", "/reporter/name"),
-            ("update time 9999-12-31 23:00Z", w(GDBH="P4", GXSJ="9999-12-31 23:00:00Z"), "invalid_time",
-             "GXSJ"),
+            (
+                "update time 9999-12-31 23:00Z",
+                w(GDBH="P4", GXSJ="9999-12-31 23:00:00Z"),
+                "invalid_time",
+                "GXSJ",
+            ),
             ("update time 0001-01-01", w(GDBH="P5", GXSJ="0001-01-01 00:00:00"), "invalid_time", "GXSJ"),
             ("update time next year", w(GDBH="P6", GXSJ="2027-11-28 20:00:00"), "future_time", "GXSJ"),
             ("NUL in the content", w(GDBH="P7", SQNR="有\x00人"), "invalid_value", "SQNR"),
@@ -162,8 +222,9 @@ def _field_cases(channel: str) -> list[tuple[str, PageRecord, str, str]]:
         code="unreadable_record",
         message="nested deeper than the parser allows",
     )
-    not_utf8 = UnreadableRecord(body=b'{"id": 1, "title": "\xff\xfe"}', code="unreadable_record",
-                                message="not valid UTF-8")
+    not_utf8 = UnreadableRecord(
+        body=b'{"id": 1, "title": "\xff\xfe"}', code="unreadable_record", message="not valid UTF-8"
+    )
     return [
         ("NUL in the title", b(id=1, title="路灯\x00不亮"), "invalid_value", "title"),
         ("NUL in the content", b(id=2, content="\x00"), "invalid_value", "content"),
