@@ -40,6 +40,7 @@ from casehub.crypto import KeyRing, associated_data
 from casehub.errors import InvalidRecord, Reason
 from casehub.ports import Mapper, PageRecord, Source, UnreadableRecord, Window
 from casehub.quality import QualitySuite, quality_suite
+from casehub.reasons import Code
 from casehub.reference import Reference, load_reference
 from casehub.store.bulk import insert_rows, upsert_newer
 from casehub.store.db import StoreRejected, store_errors
@@ -117,7 +118,7 @@ def _reject(item: _Item) -> None:
     item.case = None
     item.reasons = [
         Reason(
-            code="store_rejected",
+            code=Code.STORE_REJECTED,
             field="/",
             message="the store refused a value of this record; the checks before it need to learn why",
         )
@@ -254,7 +255,7 @@ def landing_body(raw: Any) -> tuple[bytes, Reason | None]:
     except (TypeError, ValueError, RecursionError):
         body = f"<a {type(raw).__name__} that is not JSON>".encode()
     where, what = _unencodable_at(raw)
-    return body, Reason(code="unencodable_value", field=where, message=f"{what} cannot be stored")
+    return body, Reason(code=Code.UNENCODABLE_VALUE, field=where, message=f"{what} cannot be stored")
 
 
 def decode_body(body: bytes) -> tuple[Any, Reason | None]:
@@ -262,7 +263,7 @@ def decode_body(body: bytes) -> tuple[Any, Reason | None]:
     try:
         return json.loads(body, parse_constant=_no_constants), None
     except (ValueError, RecursionError):
-        return None, Reason(code="unreadable_record", field="/", message="the landed record is not JSON")
+        return None, Reason(code=Code.UNREADABLE_RECORD, field="/", message="the landed record is not JSON")
 
 
 def _no_constants(name: str) -> Any:
@@ -539,7 +540,7 @@ class Pipeline:
             item.reasons = [item.unreadable]
             return
         if not isinstance(item.raw, Mapping):
-            item.reasons = [Reason(code="not_an_object", field="/", message="the record is not an object")]
+            item.reasons = [Reason(code=Code.NOT_AN_OBJECT, field="/", message="the record is not an object")]
             return
         try:
             self._map(item, received_at)
@@ -556,7 +557,7 @@ class Pipeline:
             item.case = None
             item.reasons = [
                 Reason(
-                    code="mapping_failed",
+                    code=Code.MAPPING_FAILED,
                     field="/",
                     message=f"the {self.channel} mapper failed ({type(exc).__name__}); replay it once fixed",
                 )
@@ -569,7 +570,7 @@ class Pipeline:
             field = self.mapper.updated_field
             minutes = self.future_tolerance.total_seconds() / 60
             message = f"{field}: more than {minutes:g} minutes ahead of the hub's clock"
-            raise InvalidRecord([Reason(code="future_time", field=field, message=message)])
+            raise InvalidRecord([Reason(code=Code.FUTURE_TIME, field=field, message=message)])
         item.updated_at = key.updated_at
         case = self.mapper.to_case(item.raw, self.reference, received_at=received_at)
         problems = self.contract.problems(case)

@@ -1,0 +1,38 @@
+"""The one registry of reason codes kept with a quarantined record.
+
+Quality officers filter the quarantine on these codes, and replay by them, so they are stable:
+a code is added, never renamed. Each names what is wrong; the reason's `field` says where (the
+partner's field name, or a JSON pointer into the unified case or the raw record), and its
+message says it in words, never quoting the value.
+
+The JSON Schema's own errors come as `schema_<keyword>` (`schema_maxLength`, `schema_pattern`,
+…, see `casehub.contract`); those are not listed here, since the schema file names them.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Code(StrEnum):
+    # What a mapper finds in a partner's field.
+    MISSING_FIELD = "missing_field"  # a required field is empty or absent
+    MISSING_ID = "missing_id"  # the record's id is empty or absent
+    INVALID_ID = "invalid_id"  # the id is too long to store whole, or holds spaces
+    UNKNOWN_CATEGORY = "unknown_category"  # a code the channel's crosswalk does not know
+    UNKNOWN_STATUS = "unknown_status"
+    UNKNOWN_NATURE = "unknown_nature"
+    UNKNOWN_DISTRICT = "unknown_district"
+    INVALID_PHONE = "invalid_phone"
+    INVALID_ID_NUMBER = "invalid_id_number"  # resident ID: form, check digit or birth date
+    INVALID_TIME = "invalid_time"  # not a time, or outside the years a case can have
+    INVALID_COORDINATES = "invalid_coordinates"
+    INVALID_VALUE = "invalid_value"  # wrong JSON type, a control character, outside a closed list
+    OUTSIDE_CITY = "outside_city"  # coordinates outside Wuhan
+    # What the pipeline finds about the record as a whole.
+    FUTURE_TIME = "future_time"  # the update time is ahead of the hub's clock beyond the tolerance
+    NOT_AN_OBJECT = "not_an_object"  # the page's item is a number, a string, a list or null
+    UNREADABLE_RECORD = "unreadable_record"  # the bytes are not JSON (encoding, nesting, NaN)
+    UNENCODABLE_VALUE = "unencodable_value"  # JSON the store's canonical form cannot hold
+    MAPPING_FAILED = "mapping_failed"  # the mapper raised on a value it did not expect
+    STORE_REJECTED = "store_rejected"  # the store refused a value the checks let through
