@@ -3,14 +3,17 @@
 POST /ws/workorder takes SOAP 1.1 document/literal requests signed with a WS-Security
 UsernameToken PasswordDigest; GET /ws/workorder?wsdl serves the contract file with its address
 pointed at the host the caller used. Window queries page the records by GXSJ, so a work order the
-hotline updates while the hub pages moves to a later page, as it does in production.
+hotline updates while the hub pages moves to a later page, as it does in production; work orders
+injected through the admin surface are served, as given, after every window's own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
@@ -20,10 +23,12 @@ from simulators import soap, workorders
 from simulators.controls import (
     FaultPlan,
     FaultResponses,
+    Injection,
     ReceivedLog,
     SimulatorState,
     admin_router,
     received_path,
+    repeated,
 )
 from simulators.generator import generate
 from simulators.records import Options, Version, now_ms, parse_local
@@ -48,12 +53,20 @@ def create_app(*, seed: int = 42, records: int = 400, defect_rate: float = 0.05,
                hang_seconds: float = 30.0, retry_after: int = 1) -> FastAPI:
     """A hotline serving `records` seeded work orders over the `days` before `anchor`."""
     options = Options(seed, records, defect_rate, days, anchor)
+    store = RecordStore(generate(PARTNER, options), resolution_ms=1000, seed=seed)
     state = SimulatorState(
         partner=PARTNER,
-        store=RecordStore(generate(PARTNER, options), resolution_ms=1000, seed=seed),
+        store=store,
         faults=FaultPlan(hang_seconds=hang_seconds, retry_after=retry_after),
         received=ReceivedLog(received_path(var_dir, PARTNER)),
-        responses=FaultResponses(fault=_service_fault, throttled=_throttled),
+        responses=FaultResponses(
+            fault=_service_fault,
+            throttled=_throttled,
+            oversized=lambda count, declare_length: _oversized(_sample(store), count, declare_length),
+            bad_total=_bad_total,
+            hostile_xml=_hostile_xml,
+        ),
+        injection=Injection(accept=_injectable, listing=dict),
         step=workorders.touched,
         busy=lambda version: workorders.next_status(str(version.payload["GDZT"])) != version.payload["GDZT"],
     )
@@ -71,19 +84,64 @@ def create_app(*, seed: int = 42, records: int = 400, defect_rate: float = 0.05,
 
     @app.post(ENDPOINT)
     async def endpoint(request: Request) -> Response:
-        injected = await state.intercept()
-        if injected is not None:
-            return injected
-        try:
-            body = await _read_capped(request)
-            parsed = soap.parse_request(body)
-            verifier.verify(parsed.header)
-            operation = _operation(parsed.operation, request.headers.get("SOAPAction"))
-            return Response(soap.response(operation(state, parsed.operation)), media_type=XML)
-        except soap.SoapFault as error:
-            return Response(soap.fault(error), status_code=500, media_type=XML)
+        async def answer() -> Response:
+            try:
+                body = await _read_capped(request)
+                parsed = soap.parse_request(body)
+                verifier.verify(parsed.header)
+                operation = _operation(parsed.operation, request.headers.get("SOAPAction"))
+                return Response(soap.response(operation(state, parsed.operation)), media_type=XML)
+            except soap.SoapFault as error:
+                return Response(soap.fault(error), status_code=500, media_type=XML)
+
+        return await state.serve(answer)
 
     return app
+
+
+def _sample(store: RecordStore) -> dict[str, str]:
+    """A work order to repeat: the first one's current version."""
+    _, version = next(store.currents())
+    return {name: str(value) for name, value in version.payload.items()}
+
+
+def _oversized(work_order: dict[str, str], count: int, declare_length: bool) -> Response:
+    """A QueryWorkOrders answer of `count` copies of one work order, ZS saying so."""
+    page = _page_response("QueryWorkOrdersResponse", "GDLB", "GD", [work_order], 1, 1)
+    for name in ("ZS", "MYTS"):
+        for element in page.iter(f"{{{soap.TNS}}}{name}"):
+            element.text = str(count)
+    head, rest = soap.response(page).split(b"<wo:GDLB>", 1)
+    record, tail = rest.split(b"</wo:GDLB>", 1)
+    return repeated(head + b"<wo:GDLB>", record, count, b"</wo:GDLB>" + tail, media_type=XML,
+                    declare_length=declare_length)
+
+
+def _bad_total(response: Response) -> Response:
+    """The real answer with ZS written as legacy systems sometimes do, "60条": not an xs:int."""
+    body = re.sub(rb"<wo:ZS>(\d+)</wo:ZS>", "<wo:ZS>\\1条</wo:ZS>".encode(), bytes(response.body), count=1)
+    return Response(body, status_code=response.status_code, media_type=XML)
+
+
+def _hostile_xml() -> Response:
+    """A work-order page whose DOCTYPE declares nested entities ("billion laughs"): expanded,
+    the one title would be 3 GB of "lol"."""
+    entities = ['<!ENTITY lol0 "lol">'] + [f'<!ENTITY lol{n} "{f"&lol{n - 1};" * 10}">' for n in range(1, 10)]
+    prolog = ['<?xml version="1.0" encoding="utf-8"?>', "<!DOCTYPE soap:Envelope [", *entities, "]>"]
+    title = {"GDBH": "WH20250101000001", "BT": "LAUGHS"}
+    page = _page_response("QueryWorkOrdersResponse", "GDLB", "GD", [title], 1, 1)
+    envelope = soap.response(page).split(b"?>", 1)[1].replace(b">LAUGHS<", b">&lol9;<")
+    return Response("\n".join(prolog).encode() + envelope, media_type=XML)
+
+
+def _injectable(record: Any) -> dict[str, str]:
+    """A work order to serve as given: element names and string values XML can carry (no NUL)."""
+    if not isinstance(record, Mapping) or not all(
+        isinstance(name, str) and isinstance(value, str) for name, value in record.items()
+    ):
+        raise ValueError("a work order is an object of element names and string values")
+    soap.element("GD", dict(record))  # lxml refuses names and text that XML cannot hold
+    return dict(record)
 
 
 def _service_fault() -> Response:
@@ -176,7 +234,7 @@ def query_work_orders(state: SimulatorState, operation: etree._Element) -> etree
     """QueryWorkOrders: work orders with GXSJ in [KSSJ, JSSJ), stale re-sends at the end."""
     start, end, page, size = _window(operation)
     items = [{k: str(v) for k, v in payload.items()} for payload in state.store.window(start, end)]
-    return _page_response("QueryWorkOrdersResponse", "GDLB", "GD", items, page, size)
+    return _page_response("QueryWorkOrdersResponse", "GDLB", "GD", items + state.injected, page, size)
 
 
 def get_work_order(state: SimulatorState, operation: etree._Element) -> etree._Element:

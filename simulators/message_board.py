@@ -3,12 +3,19 @@
 Every answer is HTTP 200 with the envelope `{"code", "msg", "data"}`, errors included (code ≠ 0,
 data null), except rate limiting (429 with Retry-After) and outright failures (5xx): the hub's
 connector must read the code, not the status. Times are epoch milliseconds and coordinates BD-09.
+Items injected through the admin surface are served byte for byte after every window's own
+messages, so a test can hand the hub JSON that no encoder writes (invalid UTF-8, NaN, nesting
+deeper than any parser goes).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 import json
+import re
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,10 +28,12 @@ from simulators import messages
 from simulators.controls import (
     FaultPlan,
     FaultResponses,
+    Injection,
     ReceivedLog,
     SimulatorState,
     admin_router,
     received_path,
+    repeated,
 )
 from simulators.generator import generate
 from simulators.records import Options, now_ms
@@ -49,6 +58,24 @@ def envelope(code: int, msg: str, data: Any = None, status_code: int = 200,
                         status_code=status_code, headers=headers)
 
 
+JSON = "application/json"
+
+
+def _json(value: Any) -> bytes:
+    """JSON as the board writes it (and as `JSONResponse` renders it)."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+def _page_head(total: int, page: int, size: int) -> bytes:
+    return (b'{"code":0,"msg":"success","data":{"total":%d,"page":%d,"pageSize":%d,"list":['
+            % (total, page, size))
+
+
+def page_body(total: int, page: int, size: int, items: list[bytes]) -> bytes:
+    """A listing's envelope around items already written as JSON, so injected ones stay verbatim."""
+    return _page_head(total, page, size) + b",".join(items) + b"]}}"
+
+
 class BadParameter(Exception):
     """A request parameter the board refuses, answered as code 42200."""
 
@@ -59,16 +86,22 @@ def create_app(*, seed: int = 42, records: int = 200, defect_rate: float = 0.05,
                retry_after: int = 1) -> FastAPI:
     """A message board serving `records` seeded messages over the `days` before `anchor`."""
     options = Options(seed, records, defect_rate, days, anchor)
+    store = RecordStore(generate(PARTNER, options), resolution_ms=1, seed=seed)
     state = SimulatorState(
         partner=PARTNER,
-        store=RecordStore(generate(PARTNER, options), resolution_ms=1, seed=seed),
+        store=store,
         faults=FaultPlan(hang_seconds=hang_seconds, retry_after=retry_after),
         received=ReceivedLog(received_path(var_dir, PARTNER)),
         responses=FaultResponses(
             fault=lambda: envelope(INTERNAL, "系统内部错误 internal error"),
             throttled=lambda seconds: envelope(TOO_MANY, "请求过于频繁 too many requests",
                                                status_code=429, headers={"Retry-After": str(seconds)}),
+            oversized=lambda count, declare_length: repeated(
+                _page_head(count, 1, count), _json(dict(next(store.currents())[1].payload)), count,
+                b"]}}", separator=b",", media_type=JSON, declare_length=declare_length),
+            bad_total=_bad_total,
         ),
+        injection=Injection(accept=_injectable, listing=_listed),
         step=messages.touched,
         busy=lambda version: messages.next_status(version.payload["status"]) != version.payload["status"],
     )
@@ -79,23 +112,24 @@ def create_app(*, seed: int = 42, records: int = 200, defect_rate: float = 0.05,
     async def unknown_path(request: Request, error: HTTPException) -> JSONResponse:
         return envelope(NOT_FOUND, f"no such resource: {request.method} {request.url.path}")
 
-    async def guard(request: Request) -> Response | None:
+    async def guarded(request: Request, answer: Callable[[], Awaitable[Response]]) -> Response:
         """Injected faults first (they happen in front of the board), then the token."""
-        injected = await state.intercept()
-        if injected is not None:
-            return injected
-        scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not presented.strip():
-            return envelope(NO_TOKEN, "缺少令牌 missing bearer token")
-        if not hmac.compare_digest(presented.strip().encode(), token.encode()):
-            return envelope(BAD_TOKEN, "令牌无效 invalid bearer token")
-        return None
+
+        async def checked() -> Response:
+            scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not presented.strip():
+                return envelope(NO_TOKEN, "缺少令牌 missing bearer token")
+            if not hmac.compare_digest(presented.strip().encode(), token.encode()):
+                return envelope(BAD_TOKEN, "令牌无效 invalid bearer token")
+            return await answer()
+
+        return await state.serve(checked)
 
     @app.get("/api/v1/messages")
     async def list_messages(request: Request) -> Response:
-        refused = await guard(request)
-        if refused is not None:
-            return refused
+        return await guarded(request, lambda: listing(request))
+
+    async def listing(request: Request) -> Response:
         try:
             query = request.query_params
             start = _integer(query.get("updatedFrom"), "updatedFrom", 0, 0)
@@ -106,16 +140,16 @@ def create_app(*, seed: int = 42, records: int = 200, defect_rate: float = 0.05,
             return envelope(BAD_PARAMETER, str(error))
         if start > end:
             return envelope(BAD_PARAMETER, "参数错误 updatedFrom must not be later than updatedTo")
-        served = state.store.window(start, end)
-        listing = [dict(item) for item in served[(page - 1) * size: page * size]]
-        return envelope(OK, "success", {"total": len(served), "page": page, "pageSize": size,
-                                        "list": listing})
+        served: list[Mapping[str, Any] | bytes] = [*state.store.window(start, end), *state.injected]
+        items = [item if isinstance(item, bytes) else _json(dict(item))
+                 for item in served[(page - 1) * size: page * size]]
+        return Response(page_body(len(served), page, size, items), media_type=JSON)
 
     @app.get("/api/v1/messages/{message_id}")
     async def get_message(request: Request, message_id: str) -> Response:
-        refused = await guard(request)
-        if refused is not None:
-            return refused
+        return await guarded(request, lambda: message(message_id))
+
+    async def message(message_id: str) -> Response:
         if not message_id.isdigit():
             return envelope(BAD_PARAMETER, f"参数错误 id must be an integer, got {message_id!r}")
         version = state.store.current(str(int(message_id)))
@@ -125,9 +159,9 @@ def create_app(*, seed: int = 42, records: int = 200, defect_rate: float = 0.05,
 
     @app.post("/api/v1/messages/{message_id}/reply")
     async def reply(request: Request, message_id: str) -> Response:
-        refused = await guard(request)
-        if refused is not None:
-            return refused
+        return await guarded(request, lambda: replied(request, message_id))
+
+    async def replied(request: Request, message_id: str) -> Response:
         body = await request.body()
         try:
             reply = _reply(body)
@@ -174,3 +208,32 @@ def _reply(body: bytes) -> dict[str, Any]:
         raise BadParameter("参数错误 replyTime must be epoch milliseconds")
     return {"replyContent": document["replyContent"], "replyOrg": document["replyOrg"],
             "replyTime": replied}
+
+
+def _bad_total(response: Response) -> Response:
+    """The real answer with its total written as legacy systems sometimes do, "60条": a string."""
+    body = re.sub(rb'"total":(\d+)', '"total":"\\1条"'.encode(), bytes(response.body), count=1)
+    return Response(body, status_code=response.status_code, media_type=JSON)
+
+
+def _injectable(record: Any) -> bytes:
+    """An item to serve byte for byte: `{"text": raw JSON}`, or `{"base64": raw bytes}` for bytes
+    that are not text (invalid UTF-8). Neither is checked to be JSON: that is the point."""
+    if not isinstance(record, Mapping) or len(record) != 1 or not isinstance(
+            next(iter(record.values())), str):
+        raise ValueError('an item is {"text": "..."} or {"base64": "..."}')
+    if "text" in record:
+        try:
+            return str(record["text"]).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("text must be valid Unicode; send other bytes as base64") from None
+    if "base64" in record:
+        try:
+            return base64.b64decode(str(record["base64"]), validate=True)
+        except binascii.Error:
+            raise ValueError("base64 is not valid base64") from None
+    raise ValueError('an item is {"text": "..."} or {"base64": "..."}')
+
+
+def _listed(item: bytes) -> dict[str, Any]:
+    return {"base64": base64.b64encode(item).decode("ascii"), "bytes": len(item)}

@@ -14,10 +14,12 @@ hub's tests may import.
 from __future__ import annotations
 
 import asyncio
+import base64
 import socket
 import tempfile
 import threading
 import time
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -46,16 +48,40 @@ class RunningSimulator:
         self._sock = sock
 
     def faults(self, mode: str, count: int = 1, after: int = 0, *,
-               hang_seconds: float | None = None, retry_after: int | None = None) -> dict[str, Any]:
+               hang_seconds: float | None = None, retry_after: int | None = None,
+               trickle_seconds: float | None = None, records: int | None = None,
+               declare_length: bool | None = None) -> dict[str, Any]:
         """Make the next `count` protocol requests after `after` good ones fail in `mode`:
-        "5xx", "hang", "429", "fault", "error_body", or "none" to clear."""
-        body: dict[str, Any] = {"mode": mode, "count": count, "after": after}
-        if hang_seconds is not None:
-            body["hang_seconds"] = hang_seconds
-        if retry_after is not None:
-            body["retry_after"] = retry_after
+        "5xx", "hang", "429", "fault", "error_body", "trickle", "oversized", "bad_total",
+        "hostile_xml" (hotline only), or "none" to clear. `trickle_seconds` paces a trickle;
+        `records` and `declare_length` shape an oversized answer."""
+        options = {"hang_seconds": hang_seconds, "retry_after": retry_after,
+                   "trickle_seconds": trickle_seconds, "records": records,
+                   "declare_length": declare_length}
+        body = {"mode": mode, "count": count, "after": after,
+                **{name: value for name, value in options.items() if value is not None}}
         plan: dict[str, Any] = self._call("POST", "/_admin/faults", body)
         return plan
+
+    def inject(self, records: Iterable[bytes | str | Mapping[str, str]]) -> int:
+        """Serve `records` verbatim after every window's own, until reset; returns how many
+        are injected now. Message board: each a raw JSON item, as text or as bytes (sent as
+        base64, so they need not be UTF-8). Hotline: each a work order, element name → text."""
+        body = []
+        for record in records:
+            if isinstance(record, bytes):
+                body.append({"base64": base64.b64encode(record).decode("ascii")})
+            elif isinstance(record, str):
+                body.append({"text": record})
+            else:
+                body.append(dict(record))
+        count: int = self._call("POST", "/_admin/inject", {"records": body})["injected"]
+        return count
+
+    def injected(self) -> list[Any]:
+        """What is injected, oldest first: work orders (hotline), or {"base64", "bytes"} items."""
+        listing: list[Any] = self._call("GET", "/_admin/injected")["injected"]
+        return listing
 
     def armed(self) -> dict[str, Any]:
         """The fault plan now: mode, count and after left, and how many requests hang."""
@@ -78,7 +104,8 @@ class RunningSimulator:
         return touched
 
     def reset(self) -> None:
-        """Back to the generated data, no faults armed, nothing received, no nonces seen."""
+        """Back to the generated data, no faults armed, nothing injected or received, no nonces
+        seen."""
         self._call("POST", "/_admin/reset")
 
     def health(self) -> dict[str, Any]:

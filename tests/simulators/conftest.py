@@ -64,12 +64,17 @@ def work_orders(
 ) -> Callable[..., zeep.proxy.ServiceProxy]:
     """Build a zeep service for the hotline from the vendored WSDL, signed as asked."""
 
-    def build(password: str = PASSWORD, **token: object) -> zeep.proxy.ServiceProxy:
+    def build(
+        password: str = PASSWORD, raw_response: bool = False, **token: object
+    ) -> zeep.proxy.ServiceProxy:
+        """`raw_response` makes each call return the HTTP response instead of parsing it."""
         client = zeep.Client(
             str(WSDL),
             wsse=UsernameToken("casehub", password, use_digest=True, **token),
             transport=Transport(session=http, operation_timeout=5),
-            settings=Settings(forbid_dtd=True, forbid_entities=True, forbid_external=True),
+            settings=Settings(
+                forbid_dtd=True, forbid_entities=True, forbid_external=True, raw_response=raw_response
+            ),
         )
         return client.create_service(BINDING, hotline.url + "/ws/workorder")
 
