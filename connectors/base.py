@@ -5,9 +5,9 @@ The retry policy is the one place that decides, per call, between "ask again" an
 429 and 503 wait for the partner's Retry-After (an ask beyond the cap ends the call at once),
 other 5xx, timeouts and dropped connections back off exponentially with jitter; after the last
 attempt the call fails with `TransientPartnerError`, so that Airflow retries the task later.
-401, 403 and every other 4xx fail at once with `PermanentPartnerError`. Errors name the
-partner, the operation, the status and the request id sent as `X-Request-ID`; never a payload,
-a token or a password.
+Permanent errors (401, 403 and every other 4xx, a reply that breaks the contract) fail at once.
+What one HTTP exchange's failure means is decided in `connectors.transport`; all attempts of a
+call share the request id sent as `X-Request-ID`.
 """
 
 from __future__ import annotations
@@ -18,19 +18,14 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from enum import StrEnum
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-import requests
-
 from casehub.errors import (
     ConfigurationError,
     InvalidRecord,
-    PartnerError,
-    PermanentPartnerError,
     Reason,
     TransientPartnerError,
 )
@@ -45,25 +40,35 @@ T = TypeVar("T")
 
 _jitter = random.SystemRandom()
 
+MAX_REPLY_BYTES = 16 * 1024 * 1024
+"""16 MiB: a page of 500 work orders is about 0.5 MB, so a reply past this is not a page."""
+
 MAX_ID_LENGTH = 64
 """The longest source id the unified case holds (`source_id` in schemas/case.schema.json)."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class Endpoint:
-    """Where a partner is and how to sign in; `secret` is a password or bearer token."""
+    """Where a partner is and how to sign in; `secret` is a password or bearer token.
+
+    `timeout` bounds a whole call in seconds (connecting, the headers and the whole reply), and
+    `max_reply_bytes` the size of one reply; a reply over it breaks the partner's contract.
+    """
 
     url: str
     login: str
     secret: str = field(repr=False)
     timeout: float = 30.0
     page_size: int
+    max_reply_bytes: int = MAX_REPLY_BYTES
 
     def __post_init__(self) -> None:
         if self.timeout <= 0:
             raise ValueError("endpoint timeout must be positive")
         if self.page_size < 1:
             raise ValueError("endpoint page size must be at least 1")
+        if self.max_reply_bytes < 1:
+            raise ValueError("endpoint reply size limit must be at least 1 byte")
 
 
 class Code(StrEnum):
@@ -377,63 +382,3 @@ def with_retries(
             )
             sleep(wait)
             number += 1
-
-
-def retry_after_seconds(header: str | None, *, now: datetime | None = None) -> float | None:
-    """Retry-After as seconds: RFC 9110 allows delta-seconds or an HTTP date."""
-    if header is None or not header.strip():
-        return None
-    value = header.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-def status_error(
-    response: requests.Response, *, partner: str, operation: str, request_id: str
-) -> PartnerError | None:
-    """The error an HTTP status stands for, or None for a success."""
-    status = response.status_code
-    if status < 400:
-        return None
-    if status == 429 or status >= 500:
-        retry_after = (
-            retry_after_seconds(response.headers.get("Retry-After")) if status in (429, 503) else None
-        )
-        message = "rate limited" if status == 429 else "partner failed"
-        return TransientPartnerError(
-            message,
-            partner=partner,
-            operation=operation,
-            status=status,
-            request_id=request_id,
-            retry_after=retry_after,
-        )
-    message = "credentials refused" if status in (401, 403) else "request refused"
-    return PermanentPartnerError(
-        message, partner=partner, operation=operation, status=status, request_id=request_id
-    )
-
-
-def connection_error(
-    error: requests.RequestException, *, partner: str, operation: str, request_id: str
-) -> PartnerError:
-    """The error a failed HTTP exchange stands for: timeouts and broken connections may pass."""
-    if isinstance(error, requests.Timeout):
-        return TransientPartnerError("timed out", partner=partner, operation=operation, request_id=request_id)
-    if isinstance(error, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
-        return TransientPartnerError(
-            "connection failed", partner=partner, operation=operation, request_id=request_id
-        )
-    return PermanentPartnerError(
-        f"request could not be made ({type(error).__name__})",
-        partner=partner,
-        operation=operation,
-        request_id=request_id,
-    )

@@ -6,26 +6,39 @@ internal failure (transient, retried), anything else a request it will never acc
 limiting is a real HTTP 429 with Retry-After, outright failures real 5xx; both go through the
 shared retry policy (`connectors.base`), and so does an HTML maintenance page served as HTTP
 200. Times in the window are epoch milliseconds.
+
+Every call is bounded in time and size (`connectors.transport`). A page is decoded with the
+standard library's `json`, which keeps integers of any size exact and text as sent (a lone
+surrogate included: the pipeline quarantines it), and refuses NaN and Infinity, which are not
+JSON. When the body does not decode as a whole, the envelope is split into its records at the
+byte level (`connectors.jsonsplit`) and each record is decoded on its own: the good ones come
+through, and a broken one comes as an `UnreadableRecord` of its bytes, so it is quarantined and
+never stops the channel.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import json
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
 
-from casehub.errors import PermanentPartnerError, TransientPartnerError
-from casehub.ports import RawRecord, Window
-from connectors.base import (
-    ClosingSource,
-    Endpoint,
-    Paginator,
-    RetryPolicy,
+from casehub.errors import ContractError, PermanentPartnerError, TransientPartnerError
+from casehub.ports import PageRecord, UnreadableRecord, Window
+from casehub.reasons import Code
+from connectors import jsonsplit
+from connectors.base import ClosingSource, Endpoint, Paginator, RetryPolicy, with_retries
+from connectors.transport import (
+    ExchangeError,
+    Reply,
+    bounded,
     connection_error,
+    exchange,
+    exchange_error,
+    is_html_page,
     status_error,
-    with_retries,
 )
 
 PARTNER = "message_board"
@@ -61,7 +74,9 @@ class BearerToken(requests.auth.AuthBase):
 class MessageBoardSource(ClosingSource):
     """The board's `GET /api/v1/messages`, page by page, as a `casehub.ports.Source`.
 
-    Messages come back as the board's JSON objects, untouched; `MessageBoardMapper` maps them.
+    Messages come back as the board's JSON values, untouched (an item that is not an object
+    too: the pipeline quarantines it); `MessageBoardMapper` maps them. A handed-in session gets
+    the bounded adapters of `connectors.transport` mounted.
     """
 
     channel = PARTNER
@@ -76,7 +91,7 @@ class MessageBoardSource(ClosingSource):
         self._endpoint = endpoint
         self._retry = retry or RetryPolicy()
         self._owns_session = session is None
-        self._session = session or requests.Session()
+        self._session = bounded(session or requests.Session())
         self._auth = BearerToken(endpoint.secret)
 
     def close(self) -> None:
@@ -84,94 +99,155 @@ class MessageBoardSource(ClosingSource):
         if self._owns_session:
             self._session.close()
 
-    def pages(self, window: Window) -> Iterator[list[RawRecord]]:
+    def pages(self, window: Window) -> Iterator[list[PageRecord]]:
         """Messages whose updateTime lies in the window, one partner page at a time."""
         bounds = {"updatedFrom": _epoch_ms(window.start), "updatedTo": _epoch_ms(window.end)}
         paginator = Paginator(min(self._endpoint.page_size, MAX_PAGE_SIZE))
         while not paginator.done:
             messages, total = self._page({**bounds, "page": paginator.page, "pageSize": paginator.page_size})
-            versions = [(str(m.get("id")), int(m.get("updateTime") or 0)) for m in messages]
-            paginator.advance(len(messages), total, versions)
+            paginator.advance(len(messages), total, _versions(messages))
             if messages:
                 yield messages
 
-    def _page(self, params: Mapping[str, int]) -> tuple[list[RawRecord], int]:
+    def _page(self, params: Mapping[str, int]) -> tuple[list[PageRecord], int]:
         operation = f"GET {MESSAGES}"
         url = self._endpoint.url.rstrip("/") + MESSAGES
 
-        def attempt(request_id: str) -> tuple[list[RawRecord], int]:
+        def attempt(request_id: str) -> tuple[list[PageRecord], int]:
             try:
-                response = self._session.get(
+                reply = exchange(
+                    self._session,
+                    "GET",
                     url,
+                    seconds=self._endpoint.timeout,
+                    max_bytes=self._endpoint.max_reply_bytes,
                     params=params,
                     auth=self._auth,
                     headers={"X-Request-ID": request_id, "Accept": "application/json"},
-                    timeout=self._endpoint.timeout,
                 )
+            except ExchangeError as error:
+                raise exchange_error(
+                    error, partner=PARTNER, operation=operation, request_id=request_id
+                ) from None
             except requests.RequestException as error:
                 raise connection_error(
                     error, partner=PARTNER, operation=operation, request_id=request_id
                 ) from error
-            failure = status_error(response, partner=PARTNER, operation=operation, request_id=request_id)
+            failure = status_error(reply, partner=PARTNER, operation=operation, request_id=request_id)
             if failure is not None:
                 raise failure
-            data = _unwrap(response, operation=operation, request_id=request_id)
-            messages, total = data.get("list"), data.get("total")
-            if not isinstance(messages, list) or not isinstance(total, int):
-                raise PermanentPartnerError(
-                    "page has no list or total",
+            try:
+                return _page_of(reply, params["pageSize"], operation=operation, request_id=request_id)
+            except _Broken as broken:
+                raise ContractError(
+                    str(broken),
                     partner=PARTNER,
                     operation=operation,
-                    status=response.status_code,
+                    status=reply.status_code,
                     request_id=request_id,
-                )
-            return messages, total
+                ) from None
 
         return with_retries(attempt, self._retry)
 
 
-def _unwrap(response: requests.Response, *, operation: str, request_id: str) -> dict[str, Any]:
-    """`data` of a successful envelope; an error envelope raised by its code, never its text.
+class _Broken(Exception):
+    """The reply breaks the board's contract; the message says how, never with its content."""
 
-    A body that is not JSON at all is the board's HTML maintenance page, served as HTTP 200
-    while it is down: transient. JSON of the wrong shape breaks the contract: permanent.
+
+class _NotANumber(ValueError):
+    """NaN, Infinity or -Infinity: Python's json reads them, JSON (RFC 8259) has no such number."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NotANumber(name)
+
+
+def _decode(raw: bytes) -> Any:
+    """JSON text as the standard library reads it: integers exact, strings as sent, no NaN.
+
+    The bytes must be UTF-8 (RFC 8259 §8.1); json's own guessing of UTF-16 and UTF-32 is not used.
     """
+    return json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+
+
+def _record(raw: bytes) -> PageRecord:
+    """One item of a page: its JSON value, or the item's bytes with the reason it cannot be read."""
     try:
-        envelope = response.json()
+        value: PageRecord = _decode(raw)
+    except UnicodeDecodeError:
+        reason = "not valid UTF-8"
+    except RecursionError:
+        reason = "nested deeper than the parser allows"
+    except _NotANumber:
+        reason = "NaN or Infinity, which JSON does not have"
     except ValueError:
+        reason = "not valid JSON"
+    else:
+        return value
+    return UnreadableRecord(body=raw, code=Code.UNREADABLE_RECORD, message=f"record is {reason}")
+
+
+def _split(body: bytes) -> dict[str, Any]:
+    """The envelope rebuilt from its parts, each decoded on its own, for a body that does not
+    decode as a whole; `data.list` holds one `_record` per item."""
+    try:
+        envelope = jsonsplit.members(body)
+        code = _decode(body[slice(*envelope["code"])])
+        if code != 0:
+            return {"code": code}
+        data = jsonsplit.members(body, envelope["data"][0])
+        total = _decode(body[slice(*data["total"])])
+        items = jsonsplit.elements(body, data["list"][0])
+    except (KeyError, ValueError, RecursionError):
+        raise _Broken("reply cannot be split into records") from None
+    records = [_record(body[start:end]) for start, end in items]
+    return {"code": code, "data": {"total": total, "list": records}}
+
+
+def _page_of(reply: Reply, asked: int, *, operation: str, request_id: str) -> tuple[list[PageRecord], int]:
+    """The records and total of a page; an error envelope raised by its code, never its text.
+
+    An HTML body is the board's maintenance page, served as HTTP 200 while it is down:
+    transient. A reply that breaks the contract raises `_Broken`.
+    """
+    if is_html_page(reply):
         raise TransientPartnerError(
-            "reply is not JSON (a maintenance page?)",
+            "reply is a maintenance page, not JSON",
             partner=PARTNER,
             operation=operation,
-            status=response.status_code,
-            request_id=request_id,
-        ) from None
-    if not isinstance(envelope, dict) or not isinstance(envelope.get("code"), int):
-        raise PermanentPartnerError(
-            "reply is not a JSON envelope",
-            partner=PARTNER,
-            operation=operation,
-            status=response.status_code,
+            status=reply.status_code,
             request_id=request_id,
         )
-    code = envelope["code"]
-    if code == 0:
-        data = envelope.get("data")
-        if not isinstance(data, dict):
-            raise PermanentPartnerError(
-                "envelope has no data object",
-                partner=PARTNER,
-                operation=operation,
-                status=response.status_code,
-                request_id=request_id,
-            )
-        return data
+    try:
+        envelope = _decode(reply.content)
+    except (ValueError, RecursionError):
+        envelope = _split(reply.content)
+    code = envelope.get("code") if isinstance(envelope, dict) else None
+    if isinstance(code, bool) or not isinstance(code, int):
+        raise _Broken("reply is not a JSON envelope")
+    if code != 0:
+        _refused(code, reply.status_code, operation=operation, request_id=request_id)
+    data = envelope.get("data")
+    if not isinstance(data, dict):
+        raise _Broken("envelope has no data object")
+    messages, total = data.get("list"), data.get("total")
+    if not isinstance(messages, list):
+        raise _Broken("page has no list")
+    if isinstance(total, bool) or not isinstance(total, int) or total < 0:
+        raise _Broken("page total is not a whole number")
+    if len(messages) > asked:
+        raise _Broken(f"page holds {len(messages)} records, more than the {asked} asked for")
+    return messages, total
+
+
+def _refused(code: int, status: int, *, operation: str, request_id: str) -> None:
+    """Raise the error an envelope's code stands for."""
     if code in TRANSIENT_CODES:
         raise TransientPartnerError(
             f"partner failed (code {code})",
             partner=PARTNER,
             operation=operation,
-            status=response.status_code,
+            status=status,
             request_id=request_id,
         )
     reason = "credentials refused" if code in AUTHENTICATION_CODES else "request refused"
@@ -179,6 +255,25 @@ def _unwrap(response: requests.Response, *, operation: str, request_id: str) -> 
         f"{reason} (code {code})",
         partner=PARTNER,
         operation=operation,
-        status=response.status_code,
+        status=status,
         request_id=request_id,
     )
+
+
+def _versions(messages: Sequence[PageRecord]) -> list[tuple[str, int]]:
+    """(id, updateTime) of the messages that carry both as the contract says, for the paginator.
+
+    Any other item — not an object, an id or updateTime of another type — is left out: its
+    version is unknown, and the mapper quarantines the record itself.
+    """
+    found = []
+    for message in messages:
+        if not isinstance(message, dict):
+            continue
+        source_id, updated = message.get("id"), message.get("updateTime")
+        if isinstance(source_id, bool) or not isinstance(source_id, int | str) or source_id == "":
+            continue
+        if isinstance(updated, bool) or not isinstance(updated, int):
+            continue
+        found.append((str(source_id), updated))
+    return found

@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 import requests
-import zeep
 
 from casehub.errors import InvalidRecord, PermanentPartnerError, TransientPartnerError
 from casehub.normalize import SHANGHAI
@@ -103,13 +102,7 @@ def partner(request: pytest.FixtureRequest) -> Iterator[Partner]:
             simulator=request.getfixturevalue("hotline_simulator"),
             id_field="GDBH",
             mapper=hotline.MAPPER,
-            build=lambda endpoint, retry, session: HotlineSource(
-                endpoint,
-                retry=retry,
-                transport=zeep.Transport(session=session, operation_timeout=endpoint.timeout)
-                if session
-                else None,
-            ),
+            build=lambda endpoint, retry, session: HotlineSource(endpoint, retry=retry, session=session),
             path="/ws/workorder",
             login="casehub",
             secret="hotline-demo-secret",

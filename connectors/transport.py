@@ -1,0 +1,299 @@
+"""One HTTP exchange with a partner, bounded in time and size, and what its failures mean.
+
+requests' timeout bounds each socket read, not the call: a partner that trickles its reply a
+byte at a time, each byte inside the timeout, holds a worker for ever, and one that answers
+135 MB has it all read into memory. Every partner call goes through `exchange` instead:
+
+- Its deadline covers connecting, the headers and the whole body. A watchdog shuts the socket
+  down when the deadline passes, which ends any read blocked on it at once, however the partner
+  paces its bytes; the sessions' connections register their socket with it (`bounded`).
+- The body is read in small pieces as they arrive (urllib3's `read1`, decoded), and reading
+  stops as soon as it passes the size cap; a Content-Length above the cap is refused unread.
+
+Running out of time is transient (`TransientPartnerError`: the retry policy asks again);
+a reply over the cap breaks the partner's contract (`ContractError`: asking again returns the
+same). The HTTP status is judged here too, the same way for every partner: 429 and 5xx are
+transient, 401, 403 and every other 4xx permanent. Errors name the partner, the operation,
+the status and the request id; never a payload, a token or a password.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from functools import partial
+from typing import Any
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from casehub.errors import ContractError, PartnerError, PermanentPartnerError, TransientPartnerError
+
+PIECE_BYTES = 64 * 1024
+"""How much of a body one read asks for: small enough that the cap is checked often."""
+
+
+class ExchangeError(Exception):
+    """An exchange ended by the hub's own limits; `exchange_error` says what it means."""
+
+
+class DeadlineExceeded(ExchangeError):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"no complete reply within {seconds:g} s")
+        self.seconds = seconds
+
+
+class ReplyTooLarge(ExchangeError):
+    def __init__(self, limit: int, status: int) -> None:
+        super().__init__(f"reply is larger than the limit of {limit} bytes")
+        self.limit = limit
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A partner's complete reply: status, headers and the body, read within the bounds.
+
+    It has the attributes zeep reads from a `requests.Response`, so SOAP replies take the same path.
+    """
+
+    status_code: int
+    headers: CaseInsensitiveDict[str]
+    content: bytes
+
+    @property
+    def encoding(self) -> str | None:
+        return requests.utils.get_encoding_from_headers(self.headers)
+
+
+class _Deadline:
+    """The watchdog of one exchange: at the deadline it stops the socket registered with it.
+
+    Stopping and finishing hold one lock, so a socket is never shut down after the exchange has
+    finished with it (and handed the connection back to the pool for the next call).
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._stop: Callable[[], None] | None = None
+        self._expired = False
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def watch(self, stop: Callable[[], None]) -> None:
+        with self._lock:
+            if self._expired:
+                stop()
+            else:
+                self._stop = stop
+
+    def finish(self) -> bool:
+        """Stop watching; whether the deadline passed first."""
+        self._timer.cancel()
+        with self._lock:
+            self._stop = None
+            return self._expired
+
+    def _expire(self) -> None:
+        with self._lock:
+            self._expired = True
+            if self._stop is not None:
+                self._stop()
+                self._stop = None
+
+
+_current: contextvars.ContextVar[_Deadline | None] = contextvars.ContextVar("partner_deadline", default=None)
+
+
+def _shut(sock: socket.socket) -> None:
+    """End every read blocked on `sock`: they return at once with end of stream."""
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        return
+
+
+def _register(sock: object) -> None:
+    deadline = _current.get()
+    if deadline is not None and isinstance(sock, socket.socket):
+        deadline.watch(partial(_shut, sock))
+
+
+class _WatchedHTTPConnection(HTTPConnection):
+    """Registers its socket with the running exchange's deadline once the request is sent."""
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        super().request(*args, **kwargs)
+        _register(self.sock)
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        super().request(*args, **kwargs)
+        _register(self.sock)
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+_POOLS: dict[str, type[HTTPConnectionPool]] = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+class _BoundedAdapter(HTTPAdapter):
+    """requests' adapter whose connections, direct or through an HTTP proxy, are watched."""
+
+    def init_poolmanager(
+        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
+    ) -> None:
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+        self.poolmanager.pool_classes_by_scheme = _POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if type(manager) is urllib3.ProxyManager:
+            manager.pool_classes_by_scheme = _POOLS
+        return manager
+
+
+def bounded(session: requests.Session) -> requests.Session:
+    """`session` with the adapters that let `exchange` stop a call at its deadline."""
+    adapter = _BoundedAdapter()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def exchange(
+    session: requests.Session, method: str, url: str, *, seconds: float, max_bytes: int, **request: Any
+) -> Reply:
+    """`session.request(method, url, **request)`, complete within `seconds` and `max_bytes`.
+
+    Raises `DeadlineExceeded`, `ReplyTooLarge`, or requests' exceptions for a failed
+    connection. `session` must come from `bounded`; a session without its adapters is still
+    held to the deadline by socket timeouts, but only read by read.
+    """
+    deadline = _Deadline(seconds)
+    token = _current.set(deadline)
+    response: requests.Response | None = None
+    try:
+        response = session.request(method, url, stream=True, timeout=(seconds, seconds), **request)
+        body = _body(response, max_bytes)
+    except (requests.RequestException, urllib3.exceptions.HTTPError) as error:
+        if deadline.finish() or isinstance(error, requests.Timeout | urllib3.exceptions.TimeoutError):
+            raise DeadlineExceeded(seconds) from None
+        if isinstance(error, requests.RequestException):
+            raise
+        raise requests.ConnectionError(f"connection broken ({type(error).__name__})") from error
+    finally:
+        expired = deadline.finish()
+        _current.reset(token)
+        if response is not None:
+            response.close()
+    if expired:
+        # The socket may have been shut down while the body was read: it can look complete.
+        raise DeadlineExceeded(seconds)
+    return Reply(response.status_code, response.headers, body)
+
+
+def _body(response: requests.Response, max_bytes: int) -> bytes:
+    declared = response.headers.get("Content-Length", "").strip()
+    if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
+        raise ReplyTooLarge(max_bytes, response.status_code)
+    pieces: list[bytes] = []
+    size = 0
+    while piece := response.raw.read1(PIECE_BYTES, decode_content=True):
+        size += len(piece)
+        if size > max_bytes:
+            raise ReplyTooLarge(max_bytes, response.status_code)
+        pieces.append(piece)
+    return b"".join(pieces)
+
+
+def is_html_page(reply: Reply) -> bool:
+    """Whether a success reply is an HTML page: what a partner's proxy serves while it is down."""
+    if reply.status_code >= 300:
+        return False
+    media_type = reply.headers.get("Content-Type", "").partition(";")[0].strip().lower()
+    start = reply.content[:64].lstrip().lower()
+    return media_type == "text/html" or start.startswith((b"<html", b"<!doctype html"))
+
+
+def retry_after_seconds(header: str | None, *, now: datetime | None = None) -> float | None:
+    """Retry-After as seconds: RFC 9110 allows delta-seconds or an HTTP date."""
+    if header is None or not header.strip():
+        return None
+    value = header.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def status_error(reply: Reply, *, partner: str, operation: str, request_id: str) -> PartnerError | None:
+    """The error an HTTP status stands for, or None for a success."""
+    status = reply.status_code
+    if status < 400:
+        return None
+    if status == 429 or status >= 500:
+        retry_after = retry_after_seconds(reply.headers.get("Retry-After")) if status in (429, 503) else None
+        message = "rate limited" if status == 429 else "partner failed"
+        return TransientPartnerError(
+            message,
+            partner=partner,
+            operation=operation,
+            status=status,
+            request_id=request_id,
+            retry_after=retry_after,
+        )
+    message = "credentials refused" if status in (401, 403) else "request refused"
+    return PermanentPartnerError(
+        message, partner=partner, operation=operation, status=status, request_id=request_id
+    )
+
+
+def exchange_error(error: ExchangeError, *, partner: str, operation: str, request_id: str) -> PartnerError:
+    """A call stopped at a limit: out of time may pass, too large will not."""
+    if isinstance(error, ReplyTooLarge):
+        return ContractError(
+            str(error), partner=partner, operation=operation, status=error.status, request_id=request_id
+        )
+    return TransientPartnerError(
+        f"timed out: {error}", partner=partner, operation=operation, request_id=request_id
+    )
+
+
+def connection_error(
+    error: requests.RequestException, *, partner: str, operation: str, request_id: str
+) -> PartnerError:
+    """The error a failed HTTP exchange stands for: broken connections may pass."""
+    if isinstance(error, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
+        return TransientPartnerError(
+            "connection failed", partner=partner, operation=operation, request_id=request_id
+        )
+    return PermanentPartnerError(
+        f"request could not be made ({type(error).__name__})",
+        partner=partner,
+        operation=operation,
+        request_id=request_id,
+    )
