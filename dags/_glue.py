@@ -59,8 +59,9 @@ DEFAULT_ARGS: dict[str, Any] = {
 
 
 def endpoint_for(spec: ChannelSpec) -> Any:
-    """The channel's endpoint from its Airflow connection (host = base URL, login, password)."""
-    from connectors.base import Endpoint
+    """The channel's endpoint from its Airflow connection (host = base URL, login, password;
+    extra may set `timeout` for the whole call, `page_size` and `max_reply_bytes`)."""
+    from connectors.base import MAX_REPLY_BYTES, Endpoint
 
     connection = BaseHook.get_connection(spec.connection)
     extra = connection.extra_dejson or {}
@@ -70,6 +71,7 @@ def endpoint_for(spec: ChannelSpec) -> Any:
         secret=connection.password or "",
         timeout=float(extra.get("timeout", spec.timeout_seconds)),
         page_size=int(extra.get("page_size", spec.page_size)),
+        max_reply_bytes=int(extra.get("max_reply_bytes", MAX_REPLY_BYTES)),
     )
 
 
