@@ -13,12 +13,17 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "CasehubError": "casehub.errors",
     "ConfigurationError": "casehub.errors",
+    "ContractError": "casehub.errors",
+    "StoreError": "casehub.errors",
+    "StoreUnavailable": "casehub.errors",
+    "TransientError": "casehub.errors",
     "DataQualityError": "casehub.errors",
     "InvalidRecord": "casehub.errors",
     "PartnerError": "casehub.errors",
     "PermanentPartnerError": "casehub.errors",
     "Reason": "casehub.errors",
     "TransientPartnerError": "casehub.errors",
+    "Code": "casehub.reasons",
     "ChannelSpec": "casehub.channels",
     "channel": "casehub.channels",
     "load_channels": "casehub.channels",
@@ -31,6 +36,8 @@ _EXPORTS = {
     "Pipeline": "casehub.pipeline",
     "RunResult": "casehub.pipeline",
     "Mapper": "casehub.ports",
+    "PageRecord": "casehub.ports",
+    "UnreadableRecord": "casehub.ports",
     "RawRecord": "casehub.ports",
     "Source": "casehub.ports",
     "SourceKey": "casehub.ports",
@@ -45,11 +52,14 @@ _EXPORTS = {
 __all__ = [
     "CasehubError",
     "ChannelSpec",
+    "Code",
     "ConfigurationError",
+    "ContractError",
     "DataQualityError",
     "InvalidRecord",
     "KeyRing",
     "Mapper",
+    "PageRecord",
     "PageResult",
     "PartnerError",
     "PermanentPartnerError",
@@ -60,7 +70,11 @@ __all__ = [
     "RunResult",
     "Source",
     "SourceKey",
+    "StoreError",
+    "StoreUnavailable",
+    "TransientError",
     "TransientPartnerError",
+    "UnreadableRecord",
     "Window",
     "channel",
     "collect_stats",
@@ -95,16 +109,21 @@ if TYPE_CHECKING:
     from casehub.errors import (
         CasehubError,
         ConfigurationError,
+        ContractError,
         DataQualityError,
         InvalidRecord,
         PartnerError,
         PermanentPartnerError,
         Reason,
+        StoreError,
+        StoreUnavailable,
+        TransientError,
         TransientPartnerError,
     )
     from casehub.jobs import ingest, reconcile
     from casehub.pipeline import PageResult, Pipeline, RunResult
-    from casehub.ports import Mapper, RawRecord, Source, SourceKey, Window
+    from casehub.ports import Mapper, PageRecord, RawRecord, Source, SourceKey, UnreadableRecord, Window
+    from casehub.reasons import Code
     from casehub.reference import Reference, load_reference
     from casehub.stats import collect as collect_stats
     from casehub.store import connect, migrate

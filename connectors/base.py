@@ -19,7 +19,6 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -32,6 +31,7 @@ from casehub.errors import (
 from casehub.grading import grade
 from casehub.identity import case_id
 from casehub.normalize import iso, text
+from casehub.reasons import Code
 from casehub.reference import Category, Reference
 
 logger = logging.getLogger(__name__)
@@ -69,24 +69,6 @@ class Endpoint:
             raise ValueError("endpoint page size must be at least 1")
         if self.max_reply_bytes < 1:
             raise ValueError("endpoint reply size limit must be at least 1 byte")
-
-
-class Code(StrEnum):
-    """Stable reason codes kept with a quarantined record; quality officers filter on them."""
-
-    MISSING_FIELD = "missing_field"
-    MISSING_ID = "missing_id"
-    INVALID_ID = "invalid_id"
-    UNKNOWN_CATEGORY = "unknown_category"
-    UNKNOWN_STATUS = "unknown_status"
-    UNKNOWN_NATURE = "unknown_nature"
-    UNKNOWN_DISTRICT = "unknown_district"
-    INVALID_PHONE = "invalid_phone"
-    INVALID_ID_NUMBER = "invalid_id_number"
-    INVALID_TIME = "invalid_time"
-    INVALID_COORDINATES = "invalid_coordinates"
-    INVALID_VALUE = "invalid_value"
-    OUTSIDE_CITY = "outside_city"
 
 
 class Problems:

@@ -15,8 +15,9 @@ from typing import Any
 from casehub.errors import InvalidRecord
 from casehub.normalize import local_time, phone, resident_id
 from casehub.ports import SourceKey
+from casehub.reasons import Code
 from casehub.reference import Reference
-from connectors.base import Code, Problems, unified_case
+from connectors.base import Problems, unified_case
 
 CHANNEL = "hotline"
 

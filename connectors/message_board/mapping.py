@@ -17,8 +17,9 @@ from casehub.errors import InvalidRecord
 from casehub.geo import inside_city, to_wgs84
 from casehub.normalize import epoch_ms, phone
 from casehub.ports import SourceKey
+from casehub.reasons import Code
 from casehub.reference import Reference
-from connectors.base import Code, Problems, unified_case
+from connectors.base import Problems, unified_case
 
 CHANNEL = "message_board"
 SOURCE_CRS = "BD-09"
