@@ -22,7 +22,8 @@ from __future__ import annotations
 import contextvars
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -281,6 +282,18 @@ def exchange_error(error: ExchangeError, *, partner: str, operation: str, reques
     return TransientPartnerError(
         f"timed out: {error}", partner=partner, operation=operation, request_id=request_id
     )
+
+
+@contextmanager
+def call_errors(*, partner: str, operation: str, request_id: str) -> Iterator[None]:
+    """Raise what goes wrong with one call inside the block as the error tree's partner errors:
+    a limit reached (`exchange_error`) or the exchange failing (`connection_error`)."""
+    try:
+        yield
+    except ExchangeError as error:
+        raise exchange_error(error, partner=partner, operation=operation, request_id=request_id) from None
+    except requests.RequestException as error:
+        raise connection_error(error, partner=partner, operation=operation, request_id=request_id) from error
 
 
 def connection_error(

@@ -38,12 +38,10 @@ from casehub.paths import SCHEMAS_DIR
 from casehub.ports import PageRecord, RawRecord, Window
 from connectors.base import ClosingSource, Endpoint, Paginator, RetryPolicy, with_retries
 from connectors.transport import (
-    ExchangeError,
     Reply,
     bounded,
-    connection_error,
+    call_errors,
     exchange,
-    exchange_error,
     is_html_page,
     retry_after_seconds,
     status_error,
@@ -216,19 +214,14 @@ class HotlineSource(ClosingSource):
         return {name: _text(getattr(order, name, None)) for name in self._elements}
 
     def _attempt(self, operation: str, request_id: str, **parameters: Any) -> Any:
-        with self._client.settings(extra_http_headers={"X-Request-ID": request_id}):
+        with (
+            self._client.settings(extra_http_headers={"X-Request-ID": request_id}),
+            call_errors(partner=PARTNER, operation=operation, request_id=request_id),
+        ):
             try:
                 return self._service[operation](**parameters)
             except Fault as fault:
                 raise self._fault_error(fault, operation, request_id) from None
-            except ExchangeError as error:
-                raise exchange_error(
-                    error, partner=PARTNER, operation=operation, request_id=request_id
-                ) from None
-            except requests.RequestException as error:
-                raise connection_error(
-                    error, partner=PARTNER, operation=operation, request_id=request_id
-                ) from error
             except (ZeepError, ValueError) as error:
                 raise self._reply_error(error, operation, request_id) from None
 

@@ -31,12 +31,10 @@ from casehub.reasons import Code
 from connectors import jsonsplit
 from connectors.base import ClosingSource, Endpoint, Paginator, RetryPolicy, with_retries
 from connectors.transport import (
-    ExchangeError,
     Reply,
     bounded,
-    connection_error,
+    call_errors,
     exchange,
-    exchange_error,
     is_html_page,
     status_error,
 )
@@ -114,7 +112,7 @@ class MessageBoardSource(ClosingSource):
         url = self._endpoint.url.rstrip("/") + MESSAGES
 
         def attempt(request_id: str) -> tuple[list[PageRecord], int]:
-            try:
+            with call_errors(partner=PARTNER, operation=operation, request_id=request_id):
                 reply = exchange(
                     self._session,
                     "GET",
@@ -125,14 +123,6 @@ class MessageBoardSource(ClosingSource):
                     auth=self._auth,
                     headers={"X-Request-ID": request_id, "Accept": "application/json"},
                 )
-            except ExchangeError as error:
-                raise exchange_error(
-                    error, partner=PARTNER, operation=operation, request_id=request_id
-                ) from None
-            except requests.RequestException as error:
-                raise connection_error(
-                    error, partner=PARTNER, operation=operation, request_id=request_id
-                ) from error
             failure = status_error(reply, partner=PARTNER, operation=operation, request_id=request_id)
             if failure is not None:
                 raise failure
