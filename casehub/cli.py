@@ -188,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except CasehubError as exc:
-        Console(stderr=True).print(f"[red]casehub: {exc}[/]")
+        Console(stderr=True).print(f"[red]casehub: {exc}[/]", soft_wrap=True)
         return 2
 
 

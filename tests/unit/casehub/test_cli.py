@@ -60,3 +60,12 @@ def test_configuration_errors_are_reported_not_raised(tmp_path, monkeypatch, cap
     monkeypatch.delenv("CASEHUB_KEYRING_FILE", raising=False)
     assert main(["quarantine", "replay"]) == 2
     assert "no key ring" in capsys.readouterr().err
+
+
+def test_replay_with_another_key_ring_is_one_line_and_exit_2(store, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("CASEHUB_KEYRING", KeyRing.generate().to_json())
+    monkeypatch.setenv("COLUMNS", "60")
+    assert main(["quarantine", "replay"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1
+    assert error.startswith("casehub: key ring does not match this store: key 'k1'")
