@@ -19,6 +19,7 @@ from casehub.paths import SCHEMAS_DIR
 from casehub.reference import Reference, load_reference
 from connectors.message_board import MAPPER
 from connectors.message_board.mapping import MessageBoardMapper
+from tests.samples import board_message
 
 RECEIVED_AT = datetime(2024, 1, 3, 2, 0, tzinfo=UTC)
 CREATED_MS, UPDATED_MS, REPLIED_MS = 1704160800000, 1704245400000, 1704243600000
@@ -37,28 +38,17 @@ def reference() -> Reference:
 
 
 def message(**changes: Any) -> dict[str, Any]:
-    """A replied message as MessageBoardSource returns it."""
-    raw = {
-        "id": 880123,
-        "title": "小区门口路灯不亮",
-        "content": "我家小区门口的路灯已经坏了一个多月，晚上出行很不方便，希望尽快维修。",
-        "msgType": "求助",
+    """A replied message as MessageBoardSource returns it, at this module's times and place."""
+    fixed = {
         "createTime": CREATED_MS,
         "updateTime": UPDATED_MS,
+        "replyTime": REPLIED_MS,
         "nickName": NICKNAME,
         "phone": f"+86 {PHONE}",
-        "areaName": "江汉区",
-        "address": "江汉路步行街附近",
-        "typeId": 102,
-        "typeName": "城市管理",
-        "status": "已回复",
-        "replyContent": "已安排维修人员更换灯具。",
-        "replyOrg": "江汉区城管执法局",
-        "replyTime": REPLIED_MS,
         "longitude": BAIDU.lon,
         "latitude": BAIDU.lat,
     }
-    return {**raw, **changes}
+    return board_message(**{**fixed, **changes})
 
 
 def reasons(raw: Mapping[str, Any], reference: Reference) -> list[tuple[str, str]]:
