@@ -235,6 +235,22 @@ def is_html_page(reply: Reply) -> bool:
     return media_type == "text/html" or start.startswith((b"<html", b"<!doctype html"))
 
 
+def maintenance_page(
+    reply: Reply, *, expected: str, partner: str, operation: str, request_id: str
+) -> TransientPartnerError | None:
+    """The transient error for an HTML page where `expected` (JSON, a SOAP envelope) should be:
+    a partner's proxy serves one while the partner is down, and it goes away by itself."""
+    if not is_html_page(reply):
+        return None
+    return TransientPartnerError(
+        f"reply is a maintenance page, not {expected}",
+        partner=partner,
+        operation=operation,
+        status=reply.status_code,
+        request_id=request_id,
+    )
+
+
 def retry_after_seconds(header: str | None, *, now: datetime | None = None) -> float | None:
     """Retry-After as seconds: RFC 9110 allows delta-seconds or an HTTP date."""
     if header is None or not header.strip():

@@ -42,7 +42,7 @@ from connectors.transport import (
     bounded,
     call_errors,
     exchange,
-    is_html_page,
+    maintenance_page,
     retry_after_seconds,
     status_error,
 )
@@ -248,14 +248,11 @@ class HotlineSource(ClosingSource):
         failure = status_error(reply, partner=PARTNER, operation=operation, request_id=request_id)
         if failure is not None:
             return failure
-        if is_html_page(reply):
-            return TransientPartnerError(
-                "reply is a maintenance page, not a SOAP envelope",
-                partner=PARTNER,
-                operation=operation,
-                status=reply.status_code,
-                request_id=request_id,
-            )
+        page = maintenance_page(
+            reply, expected="a SOAP envelope", partner=PARTNER, operation=operation, request_id=request_id
+        )
+        if page is not None:
+            return page
         return ContractError(
             f"reply breaks the contract: {_defect(error, reply)}",
             partner=PARTNER,

@@ -35,7 +35,7 @@ from connectors.transport import (
     bounded,
     call_errors,
     exchange,
-    is_html_page,
+    maintenance_page,
     status_error,
 )
 
@@ -200,14 +200,11 @@ def _page_of(reply: Reply, asked: int, *, operation: str, request_id: str) -> tu
     An HTML body is the board's maintenance page, served as HTTP 200 while it is down:
     transient. A reply that breaks the contract raises `_Broken`.
     """
-    if is_html_page(reply):
-        raise TransientPartnerError(
-            "reply is a maintenance page, not JSON",
-            partner=PARTNER,
-            operation=operation,
-            status=reply.status_code,
-            request_id=request_id,
-        )
+    page = maintenance_page(
+        reply, expected="JSON", partner=PARTNER, operation=operation, request_id=request_id
+    )
+    if page is not None:
+        raise page
     try:
         envelope = _decode(reply.content)
     except (ValueError, RecursionError):
