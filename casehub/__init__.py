@@ -24,10 +24,10 @@ _EXPORTS = {
     "Reason": "casehub.errors",
     "TransientPartnerError": "casehub.errors",
     "Code": "casehub.reasons",
-    "ChannelSpec": "casehub.channels",
-    "channel": "casehub.channels",
-    "load_channels": "casehub.channels",
-    "load_connector": "casehub.channels",
+    "Partner": "casehub.partners",
+    "partner": "casehub.partners",
+    "load_partners": "casehub.partners",
+    "load_connector": "casehub.partners",
     "KeyRing": "casehub.crypto",
     "load_keyring": "casehub.crypto",
     "ingest": "casehub.jobs",
@@ -51,7 +51,6 @@ _EXPORTS = {
 
 __all__ = [
     "CasehubError",
-    "ChannelSpec",
     "Code",
     "ConfigurationError",
     "ContractError",
@@ -61,6 +60,7 @@ __all__ = [
     "Mapper",
     "PageRecord",
     "PageResult",
+    "Partner",
     "PartnerError",
     "PermanentPartnerError",
     "Pipeline",
@@ -76,15 +76,15 @@ __all__ = [
     "TransientPartnerError",
     "UnreadableRecord",
     "Window",
-    "channel",
     "collect_stats",
     "connect",
     "ingest",
-    "load_channels",
     "load_connector",
     "load_keyring",
+    "load_partners",
     "load_reference",
     "migrate",
+    "partner",
     "reconcile",
 ]
 
@@ -104,7 +104,6 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from casehub.channels import ChannelSpec, channel, load_channels, load_connector
     from casehub.crypto import KeyRing, load_keyring
     from casehub.errors import (
         CasehubError,
@@ -121,6 +120,7 @@ if TYPE_CHECKING:
         TransientPartnerError,
     )
     from casehub.jobs import ingest, reconcile
+    from casehub.partners import Partner, load_connector, load_partners, partner
     from casehub.pipeline import PageResult, Pipeline, RunResult
     from casehub.ports import Mapper, PageRecord, RawRecord, Source, SourceKey, UnreadableRecord, Window
     from casehub.reasons import Code

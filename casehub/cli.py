@@ -106,14 +106,14 @@ def _entry(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _quarantine_replay(args: argparse.Namespace) -> int:
-    from casehub.channels import load_channels, load_connector
     from casehub.crypto import load_keyring
+    from casehub.partners import load_connector, load_partners
     from casehub.pipeline import Pipeline
     from casehub.store import connect
 
     keyring = load_keyring()
     totals: dict[str, dict[str, int]] = {}
-    for spec in load_channels():
+    for spec in load_partners():
         if args.channel and spec.code != args.channel:
             continue
         pipeline = Pipeline(connect(), load_connector(spec).MAPPER, keyring)

@@ -22,19 +22,13 @@ import requests
 from rich.console import Console
 from rich.table import Table
 
-from casehub.channels import ChannelSpec, load_channels
 from casehub.crypto import ensure_local_keyring
 from casehub.errors import ConfigurationError
+from casehub.partners import Partner, load_partners, pulled
 from casehub.paths import ROOT, var_dir
 from casehub.stats import collect
 from casehub.store import connect, migrate
 
-SIMULATOR_PORTS = {"hotline": 8101, "message_board": 8102}
-SIMULATOR_PATHS = {"hotline": "/ws/workorder", "message_board": ""}
-SIMULATOR_CREDENTIALS = {
-    "hotline": ("casehub", "hotline-demo-secret"),
-    "message_board": ("casehub", "board-demo-token"),
-}
 PAGE_LINE = re.compile(r"(\w+) page: (\d+) received, (\d+) already landed, (\d+) accepted, (\d+) quarantined")
 
 
@@ -66,16 +60,21 @@ def airflow_environment(home: Path, *, connections: Mapping[str, Mapping[str, ob
     return env
 
 
+def served() -> list[Partner]:
+    """The pulled partners whose simulators the demo serves, in manifest order."""
+    return [p for p in pulled() if p.simulator is not None]
+
+
 def simulator_connections(host: str = "127.0.0.1") -> dict[str, dict[str, object]]:
+    """The Airflow connection of every pulled partner, pointed at its simulator."""
     connections: dict[str, dict[str, object]] = {}
-    for spec in load_channels():
-        login, secret = SIMULATOR_CREDENTIALS[spec.code]
-        url = f"http://{host}:{SIMULATOR_PORTS[spec.code]}{SIMULATOR_PATHS[spec.code]}"
+    for spec in served():
+        assert spec.simulator is not None
         connections[spec.connection] = {
             "conn_type": "http",
-            "host": url,
-            "login": login,
-            "password": secret,
+            "host": f"http://{host}:{spec.simulator.port}{spec.simulator.path}",
+            "login": spec.simulator.login,
+            "password": spec.simulator.secret,
             "extra": {"timeout": 10},
         }
     return connections
@@ -96,7 +95,8 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60.
 
 
 def start_simulators(options: DemoOptions, log_dir: Path) -> subprocess.Popen[bytes]:
-    for partner, port in SIMULATOR_PORTS.items():
+    ports = {p.code: p.simulator.port for p in served() if p.simulator is not None}
+    for partner, port in ports.items():
         try:
             requests.get(f"http://127.0.0.1:{port}/_admin/health", timeout=1)
         except requests.RequestException:
@@ -122,7 +122,7 @@ def start_simulators(options: DemoOptions, log_dir: Path) -> subprocess.Popen[by
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    for port in SIMULATOR_PORTS.values():
+    for port in ports.values():
         _wait_ready(f"http://127.0.0.1:{port}/_admin/health", process)
     return process
 
@@ -140,7 +140,7 @@ def _airflow(args: list[str], env: Mapping[str, str], log: Path) -> None:
         raise ConfigurationError(f"`airflow {' '.join(args[:2])}` failed; see {log}")
 
 
-def run_dag(spec: ChannelSpec, env: Mapping[str, str], log: Path, console: Console) -> None:
+def run_dag(spec: Partner, env: Mapping[str, str], log: Path, console: Console) -> None:
     """`airflow dags test`, streaming its log to a file and page counts to the screen."""
     dag_id = f"ingest_{spec.code}"
     totals = [0, 0, 0]
@@ -221,7 +221,7 @@ def prepare(options: DemoOptions, console: Console) -> tuple[dict[str, str], sub
     env = airflow_environment(home / "airflow", connections=simulator_connections())
     with console.status("preparing Airflow's metadata database (var/airflow) …"):
         _airflow(["db", "migrate"], env, logs / "airflow-setup.log")
-        for spec in load_channels():
+        for spec in load_partners():
             _airflow(
                 ["pools", "set", spec.pool, str(spec.pool_slots), f"calls to {spec.title}"],
                 env,
@@ -230,10 +230,10 @@ def prepare(options: DemoOptions, console: Console) -> tuple[dict[str, str], sub
     console.print("[green]✓[/] Airflow ready (SQLite metadata, a pool per partner)")
     with console.status("starting the partner simulators …"):
         simulators = start_simulators(options, logs)
-    console.print(
-        f"[green]✓[/] simulators up: hotline :{SIMULATOR_PORTS['hotline']} (SOAP), "
-        f"message board :{SIMULATOR_PORTS['message_board']} (REST)"
+    listening = ", ".join(
+        f"{p.code} :{p.simulator.port} ({p.protocol.upper()})" for p in served() if p.simulator is not None
     )
+    console.print(f"[green]✓[/] simulators up: {listening}")
     return env, simulators, logs
 
 
@@ -242,7 +242,7 @@ def run(options: DemoOptions | None = None, console: Console | None = None) -> d
     console = console or Console()
     env, simulators, logs = prepare(options, console)
     try:
-        for spec in load_channels():
+        for spec in served():
             run_dag(spec, env, logs / f"ingest_{spec.code}.log", console)
     finally:
         simulators.terminate()

@@ -15,9 +15,9 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-from casehub.channels import ChannelSpec
 from casehub.crypto import KeyRing
 from casehub.errors import ConfigurationError, DataQualityError
+from casehub.partners import Partner
 from casehub.pipeline import PageResult, Pipeline
 from casehub.ports import Mapper, Source
 from casehub.stats import collect
@@ -38,7 +38,7 @@ def require_current_schema(engine: Engine) -> None:
 
 
 def ingest(
-    spec: ChannelSpec,
+    spec: Partner,
     source: Source,
     mapper: Mapper,
     *,
@@ -52,14 +52,15 @@ def ingest(
 
     The store's schema and the key ring are checked before the partner is called.
     """
+    pull = spec.pulled()
     require_current_schema(engine)
     pipeline = Pipeline(engine, mapper, keyring, future_tolerance=spec.future_tolerance)
     pipeline.check_keys()
     result = pipeline.run(
         source,
         until=until,
-        lookback=spec.lookback,
-        initial_start=until - spec.initial_span,
+        lookback=pull.lookback,
+        initial_start=until - pull.initial_span,
         run_id=run_id,
         on_page=on_page,
     )

@@ -62,7 +62,8 @@ class SourceKey:
 class Source(Protocol):
     """A channel the hub pulls from, page by page."""
 
-    channel: str
+    @property
+    def channel(self) -> str: ...
 
     def pages(self, window: Window) -> Iterator[Sequence[PageRecord]]:
         """Yield the records updated in `window`, one page at a time, in the partner's order.

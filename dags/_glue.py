@@ -18,7 +18,7 @@ from typing import Any
 from airflow.sdk import Asset, BaseHook, ExceptionRetryPolicy, RetryAction, RetryRule
 from airflow.sdk.exceptions import AirflowNotFoundException
 
-from casehub.channels import ChannelSpec
+from casehub.partners import Partner
 
 log = logging.getLogger(__name__)
 
@@ -58,19 +58,20 @@ DEFAULT_ARGS: dict[str, Any] = {
 }
 
 
-def endpoint_for(spec: ChannelSpec) -> Any:
+def endpoint_for(spec: Partner) -> Any:
     """The channel's endpoint from its Airflow connection (host = base URL, login, password;
     extra may set `timeout` for the whole call, `page_size` and `max_reply_bytes`)."""
-    from connectors.base import MAX_REPLY_BYTES, Endpoint
+    from connectors.kit import MAX_REPLY_BYTES, Endpoint
 
+    pull = spec.pulled()
     connection = BaseHook.get_connection(spec.connection)
     extra = connection.extra_dejson or {}
     return Endpoint(
         url=str(connection.host),
         login=connection.login or "",
         secret=connection.password or "",
-        timeout=float(extra.get("timeout", spec.timeout_seconds)),
-        page_size=int(extra.get("page_size", spec.page_size)),
+        timeout=float(extra.get("timeout", pull.timeout_seconds)),
+        page_size=int(extra.get("page_size", pull.page_size)),
         max_reply_bytes=int(extra.get("max_reply_bytes", MAX_REPLY_BYTES)),
     )
 
@@ -98,7 +99,7 @@ def run_until(context: dict[str, Any]) -> datetime:
     return datetime.fromtimestamp(end.timestamp(), tz=UTC) if end else datetime.now(UTC)
 
 
-def ingest_channel(spec: ChannelSpec, context: dict[str, Any]) -> dict[str, Any]:
+def ingest_channel(spec: Partner, context: dict[str, Any]) -> dict[str, Any]:
     import casehub
     from casehub.store import connect
 

@@ -1,4 +1,4 @@
-"""Ingest DAGs, one per channel of `connectors/registry.toml`, in registry order.
+"""Ingest DAGs, one per pulled partner of `connectors/partners.toml`, in manifest order.
 
 Each pulls the channel from its cursor, lands, normalizes, validates and stores the cases, then
 checks that the store still reconciles. All the work is in casehub; this file only wires it.
@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from _glue import CASES, DEFAULT_ARGS, ingest_channel, reconcile_store
 from airflow.sdk import DAG, task
 
-from casehub.channels import ChannelSpec, load_channels
+from casehub.partners import Partner, pulled
 
 DOC = """\
 ### Ingest: {title}
@@ -32,19 +32,20 @@ quarantines what fails with its reasons, upserts the rest with history, and adva
 """
 
 
-def build(spec: ChannelSpec) -> DAG:
+def build(spec: Partner) -> DAG:
+    pull = spec.pulled()
     with DAG(
         dag_id=f"ingest_{spec.code}",
         description=f"Pull {spec.title} into the unified case store",
         doc_md=DOC.format(
             title=spec.title,
             code=spec.code,
-            lookback=spec.lookback_minutes,
+            lookback=pull.lookback_minutes,
             connection=spec.connection,
             pool=spec.pool,
             slots=spec.pool_slots,
         ),
-        schedule=spec.schedule,
+        schedule=pull.schedule,
         start_date=datetime(2026, 1, 1, tzinfo=UTC),
         catchup=False,
         max_active_runs=1,
@@ -64,5 +65,5 @@ def build(spec: ChannelSpec) -> DAG:
     return dag
 
 
-for _spec in load_channels():
+for _spec in pulled():
     globals()[f"ingest_{_spec.code}"] = build(_spec)

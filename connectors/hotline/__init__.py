@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from casehub.ports import Source
-from connectors.base import Endpoint
 from connectors.hotline.mapping import HotlineMapper
+from connectors.kit import Endpoint
 
 __all__ = ["MAPPER", "build_source"]
 

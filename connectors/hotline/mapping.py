@@ -12,12 +12,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from casehub.cases import unified_case
 from casehub.errors import InvalidRecord
 from casehub.normalize import local_time, phone, resident_id
 from casehub.ports import SourceKey
 from casehub.reasons import Code
 from casehub.reference import Reference
-from connectors.base import Problems, unified_case
+from connectors.kit.problems import Problems
 
 CHANNEL = "hotline"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from casehub.ports import Source
-from connectors.base import Endpoint
+from connectors.kit import Endpoint
 from connectors.message_board.client import MessageBoardSource
 from connectors.message_board.mapping import MessageBoardMapper
 

@@ -13,13 +13,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from casehub.cases import unified_case
 from casehub.errors import InvalidRecord
 from casehub.geo import inside_city, to_wgs84
 from casehub.normalize import epoch_ms, phone
 from casehub.ports import SourceKey
 from casehub.reasons import Code
 from casehub.reference import Reference
-from connectors.base import Problems, unified_case
+from connectors.kit.problems import Problems
 
 CHANNEL = "message_board"
 SOURCE_CRS = "BD-09"

@@ -29,13 +29,14 @@ import yaml
 from sqlalchemy import create_engine
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from casehub.channels import load_channels
 from casehub.cli import parser as casehub_parser
-from casehub.demo import SIMULATOR_CREDENTIALS, SIMULATOR_PORTS, simulator_connections
+from casehub.demo import served, simulator_connections
+from casehub.partners import load_partners, pulled
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 POSTGRES_INIT = ROOT / "deploy" / "postgres"
+SIMULATOR_PORTS = {p.code: p.simulator.port for p in served() if p.simulator}
 
 AIRFLOW_SERVICES = (
     "airflow-init",
@@ -358,7 +359,7 @@ def test_ports_agree_with_the_code() -> None:
 def test_partner_connections_point_at_the_simulators(name: str) -> None:
     env = environment(name)
     expected = simulator_connections(host="simulators")
-    for spec in load_channels():
+    for spec in pulled():
         connection = json.loads(env[f"AIRFLOW_CONN_{spec.connection.upper()}"])
         assert connection == expected[spec.connection]
         url = urlsplit(connection["host"])
@@ -367,7 +368,7 @@ def test_partner_connections_point_at_the_simulators(name: str) -> None:
 
 def test_airflow_init_creates_the_registry_pools() -> None:
     pools = {argv[3]: int(argv[4]) for argv in init_commands() if argv[:3] == ["airflow", "pools", "set"]}
-    assert pools == {spec.pool: spec.pool_slots for spec in load_channels()}
+    assert pools == {spec.pool: spec.pool_slots for spec in load_partners()}
 
 
 def test_airflow_runs_the_celery_executor_on_redis_and_postgres() -> None:
@@ -414,7 +415,7 @@ def test_no_secret_is_written_into_the_repository() -> None:
         for key, value in environment(name).items():
             if key.startswith("AIRFLOW_CONN_"):
                 connection = json.loads(value)
-                published_demo = {secret for _, secret in SIMULATOR_CREDENTIALS.values()}
+                published_demo = {p.simulator.secret for p in served() if p.simulator}
                 assert connection["password"] in published_demo, f"{name}: {key} holds a real secret"
             elif SECRET_NAME.search(key) and not NOT_A_SECRET.search(key):
                 assert REQUIRED.match(value), f"{name}: {key} must come from the environment, required"

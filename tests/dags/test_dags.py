@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from casehub.channels import load_channels
+from casehub.partners import pulled
 
 ROOT = Path(__file__).resolve().parents[2]
-CHANNELS = load_channels()
+CHANNELS = pulled()
 DAG_IDS = [f"ingest_{spec.code}" for spec in CHANNELS]
 
 

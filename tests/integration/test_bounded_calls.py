@@ -20,10 +20,10 @@ import requests
 from casehub.errors import ContractError, TransientPartnerError
 from casehub.normalize import SHANGHAI
 from casehub.ports import PageRecord, Source, UnreadableRecord, Window
-from connectors.base import MAX_REPLY_BYTES, Endpoint, RetryPolicy
 from connectors.hotline.client import HotlineSource
+from connectors.kit import MAX_REPLY_BYTES, Endpoint, RetryPolicy
+from connectors.kit.transport import PIECE_BYTES
 from connectors.message_board.client import MessageBoardSource
-from connectors.transport import PIECE_BYTES
 from simulators import testing
 
 ANCHOR = datetime(2025, 3, 10, tzinfo=SHANGHAI)

@@ -23,8 +23,8 @@ from casehub.normalize import SHANGHAI
 from casehub.ports import Mapper, RawRecord, Source, Window
 from casehub.reference import load_reference
 from connectors import hotline, message_board
-from connectors.base import Endpoint, RetryPolicy
 from connectors.hotline.client import HotlineSource
+from connectors.kit import Endpoint, RetryPolicy
 from connectors.message_board.client import MessageBoardSource
 from simulators import testing
 

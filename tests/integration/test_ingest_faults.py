@@ -14,9 +14,9 @@ from casehub.errors import TransientPartnerError
 from casehub.pipeline import Pipeline
 from casehub.stats import collect
 from casehub.store import Case, CaseHistory, Quarantine, RawRecord
-from connectors.base import Endpoint, RetryPolicy
 from connectors.hotline import MAPPER as HOTLINE
 from connectors.hotline.client import HotlineSource
+from connectors.kit import Endpoint, RetryPolicy
 from connectors.message_board import MAPPER as BOARD
 from connectors.message_board.client import MessageBoardSource
 from simulators.testing import RunningSimulator, start

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, create_engine, delete, func, select
 
-from casehub.channels import channel
 from casehub.contract import CaseContract
 from casehub.crypto import KeyRing
 from casehub.errors import ConfigurationError, Reason, StoreUnavailable, TransientError
 from casehub.jobs import ingest
+from casehub.partners import partner
 from casehub.pipeline import Pipeline
 from casehub.ports import Window
 from casehub.reference import Reference
@@ -119,7 +119,7 @@ class TestKeyRing:
         source = Untouched()
         with pytest.raises(ConfigurationError):
             ingest(
-                channel("hotline"),
+                partner("hotline"),
                 source,
                 MAPPER,
                 engine=engine,

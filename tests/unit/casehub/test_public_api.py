@@ -18,7 +18,7 @@ def test_importing_the_package_stays_light() -> None:
     import sys
 
     heavy = "('sqlalchemy', 'great_expectations', 'zeep', 'pandas')"
-    probe = f"import sys, casehub.channels; print(','.join(m for m in {heavy} if m in sys.modules))"
+    probe = f"import sys, casehub.partners; print(','.join(m for m in {heavy} if m in sys.modules))"
     loaded = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout.strip()

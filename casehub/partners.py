@@ -1,0 +1,255 @@
+"""The partner manifest (`connectors/partners.toml`): one entry per partner system, every fact once.
+
+A partner takes part in one or more directions, each described by its own table: `pull` (the
+hub pages through the partner's records), `push_in` (the partner sends signed webhooks to the
+gateway) and `deliver` (the hub sends cases to the partner). A partner that is only delivered
+to has no pull fields at all, rather than dummy ones. The `simulator` table names the stand-in
+that the demo, the tests and compose run in its place.
+
+The core reads the manifest as data and loads a connector by its module path at run time, the
+way a plugin is loaded; it never imports a connector statically (dependencies point dags →
+connectors → casehub).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import tomllib
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Literal, TypeVar, get_args
+
+from casehub.errors import ConfigurationError
+from casehub.paths import ROOT
+
+MANIFEST_PATH = ROOT / "connectors" / "partners.toml"
+
+Direction = Literal["pull", "push_in", "deliver"]
+DIRECTIONS: tuple[Direction, ...] = get_args(Direction)
+PROTOCOLS = ("soap", "rest", "webhooks")
+
+
+@dataclass(frozen=True)
+class Pull:
+    """The hub pages through the partner's records updated since its cursor."""
+
+    schedule: str
+    page_size: int
+    timeout_seconds: float
+    lookback_minutes: int
+    initial_days: int
+
+    @property
+    def lookback(self) -> timedelta:
+        return timedelta(minutes=self.lookback_minutes)
+
+    @property
+    def initial_span(self) -> timedelta:
+        return timedelta(days=self.initial_days)
+
+
+@dataclass(frozen=True)
+class PushIn:
+    """The partner pushes signed webhooks (Standard Webhooks) to the gateway at `path`.
+
+    Its secrets are read from the environment variable `secret_env`, never from the manifest:
+    several, separated by spaces, while a rotation is under way.
+    """
+
+    path: str
+    secret_env: str
+    max_body_bytes: int
+    tolerance_seconds: int
+    schedule: str
+    batch_size: int
+
+    @property
+    def tolerance(self) -> timedelta:
+        return timedelta(seconds=self.tolerance_seconds)
+
+
+@dataclass(frozen=True)
+class Deliver:
+    """The hub sends cases to the partner on a schedule."""
+
+    schedule: str
+    batch_size: int
+    timeout_seconds: float
+
+
+@dataclass(frozen=True)
+class Simulator:
+    """The partner's stand-in in `simulators/`: where it listens and its documented demo credential."""
+
+    port: int
+    path: str = ""
+    login: str = ""
+    secret: str = dataclasses.field(default="", repr=False)
+    records: int = 0
+
+
+@dataclass(frozen=True)
+class Partner:
+    code: str
+    title: str
+    protocol: str
+    connector: str
+    connection: str
+    pool: str
+    pool_slots: int = 1
+    future_tolerance_minutes: int = 5
+    pull: Pull | None = None
+    push_in: PushIn | None = None
+    deliver: Deliver | None = None
+    simulator: Simulator | None = None
+
+    @property
+    def directions(self) -> tuple[Direction, ...]:
+        return tuple(d for d in DIRECTIONS if getattr(self, d) is not None)
+
+    @property
+    def future_tolerance(self) -> timedelta:
+        """How far ahead of the hub's clock an update time may be before it is quarantined."""
+        return timedelta(minutes=self.future_tolerance_minutes)
+
+    def pulled(self) -> Pull:
+        """The pull table; a configuration error for a partner the hub does not pull from."""
+        if self.pull is None:
+            raise ConfigurationError(f"partner {self.code!r} is not pulled (no [partner.pull] table)")
+        return self.pull
+
+    def pushing(self) -> PushIn:
+        """The push-in table; a configuration error for a partner that sends no webhooks."""
+        if self.push_in is None:
+            raise ConfigurationError(f"partner {self.code!r} pushes no webhooks (no [partner.push_in] table)")
+        return self.push_in
+
+
+T = TypeVar("T")
+
+
+def _build(kind: type[T], entry: Any, where: str) -> T:
+    """`kind(**entry)`, with an unknown, missing or mistyped field named in the error."""
+    if not isinstance(entry, dict):
+        raise ConfigurationError(f"{where} is not a table")
+    fields = {f.name: f for f in dataclasses.fields(kind)}  # type: ignore[arg-type]
+    unknown = sorted(set(entry) - set(fields))
+    if unknown:
+        raise ConfigurationError(f"{where}: unknown field {unknown[0]!r}")
+    missing = [
+        name
+        for name, f in fields.items()
+        if name not in entry and f.default is dataclasses.MISSING and name not in _TABLES
+    ]
+    if missing:
+        raise ConfigurationError(f"{where}: field {missing[0]!r} is missing")
+    for name, value in entry.items():
+        expected = _SCALARS.get(name)
+        if expected is not None and (isinstance(value, bool) or not isinstance(value, expected)):
+            raise ConfigurationError(f"{where}: field {name!r} has the wrong type")
+    return kind(**entry)
+
+
+_SCALARS: dict[str, type | tuple[type, ...]] = {
+    "code": str,
+    "title": str,
+    "protocol": str,
+    "connector": str,
+    "connection": str,
+    "pool": str,
+    "pool_slots": int,
+    "future_tolerance_minutes": int,
+    "schedule": str,
+    "page_size": int,
+    "timeout_seconds": (int, float),
+    "lookback_minutes": int,
+    "initial_days": int,
+    "path": str,
+    "secret_env": str,
+    "max_body_bytes": int,
+    "tolerance_seconds": int,
+    "batch_size": int,
+    "port": int,
+    "login": str,
+    "secret": str,
+    "records": int,
+}
+_TABLES: dict[str, type[Any]] = {
+    "pull": Pull,
+    "push_in": PushIn,
+    "deliver": Deliver,
+    "simulator": Simulator,
+}
+
+
+def _partner(entry: Any, where: str) -> Partner:
+    if not isinstance(entry, dict):
+        raise ConfigurationError(f"{where} is not a table")
+    code = entry.get("code")
+    where = f"{where} ({code})" if isinstance(code, str) else where
+    tables = {
+        name: _build(kind, entry[name], f"{where} [{name}]")
+        for name, kind in _TABLES.items()
+        if name in entry
+    }
+    scalars = {name: value for name, value in entry.items() if name not in _TABLES}
+    partner = _build(Partner, scalars, where)
+    partner = dataclasses.replace(partner, **tables)
+    if partner.protocol not in PROTOCOLS:
+        raise ConfigurationError(f"{where}: protocol must be one of {', '.join(PROTOCOLS)}")
+    if not partner.directions:
+        raise ConfigurationError(f"{where}: no direction (a pull, push_in or deliver table)")
+    return partner
+
+
+@cache
+def load_partners(path: Path = MANIFEST_PATH) -> tuple[Partner, ...]:
+    """Every partner, in manifest order; a malformed entry names itself and the field."""
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigurationError(f"partner manifest missing: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{path.name}: not valid TOML: {exc}") from None
+    partners = tuple(
+        _partner(entry, f"{path.name}: partner #{position}")
+        for position, entry in enumerate(data.get("partner", []), start=1)
+    )
+    codes = [p.code for p in partners]
+    for code in codes:
+        if codes.count(code) > 1:
+            raise ConfigurationError(f"{path.name}: partner code {code!r} appears twice")
+    return partners
+
+
+def partner(code: str, path: Path = MANIFEST_PATH) -> Partner:
+    for each in load_partners(path):
+        if each.code == code:
+            return each
+    known = ", ".join(p.code for p in load_partners(path))
+    raise ConfigurationError(f"no partner {code!r} in {path.name} (known: {known})")
+
+
+def pulled(path: Path = MANIFEST_PATH) -> list[Partner]:
+    """The partners the hub pulls from, in manifest order."""
+    return [p for p in load_partners(path) if p.pull is not None]
+
+
+def pushing(path: Path = MANIFEST_PATH) -> list[Partner]:
+    """The partners that push webhooks to the gateway, in manifest order."""
+    return [p for p in load_partners(path) if p.push_in is not None]
+
+
+def load_connector(spec: Partner) -> ModuleType:
+    """The connector package of a partner: `MAPPER`, and `build_source` when it is pulled."""
+    module = importlib.import_module(spec.connector)
+    needed = ("MAPPER", "build_source") if spec.pull is not None else ("MAPPER",)
+    for name in needed:
+        if not hasattr(module, name):
+            raise ConfigurationError(f"connector {spec.connector} does not export {name}")
+    return module

@@ -1,0 +1,91 @@
+"""The partner manifest: every partner described once, each direction only where it applies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from casehub.errors import ConfigurationError
+from casehub.partners import MANIFEST_PATH, load_connector, load_partners, partner, pulled, pushing
+
+DELIVER_ONLY = """
+[[partner]]
+code = "city_brain"
+title = "城市大脑 city brain"
+protocol = "rest"
+connector = "connectors.city_brain"
+connection = "casehub_city_brain"
+pool = "partner_city_brain"
+
+[partner.deliver]
+schedule = "0 * * * *"
+batch_size = 5000
+timeout_seconds = 60
+"""
+
+
+def _manifest(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "partners.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_manifest_describes_every_partner_with_a_loadable_connector() -> None:
+    partners = load_partners()
+    assert [p.code for p in partners][:2] == ["hotline", "message_board"]
+    for each in partners:
+        assert each.directions, each.code
+        assert each.simulator is not None and each.simulator.port > 1024, each.code
+        module = load_connector(each)
+        assert module.MAPPER.channel == each.code
+    assert MANIFEST_PATH.name == "partners.toml"
+
+
+def test_a_deliver_only_partner_needs_no_pull_fields(tmp_path: Path) -> None:
+    path = _manifest(tmp_path, DELIVER_ONLY)
+    (brain,) = load_partners(path)
+    assert brain.directions == ("deliver",)
+    assert brain.pull is None and brain.push_in is None and brain.simulator is None
+    assert pulled(path) == [] and pushing(path) == []
+    with pytest.raises(ConfigurationError, match=r"city_brain.*not pulled"):
+        brain.pulled()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("batch_size = 5000", "batch_size = 5000\ncolour = 'red'"), r"\[deliver\]: unknown field 'colour'"),
+        (("batch_size = 5000\n", ""), r"\[deliver\]: field 'batch_size' is missing"),
+        (("batch_size = 5000", "batch_size = '5000'"), r"field 'batch_size' has the wrong type"),
+        (('protocol = "rest"', 'protocol = "fax"'), "protocol must be one of"),
+        (("[partner.deliver]", "[partner.elsewhere]"), "unknown field 'elsewhere'"),
+    ],
+)
+def test_a_malformed_entry_names_the_partner_and_the_field(
+    tmp_path: Path, change: tuple[str, str], message: str
+) -> None:
+    path = _manifest(tmp_path, DELIVER_ONLY.replace(*change))
+    with pytest.raises(ConfigurationError, match=r"partner #1 \(city_brain\).*" + message):
+        load_partners(path)
+
+
+def test_a_partner_with_no_direction_is_refused(tmp_path: Path) -> None:
+    text = DELIVER_ONLY.split("[partner.deliver]")[0]
+    with pytest.raises(ConfigurationError, match="no direction"):
+        load_partners(_manifest(tmp_path, text))
+
+
+def test_a_code_may_appear_once(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="'city_brain' appears twice"):
+        load_partners(_manifest(tmp_path, DELIVER_ONLY + DELIVER_ONLY))
+
+
+def test_an_unknown_partner_lists_the_known_ones() -> None:
+    with pytest.raises(ConfigurationError, match=r"no partner 'fax'.*known: hotline, message_board"):
+        partner("fax")
+
+
+def test_invalid_toml_is_a_configuration_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="not valid TOML"):
+        load_partners(_manifest(tmp_path, "[[partner]\n"))
