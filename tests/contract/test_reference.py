@@ -252,6 +252,9 @@ CROSSWALK_HEADERS = {
     "message_board_status.csv": ("source_code", "status"),
     "message_board_nature.csv": ("source_name", "nature"),
     "message_board_district.csv": ("source_name", "district_code"),
+    "neighborhood_app_category.csv": ("source_code", "source_name", "category_code"),
+    "neighborhood_app_status.csv": ("source_code", "status"),
+    "neighborhood_app_nature.csv": ("source_name", "nature"),
 }
 
 # crosswalk file, its source key column, the partner's published list, that list's key column
@@ -260,6 +263,8 @@ PARTNER_LISTS = [
     ("hotline_status.csv", "source_code", "hotline_statuses.csv", "code"),
     ("message_board_category.csv", "source_code", "message_board_types.csv", "typeId"),
     ("message_board_status.csv", "source_code", "message_board_statuses.csv", "status"),
+    ("neighborhood_app_category.csv", "source_code", "neighborhood_app_categories.csv", "code"),
+    ("neighborhood_app_status.csv", "source_code", "neighborhood_app_statuses.csv", "status"),
 ]
 
 
@@ -271,20 +276,26 @@ def test_crosswalk_header_and_unique_source(name: str) -> None:
     assert_unique([row[header[0]] for row in crosswalk], f"sources in {name}")
 
 
-@pytest.mark.parametrize("name", ["hotline_category.csv", "message_board_category.csv"])
+@pytest.mark.parametrize(
+    "name", ["hotline_category.csv", "message_board_category.csv", "neighborhood_app_category.csv"]
+)
 def test_category_targets_exist(name: str) -> None:
     minors = {row["minor_code"] for row in rows(TAXONOMY)}
     for row in rows(CROSSWALK / name):
         assert row["category_code"] in minors, row
 
 
-@pytest.mark.parametrize("name", ["hotline_status.csv", "message_board_status.csv"])
+@pytest.mark.parametrize(
+    "name", ["hotline_status.csv", "message_board_status.csv", "neighborhood_app_status.csv"]
+)
 def test_status_targets_exist(name: str) -> None:
     for row in rows(CROSSWALK / name):
         assert row["status"] in STATUSES, row
 
 
-@pytest.mark.parametrize("name", ["hotline_nature.csv", "message_board_nature.csv"])
+@pytest.mark.parametrize(
+    "name", ["hotline_nature.csv", "message_board_nature.csv", "neighborhood_app_nature.csv"]
+)
 def test_nature_crosswalk_covers_every_nature(name: str) -> None:
     crosswalk = rows(CROSSWALK / name)
     assert {row["nature"] for row in crosswalk} == NATURES
@@ -345,6 +356,7 @@ def test_crosswalk_matches_partner_list(name: str, key: str, partner_list: str, 
         ("hotline_category.csv", "hotline_categories.csv", "code", "name"),
         ("hotline_status.csv", "hotline_statuses.csv", "code", "name"),
         ("message_board_category.csv", "message_board_types.csv", "typeId", "typeName"),
+        ("neighborhood_app_category.csv", "neighborhood_app_categories.csv", "code", "name"),
     ],
 )
 def test_crosswalk_names_match_partner_list(name: str, partner_list: str, code: str, label: str) -> None:
@@ -359,6 +371,39 @@ def test_partner_code_formats() -> None:
     assert all(re.fullmatch(r"[1-9]\d*", row["typeId"]) for row in board)
     statuses = [row["code"] for row in rows(SIMULATOR_DATA / "hotline_statuses.csv")]
     assert statuses == ["01", "02", "03", "04", "05", "09"]
+    app = rows(SIMULATOR_DATA / "neighborhood_app_categories.csv")
+    assert all(re.fullmatch(r"WL(0[1-9]|10)\d{2}", row["code"]) for row in app)
+
+
+def test_neighborhood_app_status_mapping() -> None:
+    crosswalk = rows(CROSSWALK / "neighborhood_app_status.csv")
+    assert {row["source_code"]: row["status"] for row in crosswalk} == {
+        "已提交": "received",
+        "已受理": "registered",
+        "已派单": "dispatched",
+        "处理中": "processing",
+        "已办结": "completed",
+        "已评价": "closed",
+        "已撤回": "cancelled",
+        "已退回": "returned",
+    }
+
+
+def test_neighborhood_app_statuses_follow_known_ones() -> None:
+    statuses = rows(SIMULATOR_DATA / "neighborhood_app_statuses.csv")
+    names = [row["status"] for row in statuses]
+    assert statuses[0]["follows"] == ""
+    for row in statuses[1:]:
+        assert row["follows"] and set(row["follows"].split("|")) <= set(names), row
+
+
+def test_epidemic_reports_are_health_related() -> None:
+    minors = {row["minor_code"]: row for row in rows(TAXONOMY)}
+    crosswalk = rows(CROSSWALK / "neighborhood_app_category.csv")
+    targets = {row["source_name"]: minors[row["category_code"]] for row in crosswalk}
+    for name in ("疫情防控", "核酸检测", "疫苗接种"):
+        assert targets[name]["major_name"] == "卫生健康", name
+        assert targets[name]["health_related"] == "true", name
 
 
 def test_hotline_categories_reach_every_major() -> None:
