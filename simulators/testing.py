@@ -9,6 +9,14 @@
 the one given), waits until it listens and `/_admin/health` answers, and returns a handle whose
 methods drive the admin surface of docs/partners.md. This is the only module of `simulators` the
 hub's tests may import.
+
+The community app is not served but sends: `send` pushes its signed webhooks to a target (the
+hub's gateway) and returns once each is delivered or given up; `start_sender` does the same in a
+background thread, for a test that watches the hub while the pushes arrive:
+
+    summary = simulators.testing.send(gateway_url, NEIGHBORHOOD_APP_SECRET, count=50,
+                                      retry_scale=0.001, faults={"replay": 2})
+    summary.delivered, summary.truth, [d.attempts for d in summary.deliveries]
 """
 
 from __future__ import annotations
@@ -20,17 +28,23 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import requests
 
+from simulators import neighborhood_app
 from simulators.generator import DEFAULT_RECORDS
+from simulators.neighborhood_app import Delivery, Summary
 from simulators.records import parse_anchor
 from simulators.serving import ReadyServer, bind, create_app, server
 
-__all__ = ["RunningSimulator", "start"]
+__all__ = [
+    "NEIGHBORHOOD_APP_SECRET", "Delivery", "RunningSender", "RunningSimulator", "Summary", "send",
+    "start", "start_sender",
+]
 
 _START_TIMEOUT_SECONDS = 30.0
 
@@ -175,3 +189,72 @@ def start(partner: str, *, host: str = "127.0.0.1", port: int = 0, **options: An
         handle.stop()
         raise RuntimeError(f"simulator {partner} answers as another partner")
     return handle
+
+
+NEIGHBORHOOD_APP_SECRET = neighborhood_app.DEMO_SECRET
+
+
+def _sender_options(options: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(options.get("anchor"), str):
+        options["anchor"] = parse_anchor(options["anchor"])
+    return options
+
+
+def send(target: str, secret: str | Iterable[str] = NEIGHBORHOOD_APP_SECRET, **options: Any) -> Summary:
+    """Push the community app's webhooks to `target` (a base URL; the path is appended) and
+    return once every one is delivered, given up or refused.
+
+    `secret` is one whsec_ secret, or several (the current first) to sign as during a rotation.
+    `options` are `neighborhood_app.run`'s: rate, count, records, seed, defect_rate, days,
+    anchor (a datetime, or an ISO string meaning Asia/Shanghai), retry_scale, timeout, faults
+    ({"replay": n, "bad_signature": n, "stale_timestamp": n, "future_timestamp": n,
+    "missing_header": n, "oversized": n}), path, oversize_bytes.
+    """
+    secrets = secret if isinstance(secret, str) else tuple(secret)
+    return neighborhood_app.run(target, secrets, **_sender_options(options))
+
+
+class RunningSender:
+    """The community app pushing to a target from a background thread, until done or stopped."""
+
+    def __init__(self, target: str, secret: str | Iterable[str], options: dict[str, Any]) -> None:
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._finished: list[Delivery] = []
+        secrets = secret if isinstance(secret, str) else tuple(secret)
+        options = {**_sender_options(options), "stop": self._stop, "on_delivery": self._record}
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="simulator-neighborhood_app")
+        self._future = self._pool.submit(neighborhood_app.run, target, secrets, **options)
+        self._pool.shutdown(wait=False)
+
+    def _record(self, delivery: Delivery) -> None:
+        with self._lock:
+            self._finished.append(delivery)
+
+    def finished(self) -> list[Delivery]:
+        """The deliveries that have ended so far, in the order they ended."""
+        with self._lock:
+            return list(self._finished)
+
+    def wait(self, timeout: float | None = None) -> Summary:
+        """The summary once every send has ended; TimeoutError if that takes over `timeout` s.
+        An error of the run is raised here."""
+        return self._future.result(timeout)
+
+    def stop(self) -> Summary:
+        """Stop sending (a request under way finishes first); what had not ended is "stopped"."""
+        self._stop.set()
+        return self.wait()
+
+    def __enter__(self) -> RunningSender:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.stop()
+
+
+def start_sender(target: str, secret: str | Iterable[str] = NEIGHBORHOOD_APP_SECRET,
+                 **options: Any) -> RunningSender:
+    """Start pushing as `send` does, in a background thread; the handle waits, watches or stops."""
+    return RunningSender(target, secret, options)
