@@ -10,14 +10,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from simulators import messages, workorders
+from simulators import casefiles, messages, workorders
 from simulators.records import Options, Record
 
 GENERATORS: dict[str, Callable[[Options], tuple[Record, ...]]] = {
     "hotline": workorders.generate,
     "message_board": messages.generate,
+    "urban_mgmt": casefiles.generate,
 }
-DEFAULT_RECORDS: dict[str, int] = {"hotline": 400, "message_board": 200}
+DEFAULT_RECORDS: dict[str, int] = {"hotline": 400, "message_board": 200, "urban_mgmt": 300}
 
 
 def generate(partner: str, options: Options) -> tuple[Record, ...]:

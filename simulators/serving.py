@@ -14,13 +14,14 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
-from simulators import hotline, message_board
+from simulators import hotline, message_board, urban_mgmt
 
 APP_FACTORIES: dict[str, Callable[..., FastAPI]] = {
     "hotline": hotline.create_app,
     "message_board": message_board.create_app,
+    "urban_mgmt": urban_mgmt.create_app,
 }
-DEFAULT_PORTS: dict[str, int] = {"hotline": 8101, "message_board": 8102}
+DEFAULT_PORTS: dict[str, int] = {"hotline": 8101, "message_board": 8102, "urban_mgmt": 8103}
 
 
 def create_app(partner: str, **options: Any) -> FastAPI:
