@@ -135,6 +135,7 @@ class _Page:
     window_end: datetime | None
     started: datetime
     repeated: int
+    hold_cursor: bool = False
 
 
 @dataclass(frozen=True)
@@ -357,8 +358,13 @@ class Pipeline:
     ) -> RunResult:
         """Pull everything updated since the cursor (minus `lookback`) up to `until`.
 
-        Each page commits on its own, so a failure part-way loses nothing: the next run
-        re-reads from the last committed cursor, and what it sees again is recognised.
+        Each page commits on its own, so a failure part-way loses nothing of what was read. The
+        cursor stays at the start of the pass until the source has walked the whole window:
+        a record that slid onto a page already read (while the pages after it were committed)
+        has an update time far behind theirs, and a cursor advanced with them would leave it
+        behind the next run's lookback for good. Only once every page is in does the cursor
+        move to the newest update time read; a run that dies re-reads its window, and what it
+        sees again is recognised.
         """
         position = self.cursor()
         start = (position - lookback) if position else initial_start
@@ -366,19 +372,34 @@ class Pipeline:
             return RunResult(channel=self.channel, window=None)
         window = Window(start=start, end=until)
         result = RunResult(channel=self.channel, window=window)
+        high_water: datetime | None = None
+        last_batch = ""
         for records in source.pages(window):
-            page = self.ingest(records, run_id=run_id, window_end=until)
+            page = self.ingest(records, run_id=run_id, window_end=until, hold_cursor=True)
             result.add(page)
+            if page.high_water is not None:
+                high_water = max(page.high_water, high_water or page.high_water)
+                last_batch = page.batch_id
             if on_page:
                 on_page(page)
+        if high_water is not None:
+            with store_errors(), self.engine.begin() as conn:
+                self._advance_cursor(conn, high_water, last_batch, self.clock())
         return result
 
     # -- one page ------------------------------------------------------------------------------
 
     def ingest(
-        self, records: Sequence[PageRecord], *, run_id: str | None = None, window_end: datetime | None = None
+        self,
+        records: Sequence[PageRecord],
+        *,
+        run_id: str | None = None,
+        window_end: datetime | None = None,
+        hold_cursor: bool = False,
     ) -> PageResult:
         """Land, map, check and store one page; returns its counts.
+
+        The cursor moves with the page unless `hold_cursor` (a pass of `run` moves it at its end).
 
         If the store refuses a value (which the checks before it should have caught), the page
         is split in halves until the record it comes from is found; that record is quarantined
@@ -390,7 +411,7 @@ class Pipeline:
             item = self._item(record)
             items.setdefault(item.content_hash, item)
         self.check_keys()
-        page = _Page(run_id, window_end, started, repeated=len(records) - len(items))
+        page = _Page(run_id, window_end, started, repeated=len(records) - len(items), hold_cursor=hold_cursor)
         return self._commit_split(list(items.values()), page)
 
     def _item(self, record: PageRecord) -> _Item:
@@ -475,7 +496,7 @@ class Pipeline:
                     }
                 ],
             )
-            if high_water is not None:
+            if high_water is not None and not page.hold_cursor:
                 self._advance_cursor(conn, high_water, batch_id, started)
         self._keep_statistics_fresh(len(fresh))
         return PageResult(

@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from casehub.crypto import KeyRing
-from casehub.errors import TransientPartnerError
+from casehub.errors import InvalidRecord, TransientPartnerError
 from casehub.pipeline import Pipeline
+from casehub.ports import Window
 from casehub.stats import collect
 from casehub.store import Case, CaseHistory, Quarantine, RawRecord
 from connectors.hotline import MAPPER as HOTLINE
@@ -141,3 +142,68 @@ def test_records_changing_while_paged_are_neither_lost_nor_doubled(engine, keyri
         updated = dict(conn.execute(select(Case.source_id, Case.updated_at)).all())
     assert touched and all(updated[sid] >= began for sid in set(touched) & clean)
     _assert_complete(engine, partner)
+
+
+class WorkerKilled(Exception):
+    """The worker running the DAG task dies (OOM killer, a lost node) between two pages."""
+
+
+def test_a_run_killed_after_records_slid_onto_read_pages_loses_none(engine, keyring, partner) -> None:
+    """Page 1 is read, then the partner moves records to the end of the window: a record that
+    slides onto page 1 is not read in this pass. The run commits more pages and is killed
+    before the paginator walks the window again. The next run, with a lookback far shorter
+    than the window, still reads it: the cursor stayed at the start of the killed pass."""
+    lookback = timedelta(minutes=1)
+    pages: list[int] = []
+
+    def busy_then_killed(_page) -> None:
+        pages.append(1)
+        if len(pages) == 1:
+            partner.touch(25)
+        if len(pages) == 4:
+            raise WorkerKilled
+
+    mapper = HOTLINE if partner.partner == "hotline" else BOARD
+    until = datetime.now(UTC) + timedelta(hours=1)
+    pipeline = Pipeline(engine, mapper, keyring)
+    with _source(partner) as source, pytest.raises(WorkerKilled):
+        pipeline.run(
+            source,
+            until=until,
+            lookback=lookback,
+            initial_start=until - timedelta(days=30),
+            on_page=busy_then_killed,
+        )
+    clean, _ = _expected(partner)
+    with engine.connect() as conn:
+        landed = set(conn.scalars(select(RawRecord.source_id)))
+        read_up_to = conn.scalar(select(func.max(RawRecord.source_updated_at)))
+    skipped = {sid for sid in clean - landed if sid in _ids_older_than(partner, read_up_to - lookback)}
+    assert skipped, "the scenario needs a record that slid onto a page already read"
+    assert pipeline.cursor() is None, "the cursor stays at the start of a pass that did not finish"
+
+    with _source(partner) as source:
+        pipeline.run(source, until=until, lookback=lookback, initial_start=until - timedelta(days=30))
+    with engine.connect() as conn:
+        cases = set(conn.scalars(select(Case.source_id)))
+    assert skipped <= cases
+    _assert_complete(engine, partner)
+    assert pipeline.cursor() is not None
+
+
+def _ids_older_than(simulator: RunningSimulator, moment: datetime) -> set[str]:
+    """Clean records whose newest version the partner serves is older than `moment`."""
+    mapper = HOTLINE if simulator.partner == "hotline" else BOARD
+    window_end = datetime.now(UTC) + timedelta(hours=2)
+    found: set[str] = set()
+    with _source(simulator) as source:
+        for page in source.pages(Window(start=window_end - timedelta(days=30), end=window_end)):
+            for record in page:
+                if isinstance(record, dict):
+                    try:
+                        key = mapper.key(record)
+                    except InvalidRecord:
+                        continue
+                    if key.updated_at < moment:
+                        found.add(key.source_id)
+    return found
