@@ -255,6 +255,9 @@ CROSSWALK_HEADERS = {
     "neighborhood_app_category.csv": ("source_code", "source_name", "category_code"),
     "neighborhood_app_status.csv": ("source_code", "status"),
     "neighborhood_app_nature.csv": ("source_name", "nature"),
+    "urban_mgmt_category.csv": ("source_code", "source_name", "category_code"),
+    "urban_mgmt_status.csv": ("source_code", "source_name", "status"),
+    "urban_mgmt_nature.csv": ("source_code", "source_name", "nature"),
 }
 
 # crosswalk file, its source key column, the partner's published list, that list's key column
@@ -265,6 +268,8 @@ PARTNER_LISTS = [
     ("message_board_status.csv", "source_code", "message_board_statuses.csv", "status"),
     ("neighborhood_app_category.csv", "source_code", "neighborhood_app_categories.csv", "code"),
     ("neighborhood_app_status.csv", "source_code", "neighborhood_app_statuses.csv", "status"),
+    ("urban_mgmt_status.csv", "source_code", "urban_mgmt_statuses.csv", "code"),
+    ("urban_mgmt_nature.csv", "source_code", "urban_mgmt_sources.csv", "code"),
 ]
 
 
@@ -277,7 +282,13 @@ def test_crosswalk_header_and_unique_source(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["hotline_category.csv", "message_board_category.csv", "neighborhood_app_category.csv"]
+    "name",
+    [
+        "hotline_category.csv",
+        "message_board_category.csv",
+        "neighborhood_app_category.csv",
+        "urban_mgmt_category.csv",
+    ],
 )
 def test_category_targets_exist(name: str) -> None:
     minors = {row["minor_code"] for row in rows(TAXONOMY)}
@@ -286,7 +297,13 @@ def test_category_targets_exist(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["hotline_status.csv", "message_board_status.csv", "neighborhood_app_status.csv"]
+    "name",
+    [
+        "hotline_status.csv",
+        "message_board_status.csv",
+        "neighborhood_app_status.csv",
+        "urban_mgmt_status.csv",
+    ],
 )
 def test_status_targets_exist(name: str) -> None:
     for row in rows(CROSSWALK / name):
@@ -357,6 +374,8 @@ def test_crosswalk_matches_partner_list(name: str, key: str, partner_list: str, 
         ("hotline_status.csv", "hotline_statuses.csv", "code", "name"),
         ("message_board_category.csv", "message_board_types.csv", "typeId", "typeName"),
         ("neighborhood_app_category.csv", "neighborhood_app_categories.csv", "code", "name"),
+        ("urban_mgmt_status.csv", "urban_mgmt_statuses.csv", "code", "name"),
+        ("urban_mgmt_nature.csv", "urban_mgmt_sources.csv", "code", "name"),
     ],
 )
 def test_crosswalk_names_match_partner_list(name: str, partner_list: str, code: str, label: str) -> None:
@@ -404,6 +423,58 @@ def test_epidemic_reports_are_health_related() -> None:
     for name in ("疫情防控", "核酸检测", "疫苗接种"):
         assert targets[name]["major_name"] == "卫生健康", name
         assert targets[name]["health_related"] == "true", name
+
+
+def test_urban_mgmt_category_keys_are_type_and_major_minor() -> None:
+    """Digital urban management keys a category by its type and its major + minor code, the
+    4 digits a connector reads from an event's code or from digits 7-10 of a component's."""
+    published = rows(SIMULATOR_DATA / "urban_mgmt_categories.csv")
+    assert_unique([f"{row['case_type']}:{row['code']}" for row in published], "urban_mgmt categories")
+    for row in published:
+        assert row["case_type"] in {"部件", "事件"}, row
+        assert re.fullmatch(r"0[1-9](0[1-9]|[1-9]\d)", row["code"]), row
+        assert row["major_name"] and row["minor_name"], row
+        assert row["time_limit"].isdigit() and int(row["time_limit"]) >= 1, row
+        assert row["time_limit_unit"] in {"小时", "工作日"}, row
+    majors: dict[tuple[str, str], str] = {}
+    for row in published:
+        major = (row["case_type"], row["code"][:2])
+        assert majors.setdefault(major, row["major_name"]) == row["major_name"], f"{major} has two names"
+    assert {major for major in majors if major[0] == "部件"} == {("部件", f"0{n}") for n in range(1, 7)}
+    crosswalk = rows(CROSSWALK / "urban_mgmt_category.csv")
+    named = {row["source_code"]: row["source_name"] for row in crosswalk}
+    assert named == {f"{row['case_type']}:{row['code']}": row["minor_name"] for row in published}
+
+
+def test_urban_mgmt_status_mapping() -> None:
+    crosswalk = rows(CROSSWALK / "urban_mgmt_status.csv")
+    assert {row["source_code"]: row["status"] for row in crosswalk} == {
+        "01": "received",
+        "02": "registered",
+        "03": "dispatched",
+        "04": "accepted",
+        "05": "processing",
+        "06": "completed",
+        "07": "verified",
+        "08": "closed",
+        "11": "returned",
+        "12": "dispatched",
+        "99": "cancelled",
+    }
+
+
+def test_urban_mgmt_nature_follows_the_source() -> None:
+    """A case file has no nature of its own: a report unless a resident complained through a
+    channel that forwards complaints (12345) or the press."""
+    crosswalk = rows(CROSSWALK / "urban_mgmt_nature.csv")
+    assert {row["source_name"]: row["nature"] for row in crosswalk} == {
+        "监督员上报": "report",
+        "公众举报": "report",
+        "12345转办": "complaint",
+        "视频智能发现": "report",
+        "领导交办": "report",
+        "媒体曝光": "complaint",
+    }
 
 
 def test_hotline_categories_reach_every_major() -> None:
