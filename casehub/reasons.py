@@ -36,3 +36,7 @@ class Code(StrEnum):
     UNENCODABLE_VALUE = "unencodable_value"  # JSON the store's canonical form cannot hold
     MAPPING_FAILED = "mapping_failed"  # the mapper raised on a value it did not expect
     STORE_REJECTED = "store_rejected"  # the store refused a value the checks let through
+    # What enrichment had to assume (warnings: the case is accepted all the same).
+    UNMAPPED_CATEGORY = "unmapped_category"  # no crosswalk row for the code: classified as 其他诉求
+    UNKNOWN_REGION = "unknown_region"  # a street, community or grid code the regions do not know
+    CALENDAR_UNKNOWN = "calendar_unknown"  # the holiday calendar lacks the year: Monday to Friday counted
