@@ -65,6 +65,9 @@ def _stats(args: argparse.Namespace) -> int:
     else:
         console = Console()
         console.print_json(json.dumps(stats, ensure_ascii=False))
+        for title, key in (("cases by grade", "by_grade"), ("cases by unit kind", "by_unit_kind")):
+            counts = " · ".join(f"{name} {count}" for name, count in stats["cases"][key].items())
+            console.print(f"{title}: {counts}", soft_wrap=True)
     return 0 if stats["reconciled"] else 1
 
 

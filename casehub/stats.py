@@ -3,6 +3,11 @@
 `reconciled` is the hub's promise that nothing was lost: every raw record that landed has
 exactly one outcome, `raw = accepted + quarantined + superseded`; every quarantined raw record
 has an open quarantine entry; every accepted one belongs to a stored case.
+
+`cases.by_grade` and `cases.by_unit_kind` show where the work goes: every grade and every kind
+of handling unit is listed, zeros included, so a reader (or a dashboard) never has to guess
+whether a missing key means none. A case whose `assigned_unit` is empty or no unit of
+`schemas/reference/units.csv` counts as `unrouted`, a key present only when there are such cases.
 """
 
 from __future__ import annotations
@@ -12,7 +17,23 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from casehub.enrich.rules import GRADES, UNIT_KINDS, load_rules
 from casehub.store.models import Case, Quarantine, RawRecord, SyncCursor
+
+UNROUTED = "unrouted"
+
+
+def _by_unit_kind(by_unit: dict[str | None, int]) -> dict[str, int]:
+    """Case counts per unit code, summed per kind of unit (units.csv); every kind listed."""
+    units = load_rules().units
+    kinds: Counter[str] = Counter()
+    for code, count in by_unit.items():
+        unit = units.get(code) if code else None
+        kinds[unit.kind if unit is not None else UNROUTED] += count
+    counts = {kind: kinds[kind] for kind in UNIT_KINDS}
+    if kinds[UNROUTED]:
+        counts[UNROUTED] = kinds[UNROUTED]
+    return counts
 
 
 def collect(engine: Engine) -> dict[str, Any]:
@@ -23,6 +44,10 @@ def collect(engine: Engine) -> dict[str, Any]:
         raw_total = conn.scalar(select(func.count()).select_from(RawRecord)) or 0
         by_channel = dict(conn.execute(select(Case.channel, func.count()).group_by(Case.channel)).all())
         by_status = dict(conn.execute(select(Case.status, func.count()).group_by(Case.status)).all())
+        by_grade = dict(conn.execute(select(Case.grade, func.count()).group_by(Case.grade)).all())
+        by_unit = dict(
+            conn.execute(select(Case.assigned_unit, func.count()).group_by(Case.assigned_unit)).all()
+        )
         open_rows = conn.execute(
             select(Quarantine.channel, Quarantine.reasons).where(Quarantine.state == "open")
         ).all()
@@ -63,6 +88,8 @@ def collect(engine: Engine) -> dict[str, Any]:
             "total": sum(by_channel.values()),
             "by_channel": dict(sorted(by_channel.items())),
             "by_status": dict(sorted(by_status.items())),
+            "by_grade": {grade: by_grade.get(grade, 0) for grade in GRADES},
+            "by_unit_kind": _by_unit_kind(by_unit),
         },
         "quarantined": {
             "total": len(open_rows),
