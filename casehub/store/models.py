@@ -222,3 +222,31 @@ class KeyFingerprint(Base):
     purpose: Mapped[str] = mapped_column(String(8), primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64))
     registered_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class InboundWebhook(Base):
+    """A webhook a partner pushed, landed sealed before the gateway acknowledged it.
+
+    The gateway commits the row, then answers 2xx; the partner's `webhook-id` is unique per
+    partner, so a retried delivery finds the row and lands nothing twice. `payload` is the body
+    exactly as received, sealed and bound to `webhook_inbox/<partner>/<webhook_id>`. A row stays
+    `pending` until the pipeline has turned it into a raw record (`processed`, with its batch).
+    """
+
+    __tablename__ = "webhook_inbox"
+    __table_args__ = (
+        UniqueConstraint("partner", "webhook_id", name="uq_webhook_inbox_partner_webhook_id"),
+        Index("ix_webhook_inbox_partner_state", "partner", "state", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    partner: Mapped[str] = mapped_column(String(32))
+    webhook_id: Mapped[str] = mapped_column(String(128))
+    event_type: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(Timestamp)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    state: Mapped[str] = mapped_column(String(16))
+    processed_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    batch_id: Mapped[str | None] = mapped_column(String(36))
