@@ -2,7 +2,7 @@
 
 casehub demo                      run the ingest DAGs against the simulators, report
 casehub simulate [partner …]      serve the partner simulators (python -m simulators)
-casehub serve                     run the gateway (health, stats, masked case reads)
+casehub serve                     run the gateway (health, stats, masked case reads, webhooks)
 casehub migrate                   bring the store's schema to the newest revision
 casehub stats [--json]            what the store holds; `reconciled` when nothing is lost
 casehub quarantine list           quarantined records and their reasons (no personal data)
@@ -16,6 +16,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -128,7 +129,7 @@ def _quarantine_replay(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from casehub.gateway import serve
 
-    serve(args.host, args.port)
+    serve(args.host, args.port, partners_file=args.partners)
     return 0
 
 
@@ -154,9 +155,10 @@ def parser() -> argparse.ArgumentParser:
     simulate.add_argument("rest", nargs=argparse.REMAINDER)
     simulate.set_defaults(func=_simulate)
 
-    serve = commands.add_parser("serve", help="run the gateway (REST API of the hub)")
+    serve = commands.add_parser("serve", help="run the gateway (REST API of the hub, webhook intake)")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--port", type=int, default=8000, help="0 picks a free port (logged)")
+    serve.add_argument("--partners", type=Path, help="the partner manifest (connectors/partners.toml)")
     serve.set_defaults(func=_serve)
 
     commands.add_parser("migrate", help="bring the store to the newest schema").set_defaults(func=_migrate)

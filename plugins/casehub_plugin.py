@@ -1,13 +1,14 @@
 """Puts the hub's gateway into the Airflow API server, and links to it from the Airflow UI menu.
 
-The gateway is mounted at `/casehub` (so `/casehub/health`, `/casehub/stats`, `/casehub/quarantine`,
-`/casehub/cases/{case_id}` beside Airflow's own `/api/v2`). Airflow does not authenticate plugin
-apps, so the gateway keeps its own bearer token (`CASEHUB_GATEWAY_TOKEN`); without one it refuses
-everything but its health check.
+The gateway is mounted at `/casehub` (so `/casehub/healthz`, `/casehub/stats`,
+`/casehub/quarantine`, `/casehub/cases/{case_id}`, `/casehub/webhooks/{partner}` and
+`/casehub/openapi.json` beside Airflow's own `/api/v2`). Airflow does not authenticate plugin
+apps, so the gateway keeps its own guards: a bearer token (`CASEHUB_GATEWAY_TOKEN`) for the read
+routes — without one they answer 503 — and Standard Webhooks signatures for webhooks.
 
 Every Airflow process loads plugins, not only the API server, so this module imports no more
-than the plugin base and the gateway module; building the app touches neither the store nor the
-key ring.
+than the plugin base and the gateway package; building the app touches neither the store, the
+key ring nor the partner manifest.
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ def test_it_mounts_the_gateway_where_airflow_allows(plugin: ModuleType) -> None:
     assert mounted["url_prefix"] == "/casehub"
     assert not any(mounted["url_prefix"].startswith(prefix) for prefix in RESERVED_URL_PREFIXES)
     paths = {route.path for route in mounted["app"].routes}
-    assert {"/health", "/stats", "/quarantine", "/cases/{case_id}"} <= paths
+    assert {"/healthz", "/stats", "/quarantine", "/cases/{case_id}", "/webhooks/{partner}"} <= paths
 
 
 def test_the_mounted_gateway_keeps_its_own_authentication(
@@ -64,7 +64,8 @@ def test_the_mounted_gateway_keeps_its_own_authentication(
     server = FastAPI()
     server.mount(mounted["url_prefix"], mounted["app"])
     client = TestClient(server)
-    assert client.get("/casehub/health").json()["status"] == "ok"
+    assert client.get("/casehub/healthz").json()["status"] == "ok"
+    assert client.get("/casehub/openapi.json").json()["info"]["title"] == "casehub gateway"
     refused = client.get("/casehub/stats")
     assert refused.status_code == 401
     assert refused.headers["content-type"] == "application/problem+json"
@@ -105,6 +106,7 @@ def test_loading_the_plugin_pulls_in_no_store_keys_or_data_libraries() -> None:
         "casehub.crypto",
         "casehub.stats",
         "casehub.pipeline",
+        "casehub.inbox",
         "great_expectations",
         "pandas",
         "zeep",

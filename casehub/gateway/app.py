@@ -1,0 +1,88 @@
+"""The gateway app: the routers of `ROUTERS` behind one problem+json error surface."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI
+
+from casehub.gateway import problems
+from casehub.gateway.context import TOKEN_ENV, Context
+from casehub.gateway.routers import health, read, webhooks
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from casehub.partners import Partner
+
+log = logging.getLogger("casehub.gateway")
+
+ROUTERS = (health.router, read.router, webhooks.router)
+"""Each concern's routes; a new concern is a module in `routers/` and one entry here."""
+
+TITLE = "casehub gateway"
+VERSION = "1.0"
+DESCRIPTION = """\
+The HTTP surface of casehub, the data-exchange hub of the 民呼我应 (people call, we respond) case
+network.
+
+- **health** — `GET /healthz`, no token needed.
+- **read** — store statistics, the open quarantine and masked case reads, for data engineers,
+  quality officers and tools. They need `Authorization: Bearer <CASEHUB_GATEWAY_TOKEN>`; with no
+  token configured they answer 503.
+- **webhooks** — pushing partners (the community app) deliver signed webhooks (Standard
+  Webhooks). A delivery is acknowledged only once it is committed, sealed, to the hub's inbox.
+
+Every error is problem details (RFC 9457, `application/problem+json`) with a stable `type`
+(`urn:casehub:problem:<reason>`); none carries personal data or echoes what was sent.
+"""
+TAGS = [
+    {"name": "health", "description": "liveness and whether the store answers"},
+    {"name": "read", "description": "what the store holds, behind the gateway's bearer token"},
+    {"name": "webhooks", "description": "partners' signed pushes, landed before acknowledged"},
+]
+
+
+def create_app(
+    engine: Engine | None = None, *, token: str | None = None, partners: Sequence[Partner] | None = None
+) -> FastAPI:
+    """The gateway on `engine` (default: the configured store), guarded by `token` (default: env),
+    receiving webhooks from `partners` (default: the manifest's pushing partners, read on first use)."""
+    app = FastAPI(
+        title=TITLE,
+        description=DESCRIPTION,
+        version=VERSION,
+        openapi_tags=TAGS,
+        openapi_url="/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.context = Context(engine, token=token, partners=partners)
+    problems.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
+
+
+def serve(host: str, port: int, *, partners_file: Path | None = None) -> None:
+    """Run the gateway with uvicorn (`casehub serve`), warning at once about what it cannot do.
+
+    The manifest is read here, so a broken one stops the start rather than every delivery.
+    """
+    import uvicorn
+
+    from casehub.partners import MANIFEST_PATH, pushing
+
+    partners = pushing(partners_file or MANIFEST_PATH)
+    if not os.environ.get(TOKEN_ENV):
+        log.warning("gateway: %s is not set; the read routes answer 503", TOKEN_ENV)
+    for partner in partners:
+        variable = partner.pushing().secret_env
+        if not os.environ.get(variable):
+            log.warning("gateway: %s is not set; webhooks of %s answer 503", variable, partner.code)
+    app = create_app(partners=partners)
+    uvicorn.run(app, host=host, port=port, proxy_headers=True, log_level="info")

@@ -1,0 +1,125 @@
+"""Reading the store for people and tools: statistics, the open quarantine, one case with its
+reporter masked. Every route needs the gateway's bearer token."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from sqlalchemy import select
+
+from casehub.gateway.auth import require_token
+from casehub.gateway.context import Context, context_of
+from casehub.gateway.problems import Problem, documented
+
+if TYPE_CHECKING:
+    from sqlalchemy import RowMapping
+
+log = logging.getLogger("casehub.gateway")
+
+HIDDEN_COLUMNS = ("pii_key_id", "reporter_phone_index", "reporter_fingerprint")
+QUARANTINE_COLUMNS = (
+    "id", "channel", "source_id", "source_updated_at", "quarantined_at", "attempts", "reasons",
+)
+
+router = APIRouter(
+    tags=["read"],
+    dependencies=[Depends(require_token)],
+    responses=documented(
+        {
+            401: "no or a wrong `Authorization: Bearer` token",
+            503: "the gateway has no token configured, or the store did not answer",
+        }
+    ),
+)
+
+
+def mask_name(name: str | None) -> str | None:
+    """The first character only (欧阳明华 → 欧*): a caller is recognisable to staff, not identifiable."""
+    return name[0] + "*" if name else None
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """+8613800138000 → +86138****8000, the way Chinese service desks print a number."""
+    if not phone:
+        return None
+    prefix, national = ("+86", phone[3:]) if phone.startswith("+86") else ("", phone)
+    if len(national) < 8:
+        return prefix + "*" * len(national)
+    return prefix + national[:3] + "*" * (len(national) - 7) + national[-4:]
+
+
+@router.get(
+    "/stats",
+    summary="Store statistics",
+    description="What `casehub stats --json` prints: raw records by outcome, cases by channel and "
+    "status, quarantine by reason, cursors, and `reconciled` — true while nothing is lost.",
+)
+def stats(request: Request) -> dict[str, Any]:
+    from casehub.stats import collect
+
+    return collect(context_of(request).store())
+
+
+@router.get(
+    "/quarantine",
+    summary="Open quarantine entries",
+    description="Open entries and their machine-readable reasons, oldest first: what "
+    "`casehub quarantine list` shows. Reasons name the field and the rule, never the value.",
+)
+def quarantine(
+    request: Request,
+    channel: Annotated[str | None, Query(description="only this channel's entries")] = None,
+    limit: Annotated[int, Query(description="at most this many (1–1000)")] = 200,
+) -> list[dict[str, Any]]:
+    from casehub.store.models import Quarantine
+
+    query = select(Quarantine).where(Quarantine.state == "open").order_by(Quarantine.id)
+    if channel:
+        query = query.where(Quarantine.channel == channel)
+    with context_of(request).store().connect() as conn:
+        rows = conn.execute(query.limit(max(1, min(limit, 1000)))).mappings().all()
+    return [{name: row[name] for name in QUARANTINE_COLUMNS} for row in rows]
+
+
+@router.get(
+    "/cases/{case_id}",
+    summary="One case, reporter masked",
+    description="The stored case as the unified schema has it. The reporter's name and phone are "
+    "decrypted in memory and leave masked (张*, +86138****8000); without a key ring they are null. "
+    "The resident ID number is never shown.",
+    responses=documented({404: "no case with this id"}),
+)
+def case(
+    request: Request, case_id: Annotated[str, Path(description="the case's id (a UUID)")]
+) -> dict[str, Any]:
+    from casehub.store.models import Case
+
+    context = context_of(request)
+    with context.store().connect() as conn:
+        row = conn.execute(select(Case).where(Case.case_id == case_id)).mappings().one_or_none()
+    if row is None:
+        raise Problem(404, "case-not-found", "Case not found", "no case with this id")
+    shown = {k: v for k, v in row.items() if not k.startswith("reporter_") and k not in HIDDEN_COLUMNS}
+    return {**shown, "reporter": _reporter(context, row)}
+
+
+def _reporter(context: Context, row: RowMapping) -> dict[str, str | None]:
+    """Name and phone, masked; null without a key ring (the ID number is never shown)."""
+    from casehub.crypto import associated_data
+    from casehub.errors import ConfigurationError
+
+    ring = context.keyring()
+    if ring is None:
+        return {"name": None, "phone": None}
+    shown: dict[str, str | None] = {}
+    for field, mask in (("name", mask_name), ("phone", mask_phone)):
+        column = f"reporter_{field}"
+        aad = associated_data("cases", column, row["case_id"])
+        try:
+            shown[field] = mask(ring.open_text(row["pii_key_id"], row[column], aad))
+        except ConfigurationError as exc:
+            log.warning("gateway: %s of a case stays hidden: %s", column, exc)
+            shown[field] = None
+    return shown

@@ -1,0 +1,98 @@
+"""The gateway app: built without I/O, documented by its OpenAPI, every error a problem."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+from fastapi import APIRouter, FastAPI
+from sqlalchemy import Engine
+from starlette.exceptions import StarletteDeprecationWarning
+
+import casehub.gateway
+from casehub.gateway import app as gateway_app
+from casehub.gateway import create_app
+from casehub.gateway.problems import Problem
+
+with warnings.catch_warnings():
+    # Starlette prefers httpx2 for its test client and warns once, on import, when only httpx is
+    # installed; the client works the same with either.
+    warnings.simplefilter("ignore", StarletteDeprecationWarning)
+    from fastapi.testclient import TestClient
+
+
+def test_the_package_exports_the_app_and_the_server() -> None:
+    assert casehub.gateway.__all__ == ["create_app", "serve"]
+    assert callable(casehub.gateway.serve)
+
+
+def test_creating_the_app_reads_no_store_key_ring_or_manifest(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_: object, **__: object) -> None:
+        raise AssertionError("touched at app creation")
+
+    for target in ("casehub.partners.pushing", "casehub.partners.load_partners",
+                   "casehub.crypto.load_keyring", "casehub.store.connect"):
+        monkeypatch.setattr(target, refuse)
+    assert isinstance(create_app(), FastAPI)
+
+
+def test_openapi_is_served_and_the_interactive_docs_are_not(sqlite_engine: Engine) -> None:
+    client = TestClient(create_app(sqlite_engine))
+    spec = client.get("/openapi.json").json()
+    assert spec["info"]["title"] == "casehub gateway"
+    assert "problem+json" in spec["info"]["description"]
+    assert set(spec["paths"]) == {
+        "/healthz", "/stats", "/quarantine", "/cases/{case_id}", "/webhooks/{partner}",
+    }
+    for path, operations in spec["paths"].items():
+        for operation in operations.values():
+            assert operation["summary"] and operation["description"], path
+    webhook = spec["paths"]["/webhooks/{partner}"]["post"]
+    headers = {p["name"] for p in webhook["parameters"] if p["in"] == "header"}
+    assert headers == {"webhook-id", "webhook-timestamp", "webhook-signature"}
+    assert {"200", "202", "400", "401", "404", "409", "413", "415", "422", "503"} <= set(webhook["responses"])
+    assert "application/problem+json" in webhook["responses"]["401"]["content"]
+    envelope = webhook["requestBody"]["content"]["application/json"]["schema"]
+    assert envelope["properties"]["data"]["required"] == ["reportId", "updatedAt"]
+    assert spec["components"]["securitySchemes"]["gatewayToken"]["scheme"] == "bearer"
+    for path in ("/docs", "/redoc"):
+        assert client.get(path).status_code == 404
+
+
+def test_a_new_concern_is_a_router_and_one_entry(
+    monkeypatch: pytest.MonkeyPatch, sqlite_engine: Engine
+) -> None:
+    extra = APIRouter()
+
+    @extra.get("/open311/services")
+    def services() -> list[str]:
+        raise Problem(501, "not-implemented", "Not implemented", "not yet")
+
+    monkeypatch.setattr(gateway_app, "ROUTERS", (*gateway_app.ROUTERS, extra))
+    response = TestClient(create_app(sqlite_engine)).get("/open311/services")
+    assert response.status_code == 501
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_a_problem_carries_its_extension_members_and_headers() -> None:
+    response = Problem(400, "missing-header", "Missing header", "the webhook-id header is missing",
+                       header="webhook-id", headers={"Retry-After": "5"}).response()
+    assert response.headers["retry-after"] == "5"
+    assert response.body == (
+        b'{"type":"urn:casehub:problem:missing-header","title":"Missing header","status":400,'
+        b'"detail":"the webhook-id header is missing","header":"webhook-id"}'
+    )
+
+
+def test_an_unexpected_failure_is_a_500_problem_without_its_message(
+    monkeypatch: pytest.MonkeyPatch, sqlite_engine: Engine
+) -> None:
+    def broken(*_: object) -> None:
+        raise RuntimeError("13800138000")
+
+    monkeypatch.setattr("casehub.stats.collect", broken)
+    client = TestClient(create_app(sqlite_engine, token="t"), raise_server_exceptions=False)
+    response = client.get("/stats", headers={"Authorization": "Bearer t"})
+    assert response.status_code == 500
+    assert response.json()["type"] == "urn:casehub:problem:internal-error"
+    assert "13800138000" not in response.text
