@@ -33,6 +33,7 @@ test-fast: venv
 
 bench: venv
 	$(BIN)/python benchmarks/bench_ingest.py
+	$(BIN)/python benchmarks/bench_webhooks.py
 
 up: venv
 	$(BIN)/casehub up
