@@ -71,7 +71,8 @@ def create_app(
 def serve(host: str, port: int, *, partners_file: Path | None = None) -> None:
     """Run the gateway with uvicorn (`casehub serve`), warning at once about what it cannot do.
 
-    The manifest is read here, so a broken one stops the start rather than every delivery.
+    The manifest is read and its webhook paths checked here, so a broken one stops the start
+    rather than every delivery.
     """
     import uvicorn
 
@@ -85,4 +86,5 @@ def serve(host: str, port: int, *, partners_file: Path | None = None) -> None:
         if not os.environ.get(variable):
             log.warning("gateway: %s is not set; webhooks of %s answer 503", variable, partner.code)
     app = create_app(partners=partners)
+    app.state.context.receivers()
     uvicorn.run(app, host=host, port=port, proxy_headers=True, log_level="info")

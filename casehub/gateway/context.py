@@ -56,8 +56,8 @@ class Context:
                     self._keyring = (_load_keyring(),)
         return self._keyring[0]
 
-    def receiver(self, path: str) -> Partner | None:
-        """The pushing partner whose manifest `push_in.path` is `path` (under `/webhooks/`).
+    def receivers(self) -> Mapping[str, Partner]:
+        """The pushing partners by their manifest `push_in.path`, each one segment under `/webhooks/`.
 
         Raises `ConfigurationError` when the manifest cannot be read or puts a path elsewhere.
         """
@@ -65,7 +65,11 @@ class Context:
             with self._lock:
                 if self._receivers is None:
                     self._receivers = _receivers(self._partners)
-        return self._receivers.get(path)
+        return self._receivers
+
+    def receiver(self, path: str) -> Partner | None:
+        """The pushing partner that sends to `path`, if any."""
+        return self.receivers().get(path)
 
 
 def _load_keyring() -> KeyRing | None:

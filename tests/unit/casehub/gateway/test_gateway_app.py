@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
+from pathlib import Path
 
 import pytest
 from fastapi import APIRouter, FastAPI
@@ -10,9 +12,11 @@ from sqlalchemy import Engine
 from starlette.exceptions import StarletteDeprecationWarning
 
 import casehub.gateway
+from casehub import cli
 from casehub.gateway import app as gateway_app
 from casehub.gateway import create_app
 from casehub.gateway.problems import Problem
+from tests.unit.casehub.gateway.deliveries import MANIFEST, SECRET_ENV, manifest
 
 with warnings.catch_warnings():
     # Starlette prefers httpx2 for its test client and warns once, on import, when only httpx is
@@ -96,3 +100,26 @@ def test_an_unexpected_failure_is_a_500_problem_without_its_message(
     assert response.status_code == 500
     assert response.json()["type"] == "urn:casehub:problem:internal-error"
     assert "13800138000" not in response.text
+
+
+def test_serve_runs_the_manifests_pushing_partners(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    served: list[FastAPI] = []
+    monkeypatch.setattr("uvicorn.run", lambda app, **_: served.append(app))
+    monkeypatch.delenv(SECRET_ENV, raising=False)
+    with caplog.at_level(logging.WARNING, logger="casehub.gateway"):
+        assert cli.main(["serve", "--port", "0", "--partners", str(manifest(tmp_path))]) == 0
+    [app] = served
+    assert set(app.state.context.receivers()) == {"/webhooks/neighborhood_app"}
+    assert f"{SECRET_ENV} is not set" in caplog.text
+
+
+def test_serve_refuses_to_start_on_a_manifest_it_cannot_serve(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("uvicorn.run", lambda *_, **__: pytest.fail("started"))
+    elsewhere = tmp_path / "elsewhere.toml"
+    elsewhere.write_text(MANIFEST.replace('path = "/webhooks/', 'path = "/hooks/'), encoding="utf-8")
+    assert cli.main(["serve", "--partners", str(elsewhere)]) == 2
+    assert "push_in.path must be one segment under /webhooks/" in capsys.readouterr().err
