@@ -23,12 +23,14 @@ class Code(StrEnum):
     UNKNOWN_STATUS = "unknown_status"
     UNKNOWN_NATURE = "unknown_nature"
     UNKNOWN_DISTRICT = "unknown_district"
+    UNKNOWN_COMMUNITY = "unknown_community"  # a community code that is not a community of the regions
     INVALID_PHONE = "invalid_phone"
     INVALID_ID_NUMBER = "invalid_id_number"  # resident ID: form, check digit or birth date
     INVALID_TIME = "invalid_time"  # not a time, or outside the years a case can have
     INVALID_COORDINATES = "invalid_coordinates"
     INVALID_VALUE = "invalid_value"  # wrong JSON type, a control character, outside a closed list
     OUTSIDE_CITY = "outside_city"  # coordinates outside Wuhan
+    FAR_FROM_COMMUNITY = "far_from_community"  # a pin inside Wuhan but far from its community's centre
     # What the pipeline finds about the record as a whole.
     FUTURE_TIME = "future_time"  # the update time is ahead of the hub's clock beyond the tolerance
     NOT_AN_OBJECT = "not_an_object"  # the page's item is a number, a string, a list or null

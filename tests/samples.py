@@ -57,3 +57,29 @@ def board_message(**changes: Any) -> dict[str, Any]:
     }
     message.update(changes)
     return message
+
+
+def report(**changes: Any) -> dict[str, Any]:
+    """A rated community app report (居民报事), the `data` of its webhook: camelCase, +08:00, GCJ-02."""
+    data = {
+        "reportId": "WLL20250303000340",
+        "reportType": "建议",
+        "categoryCode": "WL0701",
+        "categoryName": "居家养老",
+        "title": "团结里建议增设老年食堂",
+        "content": "您好，团结里社区老人多，子女白天上班，老人吃饭不方便，建议社区开设老年食堂或助餐点。",
+        "reporterName": "刘旭",
+        "reporterPhone": "18045667651",
+        "communityCode": "420103002002",
+        "communityName": "团结里社区",
+        "address": "江汉区花楼街道团结里社区15栋5单元1403室",
+        "location": {"lng": 114.293281, "lat": 30.579934},
+        "status": "已评价",
+        "handlingUnit": "花楼街道社区养老服务中心",
+        "handlingResult": "花楼街道社区养老服务中心已安排网格员上门核实，问题已处理完毕，并向居民反馈。",
+        "satisfaction": "满意",
+        "createdAt": "2025-03-03T17:16:43+08:00",
+        "updatedAt": "2025-03-05T08:42:02+08:00",
+    }
+    data.update(changes)
+    return data
