@@ -30,6 +30,8 @@ class Code(StrEnum):
     INVALID_COORDINATES = "invalid_coordinates"
     INVALID_VALUE = "invalid_value"  # wrong JSON type, a control character, outside a closed list
     OUTSIDE_CITY = "outside_city"  # coordinates outside Wuhan
+    UNKNOWN_GRID = "unknown_grid"  # a unit grid (单元网格) whose street, community or grid the regions lack
+    INVALID_CATEGORY_CODE = "invalid_category_code"  # 部件 not 16 digits or of another district, 事件 not 4
     FAR_FROM_COMMUNITY = "far_from_community"  # a pin inside Wuhan but far from its community's centre
     # What the pipeline finds about the record as a whole.
     FUTURE_TIME = "future_time"  # the update time is ahead of the hub's clock beyond the tolerance

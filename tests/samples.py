@@ -83,3 +83,58 @@ def report(**changes: Any) -> dict[str, Any]:
     }
     data.update(changes)
     return data
+
+
+def _step(at: str, status: str, name: str, department: str, note: str) -> dict[str, str]:
+    return {"StepTime": at, "StatusCode": status, "StatusName": name, "Department": department, "Note": note}
+
+
+def case_file(**changes: Any) -> dict[str, Any]:
+    """A closed digital urban management case file (案卷) as the SOAP service sends it: strings,
+    empties for null, a 部件 code, a unit grid, EPSG:4547 metres and its progress log inline."""
+    centre, department = "江汉区城市管理监督指挥中心", "江汉区水务和湖泊局"
+    dispatched = f"派遣至{department}处置，处置时限2工作日。"
+    record = {
+        "CaseNo": "CG261120000358",
+        "SourceCode": "03",
+        "SourceName": "12345转办",
+        "CaseType": "部件",
+        "CategoryCode": "4201030102000358",
+        "MajorName": "公用设施",
+        "MinorName": "污水井盖",
+        "GridCode": "42010300100101",
+        "DistrictName": "江汉区",
+        "StreetName": "民族街道",
+        "CommunityName": "新城里社区",
+        "CoordX": "527058.44",
+        "CoordY": "3384732.79",
+        "Address": "江汉区民族街道友谊路58号门前",
+        "Description": "12345热线转办：来电人反映江汉区民族街道友谊路58号门前污水井盖破损，请相关部门处理。",
+        "ReporterName": "李娟",
+        "ReporterPhone": "+86 139 0712 3456",
+        "SupervisorId": "",
+        "StatusCode": "08",
+        "StatusName": "已结案",
+        "Department": department,
+        "TimeLimit": "2",
+        "TimeLimitUnit": "工作日",
+        "ReportTime": "2026-11-20 08:30:00",
+        "RegisterTime": "2026-11-20 08:52:10",
+        "UpdateTime": "2026-11-21 18:10:00",
+        "CloseTime": "2026-11-21 18:10:00",
+        "Result": "已更换新井盖，恢复正常。",
+        "Progress": {
+            "Step": [
+                _step("2026-11-20 08:30:00", "01", "待立案", centre, "12345转办，待立案。"),
+                _step("2026-11-20 08:52:10", "02", "已立案", centre, "符合立案条件，予以立案。"),
+                _step("2026-11-20 09:05:00", "03", "已派遣", centre, dispatched),
+                _step("2026-11-20 09:40:00", "04", "已签收", department, "已签收。"),
+                _step("2026-11-20 10:05:00", "05", "处置中", department, "已安排人员现场处置。"),
+                _step("2026-11-21 15:20:00", "06", "已处置", department, "已更换新井盖，恢复正常。"),
+                _step("2026-11-21 17:45:00", "07", "已核查", centre, "监督员JDY03012现场核查，问题已解决。"),
+                _step("2026-11-21 18:10:00", "08", "已结案", centre, "核查通过，予以结案。"),
+            ]
+        },
+    }
+    record.update(changes)
+    return record
