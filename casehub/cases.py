@@ -6,17 +6,36 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from casehub.grading import grade
 from casehub.identity import case_id
 from casehub.normalize import iso
-from casehub.reference import Category
+
+UNSET = (
+    "category",
+    "health_related",
+    "grade",
+    "street_code",
+    "community_code",
+    "grid_code",
+    "address",
+    "lng",
+    "lat",
+    "source_crs",
+    "assigned_unit",
+    "time_limit_days",
+    "deadline_at",
+    "result",
+    "satisfaction",
+    "duplicate_of",
+    "cluster_id",
+)
+"""Fields a mapper may leave out; enrichment fills the first three and the unit and deadline."""
 
 
 def unified_case(
     *,
     channel: str,
     source_id: str,
-    category: Category,
+    source_category: str,
     urgency: str | None,
     reported_at: datetime,
     received_at: datetime,
@@ -25,40 +44,25 @@ def unified_case(
     reporter: Mapping[str, str | None],
     **fields: Any,
 ) -> dict[str, Any]:
-    """The unified case a mapper returns: what it knows, and the rest of the contract empty.
+    """The unified case a mapper returns: what the channel said, and the rest of the contract empty.
 
-    Derived values are computed here once for every channel: the deterministic case id, the
-    category's health flag and grade (escalated for critical urgency), ISO times with offset.
-    Fields this release fills for no channel (grid codes, deadline, supervision, duplicates)
-    start empty, as `schemas/case.schema.json` allows.
+    Computed here once for every channel: the deterministic case id and ISO times with offset.
+    What the hub decides rather than the channel — the unified category and its health flag,
+    the grade, the handling unit, the time limit and deadline — is left empty for enrichment
+    (`casehub.enrich`) to fill; a channel's own time limit (`time_limit_days`) is kept, and wins.
+    Fields no channel fills yet (supervision, duplicates) start empty, as
+    `schemas/case.schema.json` allows.
     """
-    case: dict[str, Any] = {
-        "street_code": None,
-        "community_code": None,
-        "grid_code": None,
-        "address": None,
-        "lng": None,
-        "lat": None,
-        "source_crs": None,
-        "urgency": urgency,
-        "assigned_unit": None,
-        "time_limit_days": None,
-        "deadline_at": None,
-        "result": None,
-        "satisfaction": None,
-        "supervision": [],
-        "duplicate_of": None,
-        "cluster_id": None,
-    }
+    case: dict[str, Any] = dict.fromkeys(UNSET)
+    case["supervision"] = []
     case.update(fields)
     case.update(
         {
             "case_id": case_id(channel, source_id),
             "channel": channel,
             "source_id": source_id,
-            "category": category.code,
-            "health_related": category.health_related,
-            "grade": grade(category, urgency),
+            "source_category": source_category,
+            "urgency": urgency,
             "reporter": dict(reporter),
             "reported_at": iso(reported_at),
             "received_at": iso(received_at),

@@ -26,6 +26,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -37,6 +38,7 @@ from uuid6 import uuid7
 
 from casehub.contract import CaseContract, case_contract
 from casehub.crypto import KeyRing, associated_data
+from casehub.enrich import Rules, enrich, load_rules
 from casehub.errors import InvalidRecord, Reason
 from casehub.ports import Mapper, PageRecord, Source, UnreadableRecord, Window
 from casehub.quality import QualitySuite, quality_suite
@@ -49,6 +51,8 @@ from casehub.store.models import Batch, Case, CaseHistory, Quarantine, SyncCurso
 from casehub.store.models import RawRecord as RawRow
 
 ACCEPTED, QUARANTINED, SUPERSEDED = "accepted", "quarantined", "superseded"
+REPLAY_RUN = "replay"
+"""The run id of the batches a quarantine replay records."""
 TIME_FIELDS = ("reported_at", "received_at", "updated_at", "closed_at", "deadline_at")
 PERSONAL_FIELDS = ("name", "phone", "id_number")
 # Columns of `cases` filled from the unified case as they are (personal data is sealed apart).
@@ -102,6 +106,31 @@ class _Item:
     case: dict[str, Any] | None = None
     reasons: list[Reason] = field(default_factory=list)
     outcome: str = QUARANTINED
+    events: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[Reason] = field(default_factory=list)
+
+
+def _record_warnings(items: Sequence[_Item]) -> list[dict[str, Any]]:
+    """The warnings of a page's accepted records, counted by code and field, in the shape of
+    the batch suite's warnings (an unmapped category is filed under 其他, not quarantined)."""
+    counts: Counter[tuple[str, str]] = Counter()
+    messages: dict[tuple[str, str], str] = {}
+    for item in items:
+        if item.case is None:
+            continue
+        for warning in item.warnings:
+            key = (warning.code, warning.field)
+            counts[key] += 1
+            messages.setdefault(key, warning.message)
+    return [
+        {
+            "expectation": f"enrichment:{code}",
+            "column": column,
+            "reason": messages[code, column],
+            "unexpected_count": n,
+        }
+        for (code, column), n in sorted(counts.items())
+    ]
 
 
 def _fresh(items: Sequence[_Item]) -> list[_Item]:
@@ -324,6 +353,7 @@ class Pipeline:
         reference: Reference | None = None,
         quality: QualitySuite | None = None,
         contract: CaseContract | None = None,
+        rules: Rules | None = None,
         clock: Callable[[], datetime] = utcnow,
         future_tolerance: timedelta = FUTURE_TOLERANCE,
     ) -> None:
@@ -334,6 +364,7 @@ class Pipeline:
         self.reference = reference or load_reference()
         self.quality = quality or quality_suite()
         self.contract = contract or case_contract()
+        self.rules = rules or load_rules()
         self.clock = clock
         self.future_tolerance = future_tolerance
         self._keys_checked = False
@@ -469,7 +500,6 @@ class Pipeline:
                     self._evaluate(item, received_at=started)
             warnings = self._check_quality(fresh)
             cases, history = self._resolve_versions(conn, fresh, batch_id, started)
-            self._write(conn, fresh, cases, history, batch_id, started)
             superseded_quarantine = self._supersede_quarantine(conn, fresh, started)
             high_water = max((i.updated_at for i in fresh if i.updated_at), default=None)
             if window_end is not None and high_water is not None:
@@ -496,6 +526,7 @@ class Pipeline:
                     }
                 ],
             )
+            self._write(conn, fresh, cases, history, batch_id, started)
             if high_water is not None and not page.hold_cursor:
                 self._advance_cursor(conn, high_water, batch_id, started)
         self._keep_statistics_fresh(len(fresh))
@@ -593,11 +624,12 @@ class Pipeline:
             message = f"{field}: more than {minutes:g} minutes ahead of the hub's clock"
             raise InvalidRecord([Reason(code=Code.FUTURE_TIME, field=field, message=message)])
         item.updated_at = key.updated_at
-        case = self.mapper.to_case(item.raw, self.reference, received_at=received_at)
-        problems = self.contract.problems(case)
+        mapped = self.mapper.to_case(item.raw, self.reference, received_at=received_at)
+        enriched = enrich(mapped, self.reference, self.rules)
+        problems = self.contract.problems(enriched.case)
         if problems:
             raise InvalidRecord(problems)
-        item.case = case
+        item.case, item.events, item.warnings = enriched.case, enriched.events, enriched.warnings
 
     def _check_quality(self, items: Sequence[_Item]) -> list[dict[str, Any]]:
         """Run the batch suite; rows failing a critical expectation leave for quarantine."""
@@ -613,7 +645,7 @@ class Pipeline:
         for position, reasons in report.failures.items():
             candidates[position].case = None
             candidates[position].reasons = reasons
-        return [w.as_dict() for w in report.warnings]
+        return [w.as_dict() for w in report.warnings] + _record_warnings(candidates)
 
     def _seal_case(self, case: Mapping[str, Any], row: dict[str, Any]) -> None:
         person = case.get("reporter") or {}
@@ -661,6 +693,7 @@ class Pipeline:
                     "source_updated_at": row["updated_at"],
                     "recorded_at": now,
                     "changes": _diff(state, row),
+                    "events": item.events,
                 }
             )
             current[case_id] = row
@@ -772,15 +805,34 @@ class Pipeline:
                     self._evaluate(item, received_at=started)
                     items.append(item)
                     by_raw[raw_id] = qid
-                self._check_quality(items)
+                warnings = self._check_quality(items)
                 cases, history = self._resolve_versions(conn, items, batch_id, started)
+                superseded_quarantine = self._supersede_quarantine(conn, items, started)
+                outcomes = Counter(item.outcome for item in items)
+                conn.execute(
+                    insert(Batch),
+                    [
+                        {
+                            "batch_id": batch_id,
+                            "channel": self.channel,
+                            "run_id": REPLAY_RUN,
+                            "started_at": started,
+                            "finished_at": self.clock(),
+                            "received": len(items),
+                            "duplicates": 0,
+                            "accepted": outcomes[ACCEPTED],
+                            "quarantined": outcomes[QUARANTINED],
+                            "superseded": outcomes[SUPERSEDED] + superseded_quarantine,
+                            "warnings": warnings,
+                        }
+                    ],
+                )
                 if cases:
                     self._upsert_cases(conn, list(cases.values()))
                 if history:
                     insert_rows(conn, CaseHistory.__table__, history)  # type: ignore[arg-type]
                 self._record_replay(conn, items, by_raw, started, counts)
                 counts["replayed"] += len(items)
-                self._supersede_quarantine(conn, items, started)
 
     def _record_replay(
         self,

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -97,7 +98,7 @@ class RawRecord(Base):
     )
 
     raw_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    batch_id: Mapped[str] = mapped_column(String(36), index=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.batch_id"), index=True)
     channel: Mapped[str] = mapped_column(String(32))
     source_id: Mapped[str] = mapped_column(String(64))
     source_updated_at: Mapped[datetime | None] = mapped_column(Timestamp)
@@ -168,10 +169,13 @@ class CaseHistory(Base):
     case_id: Mapped[str] = mapped_column(String(36), index=True)
     version: Mapped[int] = mapped_column(Integer)
     raw_id: Mapped[str] = mapped_column(String(36))
-    batch_id: Mapped[str] = mapped_column(String(36))
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.batch_id"))
     source_updated_at: Mapped[datetime] = mapped_column(Timestamp)
     recorded_at: Mapped[datetime] = mapped_column(Timestamp)
     changes: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # What the hub decided about this version (classified, graded, routed, deadline): codes and
+    # rule ids, never personal data.
+    events: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
 
 
 class Quarantine(Base):
@@ -186,7 +190,7 @@ class Quarantine(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     raw_id: Mapped[str] = mapped_column(ForeignKey("raw_records.raw_id"), unique=True)
-    batch_id: Mapped[str] = mapped_column(String(36))
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.batch_id"))
     channel: Mapped[str] = mapped_column(String(32))
     source_id: Mapped[str] = mapped_column(String(64))
     source_updated_at: Mapped[datetime | None] = mapped_column(Timestamp)

@@ -63,16 +63,15 @@ class HotlineMapper:
         """The unified case, or `InvalidRecord` naming every defect of the work order.
 
         The contact number LXDH is the one to call back; the hotline leaves it empty when it is
-        the calling number LDHM, so LDHM stands in. Critical (特急) cases are graded one level
-        up (`casehub.grading`).
+        the calling number LDHM, so LDHM stands in. JJCD 紧急程度 becomes the urgency, which
+        grading reads (特急 is handled one level up).
         """
         problems = Problems(CHANNEL)
         source_id = problems.identifier("GDBH", raw.get("GDBH"))
         source_status = problems.optional("GDZT", raw.get("GDZT"))
         status = problems.crosswalk(reference, "status", "GDZT", source_status)
         nature = problems.crosswalk(reference, "nature", "SQLX", problems.optional("SQLX", raw.get("SQLX")))
-        source_category = problems.optional("YWLBDM", raw.get("YWLBDM"))
-        category = problems.category(reference, "YWLBDM", source_category)
+        source_category = problems.required("YWLBDM", raw.get("YWLBDM"))
         district_code = problems.crosswalk(
             reference, "district", "SSQX", problems.optional("SSQX", raw.get("SSQX"))
         )
@@ -99,13 +98,13 @@ class HotlineMapper:
         updated_at = _time(problems, raw, "GXSJ", required=True)
         closed_at = _time(problems, raw, "BJSJ", required=False)
         problems.check()
-        if source_id is None or category is None or reported_at is None or updated_at is None:
+        if source_id is None or source_category is None or reported_at is None or updated_at is None:
             raise AssertionError("a required value is missing but no problem was noted")
 
         return unified_case(
             channel=CHANNEL,
             source_id=source_id,
-            category=category,
+            source_category=source_category,
             urgency=urgency,
             reported_at=reported_at,
             received_at=received_at,
@@ -113,7 +112,6 @@ class HotlineMapper:
             closed_at=closed_at,
             reporter={"name": name, "phone": reporter_phone, "id_number": id_number},
             source_status=source_status,
-            source_category=source_category,
             title=title,
             content=content,
             nature=nature,

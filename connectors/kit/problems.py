@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
-from casehub.errors import ConfigurationError, InvalidRecord, Reason
+from casehub.errors import InvalidRecord, Reason
 from casehub.normalize import text
 from casehub.reasons import Code
-from casehub.reference import Category, Reference
+from casehub.reference import Reference
 
 T = TypeVar("T")
 
@@ -93,22 +93,6 @@ class Problems:
         if found is None:
             self.add(f"unknown_{kind}", field, f"{field}: not in the {self.channel} {kind} crosswalk")
         return found
-
-    def category(self, reference: Reference, field: str, value: str | None) -> Category | None:
-        """The unified category for the channel's category code, with its taxonomy entry.
-
-        A crosswalk row pointing outside the taxonomy is a broken reference release, not a bad
-        record, so it fails the deployment check rather than quarantining the record.
-        """
-        code = self.crosswalk(reference, "category", field, value)
-        if code is None:
-            return None
-        try:
-            return reference.categories[code]
-        except KeyError:
-            raise ConfigurationError(
-                f"crosswalk {self.channel}_category.csv points to a category missing from the taxonomy"
-            ) from None
 
     def choice(self, field: str, value: str | None, choices: Mapping[str, str]) -> str | None:
         """The unified value of a closed list fixed by the partner's contract (urgency, satisfaction)."""

@@ -84,8 +84,8 @@ class MessageBoardMapper:
     ) -> dict[str, Any]:
         """The unified case, or `InvalidRecord` naming every defect of the message.
 
-        The board has no urgency, so a message is graded by its category alone; the official
-        reply (replyContent, replyOrg) is the result and the unit that handled it.
+        The board has no urgency. The official reply is the result, headed by the office that
+        wrote it (replyOrg：replyContent); the handling unit is the hub's own routing.
         """
         problems = Problems(CHANNEL)
         source_id = problems.identifier("id", raw.get("id"))
@@ -94,8 +94,7 @@ class MessageBoardMapper:
         nature = problems.crosswalk(
             reference, "nature", "msgType", problems.optional("msgType", raw.get("msgType"))
         )
-        source_category = problems.optional("typeId", raw.get("typeId"))
-        category = problems.category(reference, "typeId", source_category)
+        source_category = problems.required("typeId", raw.get("typeId"))
         district_code = problems.crosswalk(
             reference, "district", "areaName", problems.optional("areaName", raw.get("areaName"))
         )
@@ -106,21 +105,22 @@ class MessageBoardMapper:
             Code.INVALID_PHONE, "phone", phone, problems.optional("phone", raw.get("phone"))
         )
         address = problems.optional("address", raw.get("address"))
-        result = problems.optional("replyContent", raw.get("replyContent"))
-        assigned_unit = problems.optional("replyOrg", raw.get("replyOrg"))
+        reply = problems.optional("replyContent", raw.get("replyContent"))
+        replied_by = problems.optional("replyOrg", raw.get("replyOrg"))
+        result = f"{replied_by}：{reply}" if reply and replied_by else reply
         place = _place(problems, raw)
 
         reported_at = _time(problems, raw, "createTime", required=True)
         updated_at = _time(problems, raw, "updateTime", required=True)
         replied_at = _time(problems, raw, "replyTime", required=False)
         problems.check()
-        if source_id is None or category is None or reported_at is None or updated_at is None:
+        if source_id is None or source_category is None or reported_at is None or updated_at is None:
             raise AssertionError("a required value is missing but no problem was noted")
 
         return unified_case(
             channel=CHANNEL,
             source_id=source_id,
-            category=category,
+            source_category=source_category,
             urgency=None,
             reported_at=reported_at,
             received_at=received_at,
@@ -128,7 +128,6 @@ class MessageBoardMapper:
             closed_at=replied_at if replied_at and status in CLOSED_STATUSES else None,
             reporter={"name": name, "phone": reporter_phone, "id_number": None},
             source_status=source_status,
-            source_category=source_category,
             title=title,
             content=content,
             nature=nature,
@@ -138,6 +137,5 @@ class MessageBoardMapper:
             lat=place[1] if place else None,
             source_crs=SOURCE_CRS if place else None,
             status=status,
-            assigned_unit=assigned_unit,
             result=result,
         )

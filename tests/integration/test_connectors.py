@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import requests
 
+from casehub.enrich import enrich
 from casehub.errors import InvalidRecord, PermanentPartnerError, TransientPartnerError
 from casehub.normalize import SHANGHAI
 from casehub.ports import Mapper, RawRecord, Source, Window
@@ -39,13 +40,13 @@ FAST = RetryPolicy(attempts=3, backoff=0.05, max_backoff=0.2)
 
 DEFECT_REASONS = {
     "missing_field": "missing_field",
-    "unknown_category": "unknown_category",
     "bad_phone": "invalid_phone",
     "bad_id_number": "invalid_id_number",
     "outside_city": "outside_city",
     "unknown_district": "unknown_district",
 }
-"""The simulator's defect names and the reason code each must produce."""
+"""The simulator's defect names and the reason code each must produce. An unknown category is
+no defect of the record: enrichment files it under 其他 with a warning (below)."""
 
 
 @dataclass
@@ -156,6 +157,10 @@ def test_mapper_quarantines_exactly_the_injected_defects(partner: Partner) -> No
             found = {reason.code for reason in error.reasons}
         else:
             found = set()
+            if "unknown_category" in truth[source_id]["defects"]:
+                case = partner.mapper.to_case(record, reference, received_at=received_at)
+                warnings = {w.code for w in enrich(case, reference).warnings}
+                assert "unmapped_category" in warnings, source_id
         assert found == expected, source_id
 
 

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 from types import MappingProxyType
 
-from sqlalchemy import Engine, func, select, text
+import pytest
+from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy.exc import IntegrityError
 
 from casehub.crypto import KeyRing, associated_data
 from casehub.pipeline import Pipeline
 from casehub.reference import load_reference
 from casehub.stats import collect
 from casehub.store import Case, CaseHistory, Quarantine, RawRecord
+from casehub.store.models import Batch
 from connectors.hotline import MAPPER
 from tests.samples import work_order
 
@@ -23,14 +27,14 @@ def _count(engine: Engine, model: type) -> int:
 
 def test_page_lands_accepts_and_quarantines_with_reasons(engine: Engine, keyring: KeyRing) -> None:
     pipeline = Pipeline(engine, MAPPER, keyring)
-    bad = work_order(GDBH="WH20261120000002", YWLBDM="ZZ9999", LDHM="12345")
+    bad = work_order(GDBH="WH20261120000002", SSQX="火星区", LDHM="12345")
     page = pipeline.ingest([work_order(), bad])
     assert (page.accepted, page.quarantined, page.superseded) == (1, 1, 0)
     with engine.connect() as conn:
         entry = conn.execute(select(Quarantine)).mappings().one()
     assert entry["source_id"] == "WH20261120000002"
     codes = {r["code"] for r in entry["reasons"]}
-    assert codes == {"unknown_category", "invalid_phone"}
+    assert codes == {"unknown_district", "invalid_phone"}
     assert all("12345" not in r["message"] and "ZZ9999" not in r["message"] for r in entry["reasons"])
     assert collect(engine)["reconciled"]
 
@@ -89,15 +93,14 @@ def test_accepted_newer_version_supersedes_open_quarantine(engine: Engine, keyri
 
 def test_replay_after_the_crosswalk_learns_a_code(engine: Engine, keyring: KeyRing) -> None:
     pipeline = Pipeline(engine, MAPPER, keyring)
-    pipeline.ingest([work_order(YWLBDM="HL9901", YWLBMC="新业务类别")])
-    assert collect(engine)["quarantined"]["by_reason"] == {"unknown_category": 1}
+    pipeline.ingest([work_order(GDZT="77")])
+    assert collect(engine)["quarantined"]["by_reason"] == {"unknown_status": 1}
     assert pipeline.replay() == {"replayed": 1, "resolved": 0, "superseded": 0, "still_quarantined": 1}
 
     reference = load_reference()
     crosswalks = dict(reference.crosswalks)
-    crosswalks[("hotline", "category")] = MappingProxyType(
-        {**crosswalks[("hotline", "category")], "HL9901": "020001"}
-    )
+    statuses = crosswalks[("hotline", "status")]
+    crosswalks[("hotline", "status")] = MappingProxyType({**statuses, "77": "closed"})
     fixed = dataclasses.replace(reference, crosswalks=MappingProxyType(crosswalks))
     counts = Pipeline(engine, MAPPER, keyring, reference=fixed).replay()
     assert counts == {"replayed": 1, "resolved": 1, "superseded": 0, "still_quarantined": 0}
@@ -129,3 +132,40 @@ def test_personal_data_is_sealed_at_rest(engine: Engine, keyring: KeyRing) -> No
         raw["key_id"], raw["payload"], associated_data("raw_records", "payload", raw["raw_id"])
     )
     assert "王小红".encode() in payload
+
+
+def test_every_history_row_of_a_replay_points_at_a_recorded_batch(engine: Engine, keyring: KeyRing) -> None:
+    pipeline = Pipeline(engine, MAPPER, keyring)
+    pipeline.ingest([work_order(SSQX="新城区", GXSJ="2026-11-20 09:00:00")])
+    reference = load_reference()
+    crosswalks = dict(reference.crosswalks)
+    crosswalks[("hotline", "district")] = MappingProxyType(
+        {**crosswalks[("hotline", "district")], "新城区": "420102"}
+    )
+    fixed = dataclasses.replace(reference, crosswalks=MappingProxyType(crosswalks))
+    assert Pipeline(engine, MAPPER, keyring, reference=fixed).replay()["resolved"] == 1
+    with engine.connect() as conn:
+        orphans = conn.scalar(
+            select(func.count())
+            .select_from(CaseHistory)
+            .outerjoin(Batch, Batch.batch_id == CaseHistory.batch_id)
+            .where(Batch.batch_id.is_(None))
+        )
+        replays = conn.execute(select(Batch).where(Batch.run_id == "replay")).mappings().all()
+    assert orphans == 0
+    assert [(b["channel"], b["received"], b["accepted"]) for b in replays] == [("hotline", 1, 1)]
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(
+            insert(CaseHistory),
+            [
+                {
+                    "case_id": "c",
+                    "version": 9,
+                    "raw_id": "r",
+                    "batch_id": "no-such-batch",
+                    "source_updated_at": datetime.now(UTC),
+                    "recorded_at": datetime.now(UTC),
+                    "changes": {},
+                }
+            ],
+        )

@@ -48,7 +48,7 @@ UNIFIED = {
         "content": "/content",
         "address": "/address",
         "replyContent": "/result",
-        "replyOrg": "/assigned_unit",
+        "replyOrg": "/result",
         "status": "/source_status",
         "typeId": "/source_category",
     },

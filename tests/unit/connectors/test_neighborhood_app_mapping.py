@@ -319,8 +319,10 @@ json_values = st.recursive(
     | st.text(max_size=30)
     | st.sampled_from(["", "2025-03-05T08:42:02+08:00", COMMUNITY, "已办结", "满意", "投诉"]),
     lambda children: (
-        st.lists(children, max_size=3)
-        | st.dictionaries(st.sampled_from(["lng", "lat", "x"]) | st.text(max_size=5), children, max_size=3)
+        st.lists(children, min_size=1, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["lng", "lat", "x"]) | st.text(max_size=5), children, min_size=1, max_size=3
+        )
     ),
     max_leaves=8,
 )

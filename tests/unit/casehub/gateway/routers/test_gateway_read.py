@@ -46,7 +46,7 @@ def client(sqlite_engine: Engine) -> TestClient:
 @pytest.fixture
 def stored(sqlite_engine: Engine, keyring: KeyRing) -> str:
     """One accepted hotline case and one quarantined work order; returns the case's id."""
-    bad = work_order(GDBH="WH20261120000002", YWLBDM="ZZ9999", LDHM="12345")
+    bad = work_order(GDBH="WH20261120000002", SSQX="火星区", LDHM="12345")
     page = Pipeline(sqlite_engine, MAPPER, keyring).ingest([work_order(), bad])
     assert (page.accepted, page.quarantined) == (1, 1)
     return case_id("hotline", work_order()["GDBH"])
@@ -152,7 +152,7 @@ def test_quarantine_lists_open_entries_and_their_reasons(client: TestClient, sto
     assert response.status_code == 200
     [entry] = response.json()
     assert entry["source_id"] == "WH20261120000002"
-    assert {reason["code"] for reason in entry["reasons"]} == {"unknown_category", "invalid_phone"}
+    assert {reason["code"] for reason in entry["reasons"]} == {"unknown_district", "invalid_phone"}
     assert "12345" not in response.text.replace("WH20261120000002", "")
     assert client.get("/quarantine?channel=message_board", headers=AUTH).json() == []
 
