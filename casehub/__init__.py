@@ -31,6 +31,7 @@ _EXPORTS = {
     "KeyRing": "casehub.crypto",
     "load_keyring": "casehub.crypto",
     "ingest": "casehub.jobs",
+    "process_webhooks": "casehub.jobs",
     "reconcile": "casehub.jobs",
     "PageResult": "casehub.pipeline",
     "Pipeline": "casehub.pipeline",
@@ -85,6 +86,7 @@ __all__ = [
     "load_reference",
     "migrate",
     "partner",
+    "process_webhooks",
     "reconcile",
 ]
 
@@ -119,7 +121,7 @@ if TYPE_CHECKING:
         TransientError,
         TransientPartnerError,
     )
-    from casehub.jobs import ingest, reconcile
+    from casehub.jobs import ingest, process_webhooks, reconcile
     from casehub.partners import Partner, load_connector, load_partners, partner
     from casehub.pipeline import PageResult, Pipeline, RunResult
     from casehub.ports import Mapper, PageRecord, RawRecord, Source, SourceKey, UnreadableRecord, Window

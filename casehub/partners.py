@@ -31,6 +31,7 @@ MANIFEST_PATH = ROOT / "connectors" / "partners.toml"
 Direction = Literal["pull", "push_in", "deliver"]
 DIRECTIONS: tuple[Direction, ...] = get_args(Direction)
 PROTOCOLS = ("soap", "rest", "webhooks")
+SIMULATOR_ROLES = ("server", "sender")
 
 
 @dataclass(frozen=True)
@@ -56,16 +57,26 @@ class Pull:
 class PushIn:
     """The partner pushes signed webhooks (Standard Webhooks) to the gateway at `path`.
 
+    Each body is an envelope `{type, timestamp, data}` with `type` one of `event_types`; `data`
+    is the partner's record, whose `id_field` and `updated_field` the gateway requires before it
+    lands the delivery (the pipeline checks the rest).
+
     Its secrets are read from the environment variable `secret_env`, never from the manifest:
     several, separated by spaces, while a rotation is under way.
     """
 
     path: str
     secret_env: str
+    event_types: tuple[str, ...]
+    id_field: str
+    updated_field: str
     max_body_bytes: int
     tolerance_seconds: int
     schedule: str
     batch_size: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "event_types", tuple(self.event_types))
 
     @property
     def tolerance(self) -> timedelta:
@@ -83,9 +94,14 @@ class Deliver:
 
 @dataclass(frozen=True)
 class Simulator:
-    """The partner's stand-in in `simulators/`: where it listens and its documented demo credential."""
+    """The partner's stand-in in `simulators/` and its documented demo credential.
 
-    port: int
+    A `server` listens on `port` and is called by the hub (`path` is appended to its base URL
+    for the connection); a `sender` calls the hub's gateway, signing with `secret`.
+    """
+
+    role: str = "server"
+    port: int = 0
     path: str = ""
     login: str = ""
     secret: str = dataclasses.field(default="", repr=False)
@@ -170,10 +186,14 @@ _SCALARS: dict[str, type | tuple[type, ...]] = {
     "initial_days": int,
     "path": str,
     "secret_env": str,
+    "event_types": list,
+    "id_field": str,
+    "updated_field": str,
     "max_body_bytes": int,
     "tolerance_seconds": int,
     "batch_size": int,
     "port": int,
+    "role": str,
     "login": str,
     "secret": str,
     "records": int,
@@ -203,6 +223,11 @@ def _partner(entry: Any, where: str) -> Partner:
         raise ConfigurationError(f"{where}: protocol must be one of {', '.join(PROTOCOLS)}")
     if not partner.directions:
         raise ConfigurationError(f"{where}: no direction (a pull, push_in or deliver table)")
+    stand_in = partner.simulator
+    if stand_in is not None and stand_in.role not in SIMULATOR_ROLES:
+        raise ConfigurationError(f"{where} [simulator]: role must be one of {', '.join(SIMULATOR_ROLES)}")
+    if stand_in is not None and stand_in.role == "server" and not 0 < stand_in.port < 65536:
+        raise ConfigurationError(f"{where} [simulator]: a server needs a port")
     return partner
 
 

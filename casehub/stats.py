@@ -8,6 +8,8 @@ has an open quarantine entry; every accepted one belongs to a stored case.
 of handling unit is listed, zeros included, so a reader (or a dashboard) never has to guess
 whether a missing key means none. A case whose `assigned_unit` is empty or no unit of
 `schemas/reference/units.csv` counts as `unrouted`, a key present only when there are such cases.
+
+`inbox` counts each pushing partner's landed webhooks still `pending` and already `processed`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from casehub import inbox
 from casehub.enrich.rules import GRADES, UNIT_KINDS, load_rules
 from casehub.store.models import Case, Quarantine, RawRecord, SyncCursor
 
@@ -98,6 +101,7 @@ def collect(engine: Engine) -> dict[str, Any]:
             "by_state": dict(sorted(quarantine_states.items())),
         },
         "cursors": dict(sorted(cursors.items())),
+        "inbox": dict(sorted(inbox.counts(engine).items())),
         "reconciled": all(checks.values()),
         "checks": checks,
     }

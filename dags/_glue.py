@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from airflow.sdk import Asset, BaseHook, ExceptionRetryPolicy, RetryAction, RetryRule
@@ -99,23 +100,25 @@ def run_until(context: dict[str, Any]) -> datetime:
     return datetime.fromtimestamp(end.timestamp(), tz=UTC) if end else datetime.now(UTC)
 
 
+def _log_page(code: str, page: Any) -> None:
+    """One line per page, which `casehub demo` reads to show progress."""
+    log.info(
+        "%s page: %d received, %d already landed, %d accepted, %d quarantined, %d superseded",
+        code,
+        page.received,
+        page.duplicates,
+        page.accepted,
+        page.quarantined,
+        page.superseded,
+    )
+
+
 def ingest_channel(spec: Partner, context: dict[str, Any]) -> dict[str, Any]:
     import casehub
     from casehub.store import connect
 
     connector = casehub.load_connector(spec)
     source = connector.build_source(endpoint_for(spec))
-
-    def progress(page: casehub.PageResult) -> None:
-        log.info(
-            "%s page: %d received, %d already landed, %d accepted, %d quarantined, %d superseded",
-            spec.code,
-            page.received,
-            page.duplicates,
-            page.accepted,
-            page.quarantined,
-            page.superseded,
-        )
 
     try:
         summary = casehub.ingest(
@@ -126,10 +129,26 @@ def ingest_channel(spec: Partner, context: dict[str, Any]) -> dict[str, Any]:
             keyring=keyring(),
             until=run_until(context),
             run_id=str(context.get("run_id")),
-            on_page=progress,
+            on_page=partial(_log_page, spec.code),
         )
     finally:
         source.close()
+    log.info("%s run: %s", spec.code, json.dumps({k: v for k, v in summary.items() if k != "warnings"}))
+    return summary
+
+
+def process_channel(spec: Partner, context: dict[str, Any]) -> dict[str, Any]:
+    import casehub
+    from casehub.store import connect
+
+    summary = casehub.process_webhooks(
+        spec,
+        casehub.load_connector(spec).MAPPER,
+        engine=connect(),
+        keyring=keyring(),
+        run_id=str(context.get("run_id")),
+        on_page=partial(_log_page, spec.code),
+    )
     log.info("%s run: %s", spec.code, json.dumps({k: v for k, v in summary.items() if k != "warnings"}))
     return summary
 

@@ -1,6 +1,10 @@
-"""`python -m simulators {hotline,message_board,all}`: serve partner stand-ins on loopback.
+"""`python -m simulators PARTNER|all`: the partner stand-ins on loopback.
 
-`all` runs both partners in one process, each on its own port, for the demo and docker-compose.
+A partner the hub calls (hotline, message_board, urban_mgmt) is served until SIGINT/SIGTERM;
+`all` serves every one of them in one process, each on its own port, for the demo and
+docker-compose. The community app (neighborhood_app) is not served but sends: it pushes its
+reports to the hub's gateway as signed webhooks and exits when they are delivered. Ports,
+record counts and demo credentials default to the partner manifest, connectors/partners.toml.
 """
 
 from __future__ import annotations
@@ -10,45 +14,60 @@ import asyncio
 import functools
 import signal
 import socket
+import sys
 from typing import Any
 
+from simulators import neighborhood_app
 from simulators.generator import DEFAULT_RECORDS
 from simulators.records import parse_anchor
-from simulators.serving import DEFAULT_PORTS, ReadyServer, bind, create_app, server
+from simulators.serving import APP_FACTORIES, DEFAULT_PORTS, ReadyServer, bind, create_app, server
 
 
-def _arguments(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m simulators", description=__doc__)
-    parser.add_argument("partner", choices=("hotline", "message_board", "all"))
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, help="port of a single partner "
-                        "(default: hotline 8101, message_board 8102)")
-    parser.add_argument("--records", type=int, help="records of a single partner "
-                        "(default: hotline 400, message_board 200)")
-    parser.add_argument("--hotline-port", type=int, default=DEFAULT_PORTS["hotline"])
-    parser.add_argument("--message-board-port", type=int, default=DEFAULT_PORTS["message_board"])
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--defect-rate", type=float, default=0.05)
-    parser.add_argument("--days", type=int, default=7)
-    parser.add_argument("--anchor", type=parse_anchor, help="end of the data span, ISO date or "
-                        "time (default: today 00:00 Asia/Shanghai)")
-    parser.add_argument("--var-dir", default="var")
-    parser.add_argument("--log-level", default="warning")
-    args = parser.parse_args(argv)
-    if args.partner == "all" and (args.port is not None or args.records is not None):
-        parser.error("with 'all', use --hotline-port and --message-board-port; --port and "
-                     "--records are for a single partner")
-    return args
+def _assignment(text: str) -> tuple[str, int]:
+    partner, _, value = text.partition("=")
+    if partner not in APP_FACTORIES or not value.isdigit():
+        known = ", ".join(APP_FACTORIES)
+        raise argparse.ArgumentTypeError(f"expected PARTNER=PORT with PARTNER one of {known}")
+    return partner, int(value)
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="python -m simulators", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    partners = root.add_subparsers(dest="partner", required=True, metavar="PARTNER")
+    for partner in (*APP_FACTORIES, "all"):
+        one = partner != "all"
+        what = partner if one else "every partner the hub calls"
+        serve = partners.add_parser(partner, help=f"serve {what}")
+        serve.add_argument("--host", default="127.0.0.1")
+        if one:
+            serve.add_argument("--port", type=int, default=DEFAULT_PORTS[partner],
+                               help=f"default {DEFAULT_PORTS[partner]}; 0 picks a free port")
+            serve.add_argument("--records", type=int, default=DEFAULT_RECORDS[partner],
+                               help=f"default {DEFAULT_RECORDS[partner]}")
+        else:
+            serve.add_argument("--port", type=_assignment, action="append", default=[],
+                               metavar="PARTNER=PORT",
+                               help="a partner's port, repeatable (default: the manifest's)")
+        serve.add_argument("--seed", type=int, default=42)
+        serve.add_argument("--defect-rate", type=float, default=0.05)
+        serve.add_argument("--days", type=int, default=7)
+        serve.add_argument("--anchor", type=parse_anchor, help="end of the data span, ISO date or "
+                           "time (default: today 00:00 Asia/Shanghai)")
+        serve.add_argument("--var-dir", default="var")
+        serve.add_argument("--log-level", default="warning")
+    sender = partners.add_parser(neighborhood_app.PARTNER,
+                                 help="send the community app's reports as webhooks")
+    neighborhood_app.add_arguments(sender)
+    return root
 
 
 def _plan(args: argparse.Namespace) -> list[tuple[str, int, int]]:
-    """(partner, port, records) for each partner to run; `all` uses each partner's defaults."""
+    """(partner, port, records) for each partner to serve."""
     if args.partner != "all":
-        port = DEFAULT_PORTS[args.partner] if args.port is None else args.port
-        records = DEFAULT_RECORDS[args.partner] if args.records is None else args.records
-        return [(args.partner, port, records)]
-    return [("hotline", args.hotline_port, DEFAULT_RECORDS["hotline"]),
-            ("message_board", args.message_board_port, DEFAULT_RECORDS["message_board"])]
+        return [(args.partner, args.port, args.records)]
+    ports = {**DEFAULT_PORTS, **dict(args.port)}
+    return [(partner, ports[partner], DEFAULT_RECORDS[partner]) for partner in APP_FACTORIES]
 
 
 async def _serve(args: argparse.Namespace) -> None:
@@ -76,9 +95,13 @@ async def _serve(args: argparse.Namespace) -> None:
             sock.close()
 
 
-def main(argv: list[str] | None = None) -> None:
-    asyncio.run(_serve(_arguments(argv)))
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.partner == neighborhood_app.PARTNER:
+        return neighborhood_app.main_from_args(args)
+    asyncio.run(_serve(args))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

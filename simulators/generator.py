@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable
 
 from simulators import casefiles, messages, workorders
+from simulators.manifest import stand_ins
 from simulators.records import Options, Record
 
 GENERATORS: dict[str, Callable[[Options], tuple[Record, ...]]] = {
@@ -18,7 +19,8 @@ GENERATORS: dict[str, Callable[[Options], tuple[Record, ...]]] = {
     "message_board": messages.generate,
     "urban_mgmt": casefiles.generate,
 }
-DEFAULT_RECORDS: dict[str, int] = {"hotline": 400, "message_board": 200, "urban_mgmt": 300}
+DEFAULT_RECORDS: dict[str, int] = {code: int(s.get("records", 0)) for code, s in stand_ins().items()}
+"""How many records each stand-in serves by default: its count in the partner manifest."""
 
 
 def generate(partner: str, options: Options) -> tuple[Record, ...]:

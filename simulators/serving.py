@@ -15,13 +15,17 @@ import uvicorn
 from fastapi import FastAPI
 
 from simulators import hotline, message_board, urban_mgmt
+from simulators.manifest import servers
 
 APP_FACTORIES: dict[str, Callable[..., FastAPI]] = {
     "hotline": hotline.create_app,
     "message_board": message_board.create_app,
     "urban_mgmt": urban_mgmt.create_app,
 }
-DEFAULT_PORTS: dict[str, int] = {"hotline": 8101, "message_board": 8102, "urban_mgmt": 8103}
+DEFAULT_PORTS: dict[str, int] = {
+    code: int(s["port"]) for code, s in servers().items() if code in APP_FACTORIES
+}
+"""Where each stand-in listens by default: its port in the partner manifest."""
 
 
 def create_app(partner: str, **options: Any) -> FastAPI:

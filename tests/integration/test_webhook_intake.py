@@ -6,11 +6,8 @@ and every refusal leaves the inbox as it was."""
 from __future__ import annotations
 
 import os
-import queue
-import re
 import signal
 import socket
-import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -28,6 +25,7 @@ from casehub import inbox
 from casehub.crypto import KeyRing
 from casehub.gateway import create_app
 from casehub.store.models import InboundWebhook
+from tests.served import ServedGateway
 from tests.unit.casehub.gateway.deliveries import (
     MAX_BODY_BYTES,
     PARTNER,
@@ -288,48 +286,6 @@ def test_without_a_key_ring_nothing_is_landed_in_clear(
     assert stored(engine) == []
 
 
-class _Subprocess:
-    """`casehub serve` in its own process; its port read from uvicorn's own start-up line."""
-
-    LISTENING = re.compile(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
-
-    def __init__(self, env: dict[str, str], manifest_path: Path) -> None:
-        command = [str(CASEHUB), "serve", "--host", "127.0.0.1", "--port", "0"]
-        self.process = subprocess.Popen(
-            [*command, "--partners", str(manifest_path)],
-            env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        assert self.process.stderr is not None
-        self.reader = threading.Thread(target=self._read, args=(self.process.stderr,), daemon=True)
-        self.reader.start()
-
-    def _read(self, stream: Any) -> None:
-        for line in stream:
-            self.lines.put(line)
-
-    def url(self) -> str:
-        deadline = datetime.now(UTC) + timedelta(seconds=START_TIMEOUT_SECONDS)
-        seen: list[str] = []
-        while datetime.now(UTC) < deadline:
-            try:
-                line = self.lines.get(timeout=1)
-            except queue.Empty:
-                assert self.process.poll() is None, "casehub serve exited:\n" + "".join(seen)
-                continue
-            seen.append(line)
-            if match := self.LISTENING.search(line):
-                return f"http://127.0.0.1:{match.group(1)}"
-        raise AssertionError("casehub serve did not start:\n" + "".join(seen))
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(START_TIMEOUT_SECONDS)
-        self.reader.join(START_TIMEOUT_SECONDS)
-        assert self.process.stderr is not None
-        self.process.stderr.close()
-
-
 def test_an_acknowledged_delivery_survives_the_gateway_being_killed(
     engine: Engine, tmp_path: Path, keyring: KeyRing
 ) -> None:
@@ -343,7 +299,7 @@ def test_an_acknowledged_delivery_survives_the_gateway_being_killed(
         "CASEHUB_HOME": str(tmp_path / "home"),
         SECRET_ENV: SECRET,
     }
-    served = _Subprocess(env, manifest(tmp_path))
+    served = ServedGateway(env, manifest(tmp_path))
     try:
         url = served.url()
         bodies = [body_of(report(f"WL{n:04d}")) for n in range(20)]

@@ -30,12 +30,9 @@ if TYPE_CHECKING:
     from standardwebhooks import Webhook
 
     from casehub.crypto import KeyRing
-    from casehub.partners import Partner
+    from casehub.partners import Partner, PushIn
 
 log = logging.getLogger("casehub.gateway")
-
-EVENT_TYPES = ("report.created", "report.updated")
-REQUIRED_DATA = ("reportId", "updatedAt")
 
 router = APIRouter(tags=["webhooks"])
 
@@ -43,16 +40,15 @@ ENVELOPE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["type", "timestamp", "data"],
     "properties": {
-        "type": {"enum": list(EVENT_TYPES)},
+        "type": {"type": "string", "description": "one of the partner's `event_types` (manifest)"},
         "timestamp": {"type": "string", "format": "date-time", "description": "RFC 3339, with offset"},
         "data": {
             "type": "object",
-            "description": "the report; fields beyond these are checked by the pipeline, not here",
-            "required": list(REQUIRED_DATA),
-            "properties": {
-                "reportId": {"type": "string", "minLength": 1},
-                "updatedAt": {"type": "string", "minLength": 1},
-            },
+            "description": (
+                "the partner's record; its id and update-time fields (the manifest's `id_field` and "
+                "`updated_field`, e.g. `reportId` and `updatedAt`) must be non-empty strings, the "
+                "rest is checked by the pipeline, not here"
+            ),
         },
     },
 }
@@ -91,8 +87,9 @@ SIGNATURE_HEADERS = [
             409: "`webhook-id-conflict`: this id was landed before with another body",
             413: "`body-too-large`: over the partner's `max_body_bytes`",
             415: "`unsupported-media-type`: the body is not `application/json`",
-            422: "`invalid-json`: the body is not UTF-8 JSON; `invalid-envelope`: not an object, or "
-                 "`field` (`type`, `timestamp`, `data`, `data.reportId`, `data.updatedAt`) is wrong",
+            422: "`invalid-json`: the body is not UTF-8 JSON; `invalid-envelope`: not an object, "
+                 "or `field` (`type`, `timestamp`, `data`, `data.<id field>`, "
+                 "`data.<update-time field>`) is wrong",
             503: "`not-configured`: no or a malformed webhook secret; `keyring-unavailable`: "
                  "nothing can be sealed; `store-unreachable`: the inbox cannot be written. Retry later",
         }),
@@ -115,7 +112,7 @@ async def receive(
         body = await _read_body(request, push.max_body_bytes)
         text = _utf8(body)
         signatures.verify(signed, text, verifiers)
-        event_type = _envelope(text)
+        event_type = _envelope(text, push)
     except Problem as problem:
         log.info("gateway: webhook of %s refused: %s", spec.code, problem.slug)
         raise
@@ -207,7 +204,7 @@ def _invalid(field: str, why: str) -> Problem:
     return Problem(422, "invalid-envelope", "Invalid envelope", f"{field}: {why}", field=field)
 
 
-def _envelope(text: str) -> str:
+def _envelope(text: str, push: PushIn) -> str:
     """The event type of a well-formed envelope; a 422 naming the first wrong field otherwise."""
     try:
         envelope = orjson.loads(text)
@@ -216,15 +213,15 @@ def _envelope(text: str) -> str:
     if not isinstance(envelope, dict):
         raise _invalid("body", "a JSON object expected")
     event_type = envelope.get("type")
-    if event_type not in EVENT_TYPES:
-        raise _invalid("type", f"one of {', '.join(EVENT_TYPES)} expected")
+    if event_type not in push.event_types:
+        raise _invalid("type", f"one of {', '.join(push.event_types)} expected")
     timestamp = envelope.get("timestamp")
     if not isinstance(timestamp, str) or "\n" in timestamp or not validate_rfc3339(timestamp):
         raise _invalid("timestamp", "an RFC 3339 date-time with offset expected")
     data = envelope.get("data")
     if not isinstance(data, dict):
         raise _invalid("data", "a JSON object expected")
-    for name in REQUIRED_DATA:
+    for name in (push.id_field, push.updated_field):
         value = data.get(name)
         if not isinstance(value, str) or not value:
             raise _invalid(f"data.{name}", "a non-empty string expected")

@@ -33,10 +33,12 @@ def _manifest(tmp_path: Path, text: str) -> Path:
 
 def test_the_manifest_describes_every_partner_with_a_loadable_connector() -> None:
     partners = load_partners()
-    assert [p.code for p in partners][:2] == ["hotline", "message_board"]
+    assert [p.code for p in partners] == ["hotline", "message_board", "urban_mgmt", "neighborhood_app"]
+    assert [p.directions for p in partners][-1] == ("push_in",)
     for each in partners:
         assert each.directions, each.code
-        assert each.simulator is not None and each.simulator.port > 1024, each.code
+        assert each.simulator is not None, each.code
+        assert each.simulator.port > 1024 if each.simulator.role == "server" else each.simulator.secret
         module = load_connector(each)
         assert module.MAPPER.channel == each.code
     assert MANIFEST_PATH.name == "partners.toml"
@@ -82,7 +84,8 @@ def test_a_code_may_appear_once(tmp_path: Path) -> None:
 
 
 def test_an_unknown_partner_lists_the_known_ones() -> None:
-    with pytest.raises(ConfigurationError, match=r"no partner 'fax'.*known: hotline, message_board"):
+    known = "hotline, message_board, urban_mgmt, neighborhood_app"
+    with pytest.raises(ConfigurationError, match=rf"no partner 'fax'.*known: {known}"):
         partner("fax")
 
 

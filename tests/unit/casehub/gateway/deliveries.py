@@ -36,6 +36,9 @@ pool = "partner_neighborhood_app"
 [partner.push_in]
 path = "{PATH}"
 secret_env = "{SECRET_ENV}"
+event_types = ["report.created", "report.updated"]
+id_field = "reportId"
+updated_field = "updatedAt"
 max_body_bytes = {MAX_BODY_BYTES}
 tolerance_seconds = {TOLERANCE_SECONDS}
 schedule = "*/5 * * * *"

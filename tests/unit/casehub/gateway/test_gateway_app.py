@@ -57,7 +57,8 @@ def test_openapi_is_served_and_the_interactive_docs_are_not(sqlite_engine: Engin
     assert {"200", "202", "400", "401", "404", "409", "413", "415", "422", "503"} <= set(webhook["responses"])
     assert "application/problem+json" in webhook["responses"]["401"]["content"]
     envelope = webhook["requestBody"]["content"]["application/json"]["schema"]
-    assert envelope["properties"]["data"]["required"] == ["reportId", "updatedAt"]
+    assert envelope["required"] == ["type", "timestamp", "data"]
+    assert envelope["properties"]["data"]["type"] == "object"
     assert spec["components"]["securitySchemes"]["gatewayToken"]["scheme"] == "bearer"
     for path in ("/docs", "/redoc"):
         assert client.get(path).status_code == 404
