@@ -1,9 +1,10 @@
 """The `casehub` command.
 
-casehub demo                      run the ingest DAGs against the simulators, report
+casehub demo                      every partner's DAG against the simulators, then a report
 casehub simulate [partner …]      serve the partner simulators (python -m simulators)
 casehub serve                     run the gateway (health, stats, masked case reads, webhooks)
 casehub migrate                   bring the store's schema to the newest revision
+casehub airflow-setup             Airflow's pools, and the partners' connections, from the manifest
 casehub stats [--json]            what the store holds; `reconciled` when nothing is lost
 casehub quarantine list           quarantined records and their reasons (no personal data)
 casehub quarantine replay         run open quarantined records through the pipeline again
@@ -37,6 +38,15 @@ def _up(args: argparse.Namespace) -> int:
     from casehub.demo import DemoOptions, up
 
     return up(DemoOptions(seed=args.seed, defect_rate=args.defect_rate))
+
+
+def _airflow_setup(args: argparse.Namespace) -> int:
+    from casehub.demo import configure_airflow
+
+    log = args.log or Path(os.devnull)
+    configure_airflow(os.environ, log, simulators_host=args.simulators_host)
+    print(f"Airflow: pools{' and partner connections' if args.simulators_host else ''} set from the manifest")
+    return 0
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -162,6 +172,13 @@ def parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=_serve)
 
     commands.add_parser("migrate", help="bring the store to the newest schema").set_defaults(func=_migrate)
+
+    setup = commands.add_parser("airflow-setup", help="Airflow's pools (and connections) from the manifest")
+    setup.add_argument(
+        "--simulators-host", help="also point the pulled partners' connections at the simulators on this host"
+    )
+    setup.add_argument("--log", type=Path, help="where the airflow commands' output goes (default: none)")
+    setup.set_defaults(func=_airflow_setup)
 
     stats = commands.add_parser("stats", help="what the store holds")
     stats.add_argument("--json", action="store_true", help="one JSON object on stdout")

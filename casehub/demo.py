@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,11 +25,13 @@ from rich.table import Table
 
 from casehub.crypto import ensure_local_keyring
 from casehub.errors import ConfigurationError
-from casehub.partners import Partner, load_partners, pulled
+from casehub.partners import Partner, load_partners, pulled, pushing
 from casehub.paths import ROOT, var_dir
 from casehub.stats import collect
 from casehub.store import connect, migrate
 
+GATEWAY_PORT = 8000
+GATEWAY_URL = f"http://127.0.0.1:{GATEWAY_PORT}"
 PAGE_LINE = re.compile(r"(\w+) page: (\d+) received, (\d+) already landed, (\d+) accepted, (\d+) quarantined")
 
 
@@ -94,16 +97,62 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60.
     raise ConfigurationError(f"simulator at {url} did not become ready in {timeout:.0f} s")
 
 
+def _refuse_busy(url: str, what: str) -> None:
+    try:
+        requests.get(url, timeout=1)
+    except requests.RequestException:
+        return
+    raise ConfigurationError(f"{url} is already serving ({what}?): stop it first")
+
+
+def start_gateway(log_dir: Path) -> subprocess.Popen[bytes]:
+    """`casehub serve` on the demo's port, holding each pushing partner's demo webhook secret."""
+    _refuse_busy(f"{GATEWAY_URL}/healthz", "another gateway")
+    env = dict(os.environ)
+    for spec in pushing():
+        if spec.simulator is not None:
+            env.setdefault(spec.pushing().secret_env, spec.simulator.secret)
+    process = subprocess.Popen(  # noqa: S603 - the venv's own casehub, fixed arguments
+        [str(Path(sys.executable).with_name("casehub")), "serve", "--port", str(GATEWAY_PORT)],
+        cwd=ROOT,
+        env=env,
+        stdout=(log_dir / "gateway.log").open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    _wait_ready(f"{GATEWAY_URL}/healthz", process)
+    return process
+
+
+def push_webhooks(spec: Partner, options: DemoOptions, log: Path, console: Console) -> None:
+    """The partner's stand-in sends its reports to the gateway, as the real app would."""
+    assert spec.simulator is not None
+    started = time.monotonic()
+    with log.open("wb") as handle, console.status(f"{spec.code} sending its reports to the gateway …"):
+        done = subprocess.run(  # noqa: S603 - our own module, fixed arguments
+            [
+                sys.executable, "-m", "simulators", spec.code,
+                "--target", GATEWAY_URL,
+                "--secret", spec.simulator.secret,
+                "--seed", str(options.seed),
+                "--defect-rate", str(options.defect_rate),
+                "--retry-scale", "0.01",
+            ],
+            cwd=ROOT,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+    lines = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    if done.returncode != 0:
+        raise ConfigurationError(f"{spec.code} could not deliver its webhooks; see {log}")
+    seconds = time.monotonic() - started
+    console.print(f"[green]✓[/] {lines[-1] if lines else spec.code + ' sent its reports'} ({seconds:.0f} s)")
+
+
 def start_simulators(options: DemoOptions, log_dir: Path) -> subprocess.Popen[bytes]:
     ports = {p.code: p.simulator.port for p in served() if p.simulator is not None}
     for partner, port in ports.items():
-        try:
-            requests.get(f"http://127.0.0.1:{port}/_admin/health", timeout=1)
-        except requests.RequestException:
-            continue
-        raise ConfigurationError(
-            f"port {port} is already serving ({partner}?): stop the other simulator first"
-        )
+        _refuse_busy(f"http://127.0.0.1:{port}/_admin/health", f"the {partner} simulator")
     log = (log_dir / "simulators.log").open("wb")
     process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
         [
@@ -127,6 +176,20 @@ def start_simulators(options: DemoOptions, log_dir: Path) -> subprocess.Popen[by
     return process
 
 
+def configure_airflow(env: Mapping[str, str], log: Path, *, simulators_host: str | None = None) -> None:
+    """A pool per partner of the manifest (`casehub airflow-setup`, also run by compose's
+    airflow-init); with `simulators_host`, the pulled partners' connections too, pointed at the
+    simulators there and stored in Airflow's database, where an operator can repoint them."""
+    for spec in load_partners():
+        _airflow(["pools", "set", spec.pool, str(spec.pool_slots), f"calls to {spec.title}"], env, log)
+    if simulators_host is None:
+        return
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "connections.json"
+        path.write_text(json.dumps(simulator_connections(simulators_host)), encoding="utf-8")
+        _airflow(["connections", "import", "--overwrite", str(path)], env, log)
+
+
 def _airflow(args: list[str], env: Mapping[str, str], log: Path) -> None:
     with log.open("ab") as handle:
         done = subprocess.run(  # noqa: S603 - the venv's own airflow, fixed arguments
@@ -140,9 +203,14 @@ def _airflow(args: list[str], env: Mapping[str, str], log: Path) -> None:
         raise ConfigurationError(f"`airflow {' '.join(args[:2])}` failed; see {log}")
 
 
+def dag_id_of(spec: Partner) -> str:
+    """The DAG that brings a partner's cases in: its ingest DAG, or its webhook processing."""
+    return f"ingest_{spec.code}" if spec.pull is not None else f"process_webhooks_{spec.code}"
+
+
 def run_dag(spec: Partner, env: Mapping[str, str], log: Path, console: Console) -> None:
     """`airflow dags test`, streaming its log to a file and page counts to the screen."""
-    dag_id = f"ingest_{spec.code}"
+    dag_id = dag_id_of(spec)
     totals = [0, 0, 0]
     started = time.monotonic()
     with log.open("wb") as handle, console.status(f"running {dag_id} …") as status:
@@ -185,7 +253,7 @@ def run_dag(spec: Partner, env: Mapping[str, str], log: Path, console: Console) 
     )
 
 
-def _counts(title: str, key: str, unit: str, counts: Mapping[str, int]) -> Table:
+def _counts(title: str, key: str, unit: str, counts: Mapping[str, object]) -> Table:
     table = Table(title=title, show_edge=False)
     table.add_column(key)
     table.add_column(unit, justify="right")
@@ -196,7 +264,15 @@ def _counts(title: str, key: str, unit: str, counts: Mapping[str, int]) -> Table
 
 def report(console: Console) -> dict[str, object]:
     stats = collect(connect())
-    console.print(_counts("cases landed", "channel", "cases", stats["cases"]["by_channel"]))
+    cases = stats["cases"]
+    console.print(_counts("cases landed", "channel", "cases", cases["by_channel"]))
+    total = cases["total"] or 1
+    for title, key, counts in (
+        ("graded", "grade", cases["by_grade"]),
+        ("routed to", "unit kind", cases["by_unit_kind"]),
+    ):
+        shares = {name: f"{count} ({100 * count / total:.0f}%)" for name, count in counts.items()}
+        console.print(_counts(title, key, "cases", shares))
     console.print(_counts("quarantined, by reason", "reason", "records", stats["quarantined"]["by_reason"]))
     outcome = stats["raw_by_outcome"]
     mark = "[green]reconciled[/]" if stats["reconciled"] else "[red]NOT reconciled[/]"
@@ -207,8 +283,11 @@ def report(console: Console) -> dict[str, object]:
     return stats
 
 
-def prepare(options: DemoOptions, console: Console) -> tuple[dict[str, str], subprocess.Popen[bytes], Path]:
-    """Key ring, store, Airflow metadata and pools, and the simulators: what a local run needs."""
+def prepare(
+    options: DemoOptions, console: Console
+) -> tuple[dict[str, str], list[subprocess.Popen[bytes]], Path]:
+    """Key ring, store, Airflow metadata and pools, the simulators and the gateway: what a local
+    run needs. The processes come back to be stopped by the caller."""
     home = var_dir()
     logs = home / "logs" / "demo"
     logs.mkdir(parents=True, exist_ok=True)
@@ -221,32 +300,43 @@ def prepare(options: DemoOptions, console: Console) -> tuple[dict[str, str], sub
     env = airflow_environment(home / "airflow", connections=simulator_connections())
     with console.status("preparing Airflow's metadata database (var/airflow) …"):
         _airflow(["db", "migrate"], env, logs / "airflow-setup.log")
-        for spec in load_partners():
-            _airflow(
-                ["pools", "set", spec.pool, str(spec.pool_slots), f"calls to {spec.title}"],
-                env,
-                logs / "airflow-setup.log",
-            )
+        configure_airflow(env, logs / "airflow-setup.log")
     console.print("[green]✓[/] Airflow ready (SQLite metadata, a pool per partner)")
     with console.status("starting the partner simulators …"):
-        simulators = start_simulators(options, logs)
+        processes = [start_simulators(options, logs)]
     listening = ", ".join(
         f"{p.code} :{p.simulator.port} ({p.protocol.upper()})" for p in served() if p.simulator is not None
     )
     console.print(f"[green]✓[/] simulators up: {listening}")
-    return env, simulators, logs
+    try:
+        with console.status("starting the gateway …"):
+            processes.append(start_gateway(logs))
+    except BaseException:
+        stop(processes)
+        raise
+    console.print(f"[green]✓[/] gateway up: {GATEWAY_URL} (webhooks, /healthz, /openapi.json)")
+    return env, processes, logs
+
+
+def stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.wait(timeout=30)
 
 
 def run(options: DemoOptions | None = None, console: Console | None = None) -> dict[str, object]:
     options = options or DemoOptions()
     console = console or Console()
-    env, simulators, logs = prepare(options, console)
+    env, processes, logs = prepare(options, console)
     try:
         for spec in served():
-            run_dag(spec, env, logs / f"ingest_{spec.code}.log", console)
+            run_dag(spec, env, logs / f"{dag_id_of(spec)}.log", console)
+        for spec in pushing():
+            push_webhooks(spec, options, logs / f"{spec.code}-sender.log", console)
+            run_dag(spec, env, logs / f"{dag_id_of(spec)}.log", console)
     finally:
-        simulators.terminate()
-        simulators.wait(timeout=30)
+        stop(processes)
     stats = report(console)
     console.print(
         "\nwhere to look next:\n"
@@ -263,17 +353,19 @@ def up(options: DemoOptions | None = None, console: Console | None = None) -> in
     """The simulators and a local Airflow (`airflow standalone`: API server, UI, scheduler) until Ctrl-C."""
     options = options or DemoOptions()
     console = console or Console()
-    env, simulators, _ = prepare(options, console)
-    console.print(
-        "starting Airflow: UI at http://127.0.0.1:8080 — the admin password is printed below and kept in "
-        "var/airflow; unpause ingest_hotline and ingest_message_board, or trigger them. Ctrl-C stops all."
-    )
+    env, processes, logs = prepare(options, console)
+    dags = ", ".join(dag_id_of(spec) for spec in load_partners() if spec.pull or spec.push_in)
     try:
+        for spec in pushing():
+            push_webhooks(spec, options, logs / f"{spec.code}-sender.log", console)
+        console.print(
+            "starting Airflow: UI at http://127.0.0.1:8080 — the admin password is printed below and kept "
+            f"in var/airflow; unpause or trigger {dags}. Ctrl-C stops all."
+        )
         return subprocess.call(  # noqa: S603 - the venv's own airflow, fixed arguments
             [str(Path(sys.executable).with_name("airflow")), "standalone"], env=env
         )
     except KeyboardInterrupt:
         return 0
     finally:
-        simulators.terminate()
-        simulators.wait(timeout=30)
+        stop(processes)

@@ -46,7 +46,9 @@ AIRFLOW_SERVICES = (
     "airflow-triggerer",
     "airflow-worker",
 )
-SERVICES = {"postgres", "redis", *AIRFLOW_SERVICES, "gateway", "simulators"}
+SERVICES = {"postgres", "redis", *AIRFLOW_SERVICES, "gateway", "simulators", "neighborhood-app"}
+ONE_SHOT = {"airflow-init", "neighborhood-app"}
+"""Services that run to completion; the others serve, and have a health check."""
 GATEWAY_PORT, API_SERVER_PORT = 8000, 8080
 # What each of our processes reads from the environment, by service. The API server mounts the
 # gateway (plugins/), the worker runs the ingest tasks, airflow-init migrates the store.
@@ -297,19 +299,32 @@ def test_casehub_commands_are_subcommands_of_the_cli() -> None:
     args = casehub_parser().parse_args(command("gateway")[1:])
     assert command("gateway")[0] == "casehub"
     assert (args.command, args.host, args.port) == ("serve", "0.0.0.0", GATEWAY_PORT)
-    migrate = [argv for argv in init_commands() if argv[0] == "casehub"]
-    assert migrate == [["casehub", "migrate"]]
-    assert casehub_parser().parse_args(migrate[0][1:]).command == "migrate"
+    ours = [argv for argv in init_commands() if argv[0] == "casehub"]
+    assert ours == [["casehub", "airflow-setup", "--simulators-host", "simulators"], ["casehub", "migrate"]]
+    setup = casehub_parser().parse_args(ours[0][1:])
+    assert (setup.command, setup.simulators_host) == ("airflow-setup", "simulators")
+    assert casehub_parser().parse_args(ours[1][1:]).command == "migrate"
 
 
 def test_the_simulators_command_is_what_their_parser_accepts() -> None:
     argv = command("simulators")
     assert argv[:3] == ["python", "-m", "simulators"]
     main = importlib.import_module("simulators.__main__")
-    parse = getattr(main, "parser", None)
-    args = parse().parse_args(argv[3:]) if parse else main._arguments(argv[3:])
+    args = main.parser().parse_args(argv[3:])
     assert (args.partner, args.host) == ("all", "0.0.0.0")
-    assert {"hotline": args.hotline_port, "message_board": args.message_board_port} == SIMULATOR_PORTS
+    assert {partner: port for partner, port, _ in main._plan(args)} == SIMULATOR_PORTS
+
+
+def test_the_community_app_sends_to_the_gateway_with_the_secret_it_holds() -> None:
+    argv = command("neighborhood-app")
+    assert argv[:4] == ["python", "-m", "simulators", "neighborhood_app"]
+    args = importlib.import_module("simulators.__main__").parser().parse_args(argv[3:])
+    assert urlsplit(args.target).netloc == f"gateway:{GATEWAY_PORT}"
+    [app] = [p for p in load_partners() if p.push_in is not None]
+    variable = app.pushing().secret_env
+    assert args.secret == [f"${{{variable}:?set {variable}}}"]
+    assert REQUIRED.match(environment("gateway")[variable])
+    assert service("neighborhood-app")["depends_on"] == {"gateway": {"condition": "service_healthy"}}
 
 
 def test_airflow_commands_are_what_airflow_accepts(airflow_cli: dict[str, str]) -> None:
@@ -345,7 +360,7 @@ def test_ports_agree_with_the_code() -> None:
     for port in SIMULATOR_PORTS.values():
         assert f"localhost:{port}/" in healthcheck("simulators")
     assert set(published("gateway")) == {GATEWAY_PORT}
-    assert f"localhost:{GATEWAY_PORT}/health" in healthcheck("gateway")
+    assert f"localhost:{GATEWAY_PORT}/healthz" in healthcheck("gateway")
     api = command("airflow-apiserver")
     assert api[:2] == ["airflow", "api-server"]
     assert api[api.index("--port") + 1] == str(API_SERVER_PORT)
@@ -355,20 +370,16 @@ def test_ports_agree_with_the_code() -> None:
     assert (execution.hostname, execution.port) == ("airflow-apiserver", API_SERVER_PORT)
 
 
-@pytest.mark.parametrize("name", AIRFLOW_SERVICES)
-def test_partner_connections_point_at_the_simulators(name: str) -> None:
-    env = environment(name)
-    expected = simulator_connections(host="simulators")
+def test_the_partners_connections_come_from_the_manifest_not_the_compose_file() -> None:
+    """airflow-init imports them (`casehub airflow-setup --simulators-host simulators`, checked
+    against a real Airflow in tests/dags); no service restates one in its environment."""
+    for name in SERVICES:
+        assert not [key for key in environment(name) if key.startswith("AIRFLOW_CONN_")], name
+    connections = simulator_connections(host="simulators")
+    assert set(connections) == {spec.connection for spec in pulled()}
     for spec in pulled():
-        connection = json.loads(env[f"AIRFLOW_CONN_{spec.connection.upper()}"])
-        assert connection == expected[spec.connection]
-        url = urlsplit(connection["host"])
+        url = urlsplit(connections[spec.connection]["host"])
         assert (url.hostname, url.port) == ("simulators", SIMULATOR_PORTS[spec.code])
-
-
-def test_airflow_init_creates_the_registry_pools() -> None:
-    pools = {argv[3]: int(argv[4]) for argv in init_commands() if argv[:3] == ["airflow", "pools", "set"]}
-    assert pools == {spec.pool: spec.pool_slots for spec in load_partners()}
 
 
 def test_airflow_runs_the_celery_executor_on_redis_and_postgres() -> None:
@@ -413,11 +424,7 @@ def test_every_setting_the_core_reads_reaches_the_services_that_need_it() -> Non
 def test_no_secret_is_written_into_the_repository() -> None:
     for name in SERVICES:
         for key, value in environment(name).items():
-            if key.startswith("AIRFLOW_CONN_"):
-                connection = json.loads(value)
-                published_demo = {p.simulator.secret for p in served() if p.simulator}
-                assert connection["password"] in published_demo, f"{name}: {key} holds a real secret"
-            elif SECRET_NAME.search(key) and not NOT_A_SECRET.search(key):
+            if SECRET_NAME.search(key) and not NOT_A_SECRET.search(key):
                 assert REQUIRED.match(value), f"{name}: {key} must come from the environment, required"
             for url in re.findall(r"\w[\w+]*://[^\s'\"]+", value):
                 password = urlsplit(url).password
@@ -440,8 +447,10 @@ def test_services_start_in_order() -> None:
     for name in (*AIRFLOW_SERVICES[1:], "gateway"):
         assert service(name)["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
     assert service("airflow-init")["depends_on"]["postgres"]["condition"] == "service_healthy"
-    for name in SERVICES - {"airflow-init"}:
+    for name in SERVICES - ONE_SHOT:
         assert "healthcheck" in service(name), f"{name} has no health check"
+    for name in ONE_SHOT:
+        assert service(name)["restart"] == "no", f"{name} runs once"
     ours = [name for name in SERVICES if "build" in service(name)]
     uses_curl = [name for name in ours if "curl" in str(service(name).get("healthcheck"))]
     assert uses_curl
