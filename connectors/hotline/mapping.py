@@ -13,12 +13,11 @@ from datetime import datetime
 from typing import Any
 
 from casehub.cases import unified_case
-from casehub.errors import InvalidRecord
 from casehub.normalize import local_time, phone, resident_id
 from casehub.ports import SourceKey
 from casehub.reasons import Code
 from casehub.reference import Reference
-from connectors.kit.problems import Problems
+from connectors.kit.problems import Problems, source_key
 
 CHANNEL = "hotline"
 
@@ -36,11 +35,6 @@ def _days(value: str) -> int:
     return int(value)
 
 
-def _time(problems: Problems, raw: Mapping[str, Any], field: str, *, required: bool) -> datetime | None:
-    value = problems.required(field, raw.get(field)) if required else problems.optional(field, raw.get(field))
-    return problems.parse(Code.INVALID_TIME, field, local_time, value)
-
-
 class HotlineMapper:
     """Maps one `GD` element, as `HotlineSource` returns it, to a unified case."""
 
@@ -50,12 +44,7 @@ class HotlineMapper:
 
     def key(self, raw: Mapping[str, Any]) -> SourceKey:
         """GDBH identifies the work order; GXSJ (更新时间) orders its versions."""
-        problems = Problems(CHANNEL)
-        source_id = problems.identifier("GDBH", raw.get("GDBH"))
-        updated_at = _time(problems, raw, "GXSJ", required=True)
-        if source_id is None or updated_at is None:
-            raise InvalidRecord(problems.reasons)
-        return SourceKey(source_id=source_id, updated_at=updated_at)
+        return source_key(CHANNEL, raw, self.id_field, self.updated_field, local_time)
 
     def to_case(
         self, raw: Mapping[str, Any], reference: Reference, *, received_at: datetime
@@ -94,9 +83,9 @@ class HotlineMapper:
         address = problems.optional("FSDZ", raw.get("FSDZ"))
         result = problems.optional("BLJG", raw.get("BLJG"))
 
-        reported_at = _time(problems, raw, "LDSJ", required=True)
-        updated_at = _time(problems, raw, "GXSJ", required=True)
-        closed_at = _time(problems, raw, "BJSJ", required=False)
+        reported_at = problems.time(raw, "LDSJ", local_time)
+        updated_at = problems.time(raw, "GXSJ", local_time)
+        closed_at = problems.time(raw, "BJSJ", local_time, required=False)
         problems.check()
         if source_id is None or source_category is None or reported_at is None or updated_at is None:
             raise AssertionError("a required value is missing but no problem was noted")

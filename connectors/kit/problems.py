@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TypeVar
+from datetime import datetime
+from typing import Any, TypeVar
 
 from casehub.errors import InvalidRecord, Reason
 from casehub.normalize import text
+from casehub.ports import SourceKey
 from casehub.reasons import Code
 from casehub.reference import Reference
 
@@ -80,6 +82,14 @@ class Problems:
             self.add(code, field, f"{field}: {error}")
             return None
 
+    def time(
+        self, raw: Mapping[str, Any], field: str, parse: Callable[[str], datetime], *, required: bool = True
+    ) -> datetime | None:
+        """The field's time as the partner's `parse` reads it: empty is `missing_field` when
+        required (None otherwise), unreadable is `invalid_time`."""
+        value = self.required(field, raw.get(field)) if required else self.optional(field, raw.get(field))
+        return self.parse(Code.INVALID_TIME, field, parse, value)
+
     def crosswalk(self, reference: Reference, kind: str, field: str, value: str | None) -> str | None:
         """The unified value for the channel's code from its `kind` crosswalk.
 
@@ -102,3 +112,17 @@ class Problems:
         if found is None:
             self.add(Code.INVALID_VALUE, field, f"{field}: not one of the values in the contract")
         return found
+
+
+def source_key(
+    channel: str, raw: Mapping[str, Any], id_field: str, updated_field: str, parse: Callable[[str], datetime]
+) -> SourceKey:
+    """Which record `raw` is a version of, and how new: the one way a partner's records are read
+    for it, by the pipeline and the paginator alike. Any defect of either field is an
+    `InvalidRecord` naming the field, never another exception."""
+    problems = Problems(channel)
+    source_id = problems.identifier(id_field, raw.get(id_field))
+    updated_at = problems.time(raw, updated_field, parse)
+    if source_id is None or updated_at is None:
+        raise InvalidRecord(problems.reasons)
+    return SourceKey(source_id=source_id, updated_at=updated_at)

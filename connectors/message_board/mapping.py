@@ -14,23 +14,17 @@ from datetime import datetime
 from typing import Any
 
 from casehub.cases import unified_case
-from casehub.errors import InvalidRecord
 from casehub.geo import inside_city, to_wgs84
 from casehub.normalize import epoch_ms, phone
 from casehub.ports import SourceKey
 from casehub.reasons import Code
 from casehub.reference import Reference
-from connectors.kit.problems import Problems
+from connectors.kit.problems import Problems, source_key
 
 CHANNEL = "message_board"
 SOURCE_CRS = "BD-09"
 CLOSED_STATUSES = frozenset({"completed", "closed"})
 """Unified statuses of 已回复 and 已关闭: the reply time is when the case was closed."""
-
-
-def _time(problems: Problems, raw: Mapping[str, Any], field: str, *, required: bool) -> datetime | None:
-    value = problems.required(field, raw.get(field)) if required else problems.optional(field, raw.get(field))
-    return problems.parse(Code.INVALID_TIME, field, epoch_ms, value)
 
 
 def _degrees(value: object) -> float:
@@ -72,12 +66,7 @@ class MessageBoardMapper:
 
     def key(self, raw: Mapping[str, Any]) -> SourceKey:
         """`id` identifies the message; `updateTime` orders its versions."""
-        problems = Problems(CHANNEL)
-        source_id = problems.identifier("id", raw.get("id"))
-        updated_at = _time(problems, raw, "updateTime", required=True)
-        if source_id is None or updated_at is None:
-            raise InvalidRecord(problems.reasons)
-        return SourceKey(source_id=source_id, updated_at=updated_at)
+        return source_key(CHANNEL, raw, self.id_field, self.updated_field, epoch_ms)
 
     def to_case(
         self, raw: Mapping[str, Any], reference: Reference, *, received_at: datetime
@@ -110,9 +99,9 @@ class MessageBoardMapper:
         result = f"{replied_by}：{reply}" if reply and replied_by else reply
         place = _place(problems, raw)
 
-        reported_at = _time(problems, raw, "createTime", required=True)
-        updated_at = _time(problems, raw, "updateTime", required=True)
-        replied_at = _time(problems, raw, "replyTime", required=False)
+        reported_at = problems.time(raw, "createTime", epoch_ms)
+        updated_at = problems.time(raw, "updateTime", epoch_ms)
+        replied_at = problems.time(raw, "replyTime", epoch_ms, required=False)
         problems.check()
         if source_id is None or source_category is None or reported_at is None or updated_at is None:
             raise AssertionError("a required value is missing but no problem was noted")

@@ -11,19 +11,18 @@ is left to enrichment, which classifies it.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 from casehub.cases import unified_case
-from casehub.errors import ConfigurationError, InvalidRecord
+from casehub.errors import ConfigurationError
 from casehub.geo import inside_city, to_wgs84
-from casehub.normalize import EARLIEST, LATEST, SHANGHAI, phone
+from casehub.normalize import offset_time, phone
 from casehub.ports import SourceKey
 from casehub.reasons import Code
 from casehub.reference import Reference, Region
-from connectors.kit.problems import Problems
+from connectors.kit.problems import Problems, source_key
 
 CHANNEL = "neighborhood_app"
 SOURCE_CRS = "GCJ-02"
@@ -43,54 +42,6 @@ is wrong, which only a person can tell.
 """
 
 _EARTH_RADIUS_METRES = 6_371_008.8  # the mean radius (IUGG)
-_OFFSET_TIME = re.compile(
-    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,6}))?"
-    r"(Z|[+-][0-9]{2}:[0-9]{2})"
-)
-
-
-def offset_time(value: str) -> datetime:
-    """An ISO 8601 time with its offset (`2025-03-05T08:42:02+08:00`), in Asia/Shanghai.
-
-    The app writes every time so (the RFC 3339 profile). Unlike the legacy partners' local
-    times (`casehub.normalize.local_time`), a time without an offset is refused, not read as
-    Shanghai time: the app always sends one, so a missing offset means a broken client. The date
-    must be a calendar date and the time within `EARLIEST` and `LATEST`.
-    """
-    match = _OFFSET_TIME.fullmatch(value)
-    if match is None:
-        raise ValueError("time is not ISO 8601 yyyy-MM-ddTHH:mm:ss with an offset")
-    year, month, day, hour, minute, second, fraction, offset = match.groups()
-    if not EARLIEST.year <= int(year) < LATEST.year:
-        raise ValueError("time is outside the years a case can have (1990 to 8999)")
-    if offset == "Z":
-        zone = UTC
-    else:
-        hours, minutes = int(offset[1:3]), int(offset[4:])
-        if hours > 14 or minutes > 59:
-            raise ValueError("time offset is out of range")
-        delta = timedelta(hours=hours, minutes=minutes)
-        zone = timezone(-delta if offset[0] == "-" else delta)
-    try:
-        moment = datetime(
-            int(year),
-            int(month),
-            int(day),
-            int(hour),
-            int(minute),
-            int(second),
-            int(fraction.ljust(6, "0")) if fraction else 0,
-            tzinfo=zone,
-        )
-    except ValueError:
-        raise ValueError("time is not a calendar date and time") from None
-    if not EARLIEST <= moment < LATEST:
-        raise ValueError("time is outside the years a case can have (1990 to 8999)")
-    return moment.astimezone(SHANGHAI)
-
-
-def _time(problems: Problems, raw: Mapping[str, Any], field: str) -> datetime | None:
-    return problems.parse(Code.INVALID_TIME, field, offset_time, problems.required(field, raw.get(field)))
 
 
 def _community(
@@ -177,12 +128,7 @@ class NeighborhoodAppMapper:
 
     def key(self, raw: Mapping[str, Any]) -> SourceKey:
         """`reportId` identifies the report; `updatedAt` orders its versions."""
-        problems = Problems(CHANNEL)
-        source_id = problems.identifier("reportId", raw.get("reportId"))
-        updated_at = _time(problems, raw, "updatedAt")
-        if source_id is None or updated_at is None:
-            raise InvalidRecord(problems.reasons)
-        return SourceKey(source_id=source_id, updated_at=updated_at)
+        return source_key(CHANNEL, raw, self.id_field, self.updated_field, offset_time)
 
     def to_case(
         self, raw: Mapping[str, Any], reference: Reference, *, received_at: datetime
@@ -220,8 +166,8 @@ class NeighborhoodAppMapper:
             "satisfaction", problems.optional("satisfaction", raw.get("satisfaction")), SATISFACTION
         )
 
-        reported_at = _time(problems, raw, "createdAt")
-        updated_at = _time(problems, raw, "updatedAt")
+        reported_at = problems.time(raw, "createdAt", offset_time)
+        updated_at = problems.time(raw, "updatedAt", offset_time)
         problems.check()
         if (
             source_id is None

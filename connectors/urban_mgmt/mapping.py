@@ -38,13 +38,12 @@ from datetime import datetime
 from typing import Any
 
 from casehub.cases import unified_case
-from casehub.errors import InvalidRecord
 from casehub.geo import inside_city, to_wgs84
 from casehub.normalize import local_time, phone
 from casehub.ports import SourceKey
 from casehub.reasons import Code
 from casehub.reference import Reference
-from connectors.kit.problems import Problems
+from connectors.kit.problems import Problems, source_key
 
 CHANNEL = "urban_mgmt"
 SOURCE_CRS = "EPSG:4547"
@@ -67,11 +66,6 @@ _METRES = re.compile(r"-?[0-9]{1,9}(?:\.[0-9]{1,6})?")
 _LEVELS = ((9, "street"), (12, "community"), (14, "grid"))
 """The regions a grid code holds, by the length of their code: street 9, community 12, grid 14."""
 _CITY_PREFIXES = ("湖北省", "武汉市")
-
-
-def _time(problems: Problems, raw: Mapping[str, Any], field: str, *, required: bool) -> datetime | None:
-    value = problems.required(field, raw.get(field)) if required else problems.optional(field, raw.get(field))
-    return problems.parse(Code.INVALID_TIME, field, local_time, value)
 
 
 def _metres(value: str) -> float:
@@ -248,12 +242,7 @@ class UrbanMgmtMapper:
 
     def key(self, raw: Mapping[str, Any]) -> SourceKey:
         """CaseNo 案卷编号 identifies the case file; UpdateTime 更新时间 orders its versions."""
-        problems = Problems(CHANNEL)
-        source_id = problems.identifier("CaseNo", raw.get("CaseNo"))
-        updated_at = _time(problems, raw, "UpdateTime", required=True)
-        if source_id is None or updated_at is None:
-            raise InvalidRecord(problems.reasons)
-        return SourceKey(source_id=source_id, updated_at=updated_at)
+        return source_key(CHANNEL, raw, self.id_field, self.updated_field, local_time)
 
     def to_case(
         self, raw: Mapping[str, Any], reference: Reference, *, received_at: datetime
@@ -307,9 +296,9 @@ class UrbanMgmtMapper:
         time_limit_days = _time_limit(problems, raw)
         result = problems.optional("Result", raw.get("Result"))
 
-        reported_at = _time(problems, raw, "ReportTime", required=True)
-        updated_at = _time(problems, raw, "UpdateTime", required=True)
-        closed_at = _time(problems, raw, "CloseTime", required=False)
+        reported_at = problems.time(raw, "ReportTime", local_time)
+        updated_at = problems.time(raw, "UpdateTime", local_time)
+        closed_at = problems.time(raw, "CloseTime", local_time, required=False)
         problems.check()
         if (
             source_id is None

@@ -22,11 +22,11 @@ from casehub.contract import case_contract
 from casehub.enrich import enrich
 from casehub.errors import InvalidRecord
 from casehub.identity import case_id
-from casehub.normalize import SHANGHAI
+from casehub.normalize import SHANGHAI, offset_time
 from casehub.reasons import Code
 from casehub.reference import Reference, load_reference
 from connectors.neighborhood_app import MAPPER
-from connectors.neighborhood_app.mapping import PIN_TOLERANCE_METRES, NeighborhoodAppMapper, offset_time
+from connectors.neighborhood_app.mapping import PIN_TOLERANCE_METRES, NeighborhoodAppMapper
 from simulators import testing
 from tests.samples import report
 
