@@ -3,6 +3,7 @@ start-up line, never guessed."""
 
 from __future__ import annotations
 
+import os
 import queue
 import re
 import signal
@@ -15,6 +16,21 @@ from typing import Any
 
 START_TIMEOUT_SECONDS = 30.0
 CASEHUB = Path(sys.executable).with_name("casehub")
+
+
+def gateway_env(db_url: str, home: Path, keyring_json: str, **secrets: str) -> dict[str, str]:
+    """The environment of a gateway on `db_url`: this one's, less every CASEHUB_ setting, plus
+    the store, a key ring file under `home` and the webhook secret variables given."""
+    home.mkdir(parents=True, exist_ok=True)
+    ring_file = home / "keyring.json"
+    ring_file.write_text(keyring_json, encoding="utf-8")
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CASEHUB_")},
+        "CASEHUB_DB_URL": db_url,
+        "CASEHUB_KEYRING_FILE": str(ring_file),
+        "CASEHUB_HOME": str(home / "casehub"),
+        **secrets,
+    }
 
 
 class ServedGateway:

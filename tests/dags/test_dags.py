@@ -103,7 +103,7 @@ def test_every_dag_runs_end_to_end_and_a_rerun_changes_nothing(dagbag, tmp_path,
     from casehub.stats import collect
     from casehub.store import Quarantine, connect, migrate
     from simulators.testing import send, start
-    from tests.served import ServedGateway
+    from tests.served import ServedGateway, gateway_env
 
     db_url = f"sqlite:///{tmp_path / 'casehub.db'}"
     ring = KeyRing.generate()
@@ -124,14 +124,8 @@ def test_every_dag_runs_end_to_end_and_a_rerun_changes_nothing(dagbag, tmp_path,
         truths = {code: simulator.truth() for code, simulator in simulators.items()}
         for spec in PUSHING:
             assert spec.simulator is not None
-            env = {
-                **{k: v for k, v in os.environ.items() if not k.startswith("CASEHUB_")},
-                "CASEHUB_DB_URL": db_url,
-                "CASEHUB_KEYRING": ring.to_json(),
-                "CASEHUB_HOME": str(tmp_path / "home"),
-                spec.pushing().secret_env: spec.simulator.secret,
-            }
-            gateway = ServedGateway(env)
+            secrets = {spec.pushing().secret_env: spec.simulator.secret}
+            gateway = ServedGateway(gateway_env(db_url, tmp_path / "gateway", ring.to_json(), **secrets))
             try:
                 sent = send(gateway.url(), spec.simulator.secret, records=40, seed=11, retry_scale=0.001)
             finally:

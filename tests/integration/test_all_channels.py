@@ -5,7 +5,6 @@ out enriched, and the store reconciles with nothing lost."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +19,7 @@ from casehub.stats import collect
 from casehub.store import Case, Quarantine
 from connectors.kit import Endpoint, RetryPolicy
 from simulators.testing import RunningSimulator, send, start
-from tests.served import ServedGateway
+from tests.served import ServedGateway, gateway_env
 
 RECORDS = 60
 SEED = 3
@@ -66,16 +65,9 @@ def _pull(engine: Engine, keyring: KeyRing, simulators: dict[str, RunningSimulat
 def _push(engine: Engine, keyring: KeyRing, tmp_path: Path) -> int:
     """The app sends every report to a gateway killed right after the last acknowledgement."""
     assert APP.simulator is not None and APP.push_in is not None
-    ring_file = tmp_path / "keyring.json"
-    ring_file.write_text(keyring.to_json(), encoding="utf-8")
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("CASEHUB_")},
-        "CASEHUB_DB_URL": engine.url.render_as_string(hide_password=False),
-        "CASEHUB_KEYRING_FILE": str(ring_file),
-        "CASEHUB_HOME": str(tmp_path / "home"),
-        APP.push_in.secret_env: APP.simulator.secret,
-    }
-    gateway = ServedGateway(env)
+    db_url = engine.url.render_as_string(hide_password=False)
+    secrets = {APP.push_in.secret_env: APP.simulator.secret}
+    gateway = ServedGateway(gateway_env(db_url, tmp_path / "gateway", keyring.to_json(), **secrets))
     try:
         summary = send(gateway.url(), APP.simulator.secret, records=RECORDS, seed=SEED, retry_scale=0.001)
     finally:

@@ -5,7 +5,6 @@ and every refusal leaves the inbox as it was."""
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import sys
@@ -25,7 +24,7 @@ from casehub import inbox
 from casehub.crypto import KeyRing
 from casehub.gateway import create_app
 from casehub.store.models import InboundWebhook
-from tests.served import ServedGateway
+from tests.served import ServedGateway, gateway_env
 from tests.unit.casehub.gateway.deliveries import (
     MAX_BODY_BYTES,
     PARTNER,
@@ -290,15 +289,8 @@ def test_an_acknowledged_delivery_survives_the_gateway_being_killed(
     engine: Engine, tmp_path: Path, keyring: KeyRing
 ) -> None:
     """SIGKILL right after the 2xx: no shutdown, no flush. The rows are there, pending, intact."""
-    ring_file = tmp_path / "keyring.json"
-    ring_file.write_text(keyring.to_json(), encoding="utf-8")
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("CASEHUB_")},
-        "CASEHUB_DB_URL": engine.url.render_as_string(hide_password=False),
-        "CASEHUB_KEYRING_FILE": str(ring_file),
-        "CASEHUB_HOME": str(tmp_path / "home"),
-        SECRET_ENV: SECRET,
-    }
+    db_url = engine.url.render_as_string(hide_password=False)
+    env = gateway_env(db_url, tmp_path / "gateway", keyring.to_json(), **{SECRET_ENV: SECRET})
     served = ServedGateway(env, manifest(tmp_path))
     try:
         url = served.url()
