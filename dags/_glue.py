@@ -1,4 +1,4 @@
-"""What turns a channel of the registry into Airflow tasks.
+"""What turns a partner of the manifest into Airflow tasks.
 
 Kept apart from the DAG file so that parsing stays cheap: this module imports only the light
 parts of casehub at parse time; connectors, the store and Great Expectations load inside tasks.
@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from airflow.sdk import Asset, BaseHook, ExceptionRetryPolicy, RetryAction, RetryRule
+from airflow.sdk import DAG, Asset, BaseHook, ExceptionRetryPolicy, RetryAction, RetryRule, task
 from airflow.sdk.exceptions import AirflowNotFoundException
 
 from casehub.partners import Partner
@@ -151,6 +152,46 @@ def process_channel(spec: Partner, context: dict[str, Any]) -> dict[str, Any]:
     )
     log.info("%s run: %s", spec.code, json.dumps({k: v for k, v in summary.items() if k != "warnings"}))
     return summary
+
+
+def partner_dag(
+    spec: Partner,
+    *,
+    dag_id: str,
+    description: str,
+    doc_md: str,
+    schedule: str,
+    kind: str,
+    work: Callable[[Partner, dict[str, Any]], dict[str, Any]],
+) -> DAG:
+    """A partner's DAG: task `kind` runs `work` in the partner's pool and updates the cases
+    asset, then `reconcile` checks the store still accounts for every raw record."""
+    with DAG(
+        dag_id=dag_id,
+        description=description,
+        doc_md=doc_md,
+        schedule=schedule,
+        start_date=datetime(2026, 1, 1, tzinfo=UTC),
+        catchup=False,
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        tags=["casehub", kind, spec.code],
+    ) as dag:
+
+        @task(task_id=TASK_OF[kind], pool=spec.pool, outlets=[CASES])
+        def bring_in(**context: Any) -> dict[str, Any]:
+            return work(spec, context)
+
+        @task(task_id="reconcile", retries=0)
+        def reconcile() -> dict[str, Any]:
+            return reconcile_store()
+
+        bring_in() >> reconcile()
+    return dag
+
+
+TASK_OF = {"ingest": "ingest", "webhooks": "process"}
+"""The task that brings a partner's cases in, by the kind of DAG (its tag)."""
 
 
 def reconcile_store() -> dict[str, Any]:

@@ -1,15 +1,14 @@
 """Ingest DAGs, one per pulled partner of `connectors/partners.toml`, in manifest order.
 
-Each pulls the channel from its cursor, lands, normalizes, validates and stores the cases, then
-checks that the store still reconciles. All the work is in casehub; this file only wires it.
+Each pulls the channel from its cursor, lands, normalizes, enriches, validates and stores the
+cases, then checks that the store still reconciles. All the work is in casehub; this file only
+wires it.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from _glue import CASES, DEFAULT_ARGS, ingest_channel, reconcile_store
-from airflow.sdk import DAG, task
+from _glue import ingest_channel, partner_dag
+from airflow.sdk import DAG
 
 from casehub.partners import Partner, pulled
 
@@ -18,9 +17,10 @@ DOC = """\
 
 Pulls `{code}` records updated since the channel's cursor (re-reading a
 {lookback}-minute lookback window), and for every page, in one transaction: lands the raw
-payloads (sealed, hashed), maps them to the unified case, checks each against
-`schemas/case.schema.json` and the page against the GX suite `expectations/case_batch.json`,
-quarantines what fails with its reasons, upserts the rest with history, and advances the cursor.
+payloads (sealed, hashed), maps them to the unified case, classifies, grades, routes and times
+them, checks each against `schemas/case.schema.json` and the page against the GX suite
+`expectations/case_batch.json`, quarantines what fails with its reasons and upserts the rest
+with history. The cursor moves once the whole window has been read.
 
 * **Connection** `{connection}` — host is the partner's base URL; login and password.
 * **Pool** `{pool}` — at most {slots} tasks talk to this partner at once.
@@ -34,7 +34,8 @@ quarantines what fails with its reasons, upserts the rest with history, and adva
 
 def build(spec: Partner) -> DAG:
     pull = spec.pulled()
-    with DAG(
+    return partner_dag(
+        spec,
         dag_id=f"ingest_{spec.code}",
         description=f"Pull {spec.title} into the unified case store",
         doc_md=DOC.format(
@@ -46,23 +47,9 @@ def build(spec: Partner) -> DAG:
             slots=spec.pool_slots,
         ),
         schedule=pull.schedule,
-        start_date=datetime(2026, 1, 1, tzinfo=UTC),
-        catchup=False,
-        max_active_runs=1,
-        default_args=DEFAULT_ARGS,
-        tags=["casehub", "ingest", spec.code],
-    ) as dag:
-
-        @task(task_id="ingest", pool=spec.pool, outlets=[CASES])
-        def ingest(**context: object) -> dict[str, object]:
-            return ingest_channel(spec, context)
-
-        @task(task_id="reconcile", retries=0)
-        def reconcile() -> dict[str, object]:
-            return reconcile_store()
-
-        ingest() >> reconcile()
-    return dag
+        kind="ingest",
+        work=ingest_channel,
+    )
 
 
 for _spec in pulled():

@@ -7,10 +7,8 @@ casehub; this file only wires it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from _glue import CASES, DEFAULT_ARGS, process_channel, reconcile_store
-from airflow.sdk import DAG, task
+from _glue import partner_dag, process_channel
+from airflow.sdk import DAG
 
 from casehub.partners import Partner, pushing
 
@@ -36,7 +34,8 @@ the deliveries processed.
 
 def build(spec: Partner) -> DAG:
     push = spec.pushing()
-    with DAG(
+    return partner_dag(
+        spec,
         dag_id=f"process_webhooks_{spec.code}",
         description=f"Turn {spec.title}'s landed webhooks into unified cases",
         doc_md=DOC.format(
@@ -47,23 +46,9 @@ def build(spec: Partner) -> DAG:
             pool=spec.pool,
         ),
         schedule=push.schedule,
-        start_date=datetime(2026, 1, 1, tzinfo=UTC),
-        catchup=False,
-        max_active_runs=1,
-        default_args=DEFAULT_ARGS,
-        tags=["casehub", "webhooks", spec.code],
-    ) as dag:
-
-        @task(task_id="process", pool=spec.pool, outlets=[CASES])
-        def process(**context: object) -> dict[str, object]:
-            return process_channel(spec, context)
-
-        @task(task_id="reconcile", retries=0)
-        def reconcile() -> dict[str, object]:
-            return reconcile_store()
-
-        process() >> reconcile()
-    return dag
+        kind="webhooks",
+        work=process_channel,
+    )
 
 
 for _spec in pushing():
