@@ -9,6 +9,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from casehub.contract import SCHEMA_PATH, CaseContract
+from casehub.enrich import enrich
 from casehub.reference import load_reference
 from casehub.store.models import Case
 from connectors.hotline import MAPPER
@@ -19,7 +20,10 @@ PERSONAL_COLUMNS = {"reporter_name", "reporter_phone", "reporter_id_number"}
 
 
 def _case() -> dict:
-    return MAPPER.to_case(work_order(), load_reference(), received_at=datetime(2026, 11, 21, tzinfo=UTC))
+    """A work order as the pipeline validates it: mapped, then enriched."""
+    reference = load_reference()
+    mapped = MAPPER.to_case(work_order(), reference, received_at=datetime(2026, 11, 21, tzinfo=UTC))
+    return enrich(mapped, reference).case
 
 
 def test_schema_is_valid_and_versioned() -> None:
