@@ -35,5 +35,3 @@ router.add_api_route(
     summary="Health",
     description="Needs no token. Always 200 while the gateway runs; `store` says whether the store answers.",
 )
-# The name compose's health check and older deployments poll; not part of the documented interface.
-router.add_api_route("/health", healthz, methods=["GET"], include_in_schema=False)

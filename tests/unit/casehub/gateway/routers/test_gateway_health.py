@@ -1,4 +1,4 @@
-"""`/healthz` needs no token and says whether the store answers; `/health` stays for compose."""
+"""`/healthz` needs no token and says whether the store answers."""
 
 from __future__ import annotations
 
@@ -23,10 +23,10 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CASEHUB_GATEWAY_TOKEN", raising=False)
 
 
-@pytest.mark.parametrize("path", ["/healthz", "/health"])
 def test_health_needs_no_token_and_says_whether_the_store_answers(
-    sqlite_engine: Engine, tmp_path: Path, path: str
+    sqlite_engine: Engine, tmp_path: Path
 ) -> None:
+    path = "/healthz"
     assert TestClient(create_app(sqlite_engine)).get(path).json() == {"status": "ok", "store": "ok"}
     nowhere = create_engine(f"sqlite:///{tmp_path / 'missing' / 'casehub.db'}")
     response = TestClient(create_app(nowhere)).get(path)
@@ -34,7 +34,7 @@ def test_health_needs_no_token_and_says_whether_the_store_answers(
     assert response.json() == {"status": "ok", "store": "unreachable"}
 
 
-def test_only_healthz_is_documented(sqlite_engine: Engine) -> None:
-    paths = TestClient(create_app(sqlite_engine)).get("/openapi.json").json()["paths"]
-    assert "/healthz" in paths
-    assert "/health" not in paths
+def test_healthz_is_the_only_health_route(sqlite_engine: Engine) -> None:
+    client = TestClient(create_app(sqlite_engine))
+    assert "/healthz" in client.get("/openapi.json").json()["paths"]
+    assert client.get("/health").status_code == 404
