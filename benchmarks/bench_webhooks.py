@@ -35,30 +35,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from casehub.partners import partner
+
 ROOT = Path(__file__).resolve().parent.parent
 CASEHUB = Path(sys.executable).with_name("casehub")
 PG_ADMIN = os.environ.get("CASEHUB_BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 PARTNER = "neighborhood_app"
-SECRET_ENV = "CASEHUB_BENCH_WEBHOOK_SECRET"  # noqa: S105 - the variable's name
+SECRET_ENV = partner(PARTNER).pushing().secret_env
+"""Where the gateway reads the partner's webhook secrets: the variable its manifest entry names."""
 PATH = f"/webhooks/{PARTNER}"
 START_SECONDS = 60.0
-MANIFEST = f"""
-[[partner]]
-code = "{PARTNER}"
-title = "武汉微邻里 community app"
-protocol = "webhooks"
-connector = "connectors.neighborhood_app"
-connection = "casehub_neighborhood_app"
-pool = "partner_neighborhood_app"
-
-[partner.push_in]
-path = "{PATH}"
-secret_env = "{SECRET_ENV}"
-max_body_bytes = 65536
-tolerance_seconds = 300
-schedule = "*/5 * * * *"
-batch_size = 500
-"""
 
 
 def report(n: int) -> bytes:
@@ -221,8 +207,6 @@ def gateway(url: str, directory: Path, secret: str) -> Iterator[str]:
 
     ring = directory / "keyring.json"
     ring.write_text(KeyRing.generate().to_json(), encoding="utf-8")
-    manifest = directory / "partners.toml"
-    manifest.write_text(MANIFEST, encoding="utf-8")
     log = directory / "gateway.log"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("CASEHUB_")},
@@ -231,7 +215,7 @@ def gateway(url: str, directory: Path, secret: str) -> Iterator[str]:
         "CASEHUB_HOME": str(directory),
         SECRET_ENV: secret,
     }
-    command = [str(CASEHUB), "serve", "--host", "127.0.0.1", "--port", "0", "--partners", str(manifest)]
+    command = [str(CASEHUB), "serve", "--host", "127.0.0.1", "--port", "0"]
     with log.open("w") as sink:
         process = subprocess.Popen(command, env=env, stdout=sink, stderr=sink)  # noqa: S603 - fixed arguments
     try:
