@@ -32,11 +32,16 @@ _EXPORTS = {
     "load_keyring": "casehub.crypto",
     "ingest": "casehub.jobs",
     "process_webhooks": "casehub.jobs",
+    "push": "casehub.pushes",
     "reconcile": "casehub.jobs",
     "PageResult": "casehub.pipeline",
     "Pipeline": "casehub.pipeline",
     "RunResult": "casehub.pipeline",
     "Mapper": "casehub.ports",
+    "OutboundBatch": "casehub.ports",
+    "Receipt": "casehub.ports",
+    "Renderer": "casehub.ports",
+    "Sink": "casehub.ports",
     "PageRecord": "casehub.ports",
     "UnreadableRecord": "casehub.ports",
     "RawRecord": "casehub.ports",
@@ -59,6 +64,7 @@ __all__ = [
     "InvalidRecord",
     "KeyRing",
     "Mapper",
+    "OutboundBatch",
     "PageRecord",
     "PageResult",
     "Partner",
@@ -67,8 +73,11 @@ __all__ = [
     "Pipeline",
     "RawRecord",
     "Reason",
+    "Receipt",
     "Reference",
+    "Renderer",
     "RunResult",
+    "Sink",
     "Source",
     "SourceKey",
     "StoreError",
@@ -87,6 +96,7 @@ __all__ = [
     "migrate",
     "partner",
     "process_webhooks",
+    "push",
     "reconcile",
 ]
 
@@ -124,7 +134,20 @@ if TYPE_CHECKING:
     from casehub.jobs import ingest, process_webhooks, reconcile
     from casehub.partners import Partner, load_connector, load_partners, partner
     from casehub.pipeline import PageResult, Pipeline, RunResult
-    from casehub.ports import Mapper, PageRecord, RawRecord, Source, SourceKey, UnreadableRecord, Window
+    from casehub.ports import (
+        Mapper,
+        OutboundBatch,
+        PageRecord,
+        RawRecord,
+        Receipt,
+        Renderer,
+        Sink,
+        Source,
+        SourceKey,
+        UnreadableRecord,
+        Window,
+    )
+    from casehub.pushes import push
     from casehub.reasons import Code
     from casehub.reference import Reference, load_reference
     from casehub.stats import collect as collect_stats

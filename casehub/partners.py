@@ -85,11 +85,17 @@ class PushIn:
 
 @dataclass(frozen=True)
 class Deliver:
-    """The hub sends cases to the partner on a schedule."""
+    """The hub pushes cases to the partner on a schedule, `batch_size` records per signed batch.
+
+    `recipient` names the partner's allow-list, `schemas/recipients/<recipient>.json`: the
+    fields it may receive, the schema of one record, and which cases it is sent. Without one,
+    the partner's code names it.
+    """
 
     schedule: str
     batch_size: int
     timeout_seconds: float
+    recipient: str = ""
 
 
 @dataclass(frozen=True)
@@ -137,6 +143,17 @@ class Partner:
         if self.pull is None:
             raise ConfigurationError(f"partner {self.code!r} is not pulled (no [partner.pull] table)")
         return self.pull
+
+    def delivered(self) -> Deliver:
+        """The deliver table; a configuration error for a partner the hub sends nothing to."""
+        if self.deliver is None:
+            raise ConfigurationError(f"partner {self.code!r} is not delivered to (no [partner.deliver])")
+        return self.deliver
+
+    @property
+    def recipient(self) -> str:
+        """The name of the partner's allow-list in `schemas/recipients/`."""
+        return self.delivered().recipient or self.code
 
     def pushing(self) -> PushIn:
         """The push-in table; a configuration error for a partner that sends no webhooks."""
@@ -197,6 +214,7 @@ _SCALARS: dict[str, type | tuple[type, ...]] = {
     "login": str,
     "secret": str,
     "records": int,
+    "recipient": str,
 }
 _TABLES: dict[str, type[Any]] = {
     "pull": Pull,
@@ -270,10 +288,22 @@ def pushing(path: Path = MANIFEST_PATH) -> list[Partner]:
     return [p for p in load_partners(path) if p.push_in is not None]
 
 
+def delivered(path: Path = MANIFEST_PATH) -> list[Partner]:
+    """The partners the hub pushes cases to, in manifest order."""
+    return [p for p in load_partners(path) if p.deliver is not None]
+
+
 def load_connector(spec: Partner) -> ModuleType:
-    """The connector package of a partner: `MAPPER`, and `build_source` when it is pulled."""
+    """The connector package of a partner: `MAPPER` when cases come in from it (with
+    `build_source` when it is pulled), `RENDERER` and `build_sink` when the hub delivers to it."""
     module = importlib.import_module(spec.connector)
-    needed = ("MAPPER", "build_source") if spec.pull is not None else ("MAPPER",)
+    needed: list[str] = []
+    if spec.pull is not None or spec.push_in is not None:
+        needed.append("MAPPER")
+    if spec.pull is not None:
+        needed.append("build_source")
+    if spec.deliver is not None:
+        needed += ["RENDERER", "build_sink"]
     for name in needed:
         if not hasattr(module, name):
             raise ConfigurationError(f"connector {spec.connector} does not export {name}")

@@ -1,7 +1,10 @@
-"""What the core needs from a channel connector.
+"""What the core needs from a partner connector.
 
-A connector (`connectors/<channel>/`) is a transport plus a mapping. The core drives it through
-these two protocols and never imports a connector: the DAGs hand one in.
+A connector (`connectors/<partner>/`) is a transport plus a pure function. Inbound, a `Source`
+brings pages in and a `Mapper` turns each raw record into a unified case; outbound, a
+`Renderer` turns a unified case into the partner's record and a `Sink` delivers a batch of
+them. The core drives them through these protocols and never imports a connector: the DAGs
+hand one in.
 """
 
 from __future__ import annotations
@@ -99,4 +102,66 @@ class Mapper(Protocol):
         self, raw: Mapping[str, Any], reference: Reference, *, received_at: datetime
     ) -> dict[str, Any]:
         """Return the unified case (without `version`), or raise `InvalidRecord` with every reason found."""
+        ...
+
+
+@dataclass(frozen=True)
+class OutboundBatch:
+    """One batch for a recipient: rendered records and the id that makes its delivery idempotent.
+
+    `batch_id` is derived from (recipient, window, batch number), so a rerun of a window sends
+    the same ids and the recipient recognises what it already has.
+    """
+
+    recipient: str
+    batch_id: str
+    records: Sequence[Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a recipient answered for one batch: how many records it took, whether it had the
+    batch already (a repeated batch id has no second effect), and its own reference."""
+
+    batch_id: str
+    accepted: int
+    duplicate: bool
+    reference: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "batch_id": self.batch_id,
+            "accepted": self.accepted,
+            "duplicate": self.duplicate,
+            "reference": self.reference,
+        }
+
+
+class Renderer(Protocol):
+    """The pure half of an outbound connector: unified case row → the recipient's record.
+
+    A case row is the `cases` table's columns (times as aware datetimes); the personal fields a
+    recipient's allow-list permits (`schemas/recipients/<recipient>.json`, `x-recipient.personal`)
+    come opened as `reporter_<field>`, the others never come at all. The record holds exactly the
+    allow-listed fields.
+    """
+
+    recipient: str
+
+    def render(self, case: Mapping[str, Any]) -> dict[str, Any]: ...
+
+
+class Sink(Protocol):
+    """A partner the hub pushes to, one signed batch at a time."""
+
+    @property
+    def recipient(self) -> str: ...
+
+    def deliver(self, batch: OutboundBatch) -> Receipt:
+        """Deliver `batch` and return the partner's receipt; sending the same batch id again is
+        safe. Raises `TransientPartnerError` (retried later) or `PermanentPartnerError`."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; the caller that built the sink closes it."""
         ...

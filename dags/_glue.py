@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 CASES = Asset(name="casehub_cases", uri="x-casehub://store/cases")
 """The unified cases in the hub's store; ingest DAGs update it, push and report DAGs follow it."""
+PROVISIONS = Asset(name="casehub_provisions", uri="x-casehub://store/provision_log")
+"""What the hub has provided to its recipients; push DAGs update it."""
 
 OWNER = "casehub-data"
 
@@ -75,6 +77,24 @@ def endpoint_for(spec: Partner) -> Any:
         timeout=float(extra.get("timeout", pull.timeout_seconds)),
         page_size=int(extra.get("page_size", pull.page_size)),
         max_reply_bytes=int(extra.get("max_reply_bytes", MAX_REPLY_BYTES)),
+    )
+
+
+def destination_for(spec: Partner) -> Any:
+    """The recipient's destination from its Airflow connection (host = base URL, login = the
+    hub's key id there, password = the signing secret; extra may set `timeout` for one upload
+    and `max_reply_bytes`)."""
+    from connectors.kit.sink import MAX_RECEIPT_BYTES, Destination
+
+    deliver = spec.delivered()
+    connection = BaseHook.get_connection(spec.connection)
+    extra = connection.extra_dejson or {}
+    return Destination(
+        url=str(connection.host),
+        login=connection.login or "",
+        secret=connection.password or "",
+        timeout=float(extra.get("timeout", deliver.timeout_seconds)),
+        max_reply_bytes=int(extra.get("max_reply_bytes", MAX_RECEIPT_BYTES)),
     )
 
 
@@ -154,6 +174,27 @@ def process_channel(spec: Partner, context: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
+def push_channel(spec: Partner, context: dict[str, Any]) -> dict[str, Any]:
+    import casehub
+    from casehub.store import connect
+
+    connector = casehub.load_connector(spec)
+    sink = connector.build_sink(destination_for(spec))
+    try:
+        summary = casehub.push(
+            spec,
+            sink,
+            connector.RENDERER,
+            engine=connect(),
+            keyring=keyring(),
+            until=run_until(context),
+        )
+    finally:
+        sink.close()
+    log.info("%s push: %s", spec.code, json.dumps(summary))
+    return summary
+
+
 def partner_dag(
     spec: Partner,
     *,
@@ -164,8 +205,10 @@ def partner_dag(
     kind: str,
     work: Callable[[Partner, dict[str, Any]], dict[str, Any]],
 ) -> DAG:
-    """A partner's DAG: task `kind` runs `work` in the partner's pool and updates the cases
-    asset, then `reconcile` checks the store still accounts for every raw record."""
+    """A partner's DAG: task `kind` runs `work` in the partner's pool. Bringing cases in, it
+    updates the cases asset, then `reconcile` checks the store still accounts for every raw
+    record; pushing out, it updates the provisions asset and stands alone."""
+    bringing_in = kind != "deliver"
     with DAG(
         dag_id=dag_id,
         description=description,
@@ -178,20 +221,24 @@ def partner_dag(
         tags=["casehub", kind, spec.code],
     ) as dag:
 
-        @task(task_id=TASK_OF[kind], pool=spec.pool, outlets=[CASES])
-        def bring_in(**context: Any) -> dict[str, Any]:
+        @task(task_id=TASK_OF[kind], pool=spec.pool, outlets=[CASES if bringing_in else PROVISIONS])
+        def exchange(**context: Any) -> dict[str, Any]:
             return work(spec, context)
 
-        @task(task_id="reconcile", retries=0)
-        def reconcile() -> dict[str, Any]:
-            return reconcile_store()
+        if bringing_in:
 
-        bring_in() >> reconcile()
+            @task(task_id="reconcile", retries=0)
+            def reconcile() -> dict[str, Any]:
+                return reconcile_store()
+
+            exchange() >> reconcile()
+        else:
+            exchange()
     return dag
 
 
-TASK_OF = {"ingest": "ingest", "webhooks": "process"}
-"""The task that brings a partner's cases in, by the kind of DAG (its tag)."""
+TASK_OF = {"ingest": "ingest", "webhooks": "process", "deliver": "push"}
+"""The task that exchanges a partner's cases, by the kind of DAG (its tag)."""
 
 
 def reconcile_store() -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """`python -m simulators PARTNER|all`: the partner stand-ins on loopback.
 
-A partner the hub calls (hotline, message_board, urban_mgmt) is served until SIGINT/SIGTERM;
+A partner the hub calls (hotline, message_board, urban_mgmt, and city_brain and
+health_commission, which take the hub's pushes) is served until SIGINT/SIGTERM;
 `all` serves every one of them in one process, each on its own port, for the demo and
 docker-compose. The community app (neighborhood_app) is not served but sends: it pushes its
 reports to the hub's gateway as signed webhooks and exits when they are delivered. Ports,

@@ -14,13 +14,15 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
-from simulators import hotline, message_board, urban_mgmt
+from simulators import city_brain, health_commission, hotline, message_board, urban_mgmt
 from simulators.manifest import servers
 
 APP_FACTORIES: dict[str, Callable[..., FastAPI]] = {
     "hotline": hotline.create_app,
     "message_board": message_board.create_app,
     "urban_mgmt": urban_mgmt.create_app,
+    "city_brain": city_brain.create_app,
+    "health_commission": health_commission.create_app,
 }
 DEFAULT_PORTS: dict[str, int] = {
     code: int(s["port"]) for code, s in servers().items() if code in APP_FACTORIES

@@ -4,6 +4,7 @@ Every raw record that arrives is kept (sealed) in `raw_records` with exactly one
 accepted, quarantined or superseded. Cases hold the current version; `case_history` holds every
 accepted change; `quarantine` holds what could not be accepted and why; `sync_cursors` holds how
 far each channel has been read — in this store, so it commits with the data it describes.
+`provision_log` records every batch pushed to a recipient.
 """
 
 from __future__ import annotations
@@ -171,7 +172,8 @@ class CaseHistory(Base):
     raw_id: Mapped[str] = mapped_column(String(36))
     batch_id: Mapped[str] = mapped_column(ForeignKey("batches.batch_id"))
     source_updated_at: Mapped[datetime] = mapped_column(Timestamp)
-    recorded_at: Mapped[datetime] = mapped_column(Timestamp)
+    # When the hub recorded the version: what a push's window is measured in.
+    recorded_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
     changes: Mapped[dict[str, Any]] = mapped_column(JSON)
     # What the hub decided about this version (classified, graded, routed, deadline): codes and
     # rule ids, never personal data.
@@ -254,3 +256,33 @@ class InboundWebhook(Base):
     state: Mapped[str] = mapped_column(String(16))
     processed_at: Mapped[datetime | None] = mapped_column(Timestamp)
     batch_id: Mapped[str | None] = mapped_column(String(36))
+
+
+class ProvisionLog(Base):
+    """One batch of cases provided to a recipient (数据提供记录), written once its receipt is in.
+
+    `fields` are the allow-listed field names the records carried, `purpose` why the recipient
+    receives them. The batch id is unique per recipient and derived from the window and the
+    batch's number in it, so a rerun of the window sends the same ids and finds what was already
+    provided. A window is complete once its `final` batch is recorded; a push that stopped
+    part-way resumes the same window. No personal data: counts, names and the receipt only.
+    """
+
+    __tablename__ = "provision_log"
+    __table_args__ = (
+        UniqueConstraint("recipient", "batch_id", name="uq_provision_log_recipient_batch_id"),
+        Index("ix_provision_log_recipient_window", "recipient", "window_end", "batch_number"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    recipient: Mapped[str] = mapped_column(String(32))
+    purpose: Mapped[str] = mapped_column(String(200))
+    fields: Mapped[list[str]] = mapped_column(JSON)
+    record_count: Mapped[int] = mapped_column(Integer)
+    batch_id: Mapped[str] = mapped_column(String(36))
+    batch_number: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[datetime] = mapped_column(Timestamp)
+    window_end: Mapped[datetime] = mapped_column(Timestamp)
+    final: Mapped[bool] = mapped_column(Boolean)
+    pushed_at: Mapped[datetime] = mapped_column(Timestamp)
+    receipt: Mapped[dict[str, Any]] = mapped_column(JSON)

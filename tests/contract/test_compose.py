@@ -30,13 +30,16 @@ from sqlalchemy import create_engine
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from casehub.cli import parser as casehub_parser
-from casehub.demo import served, simulator_connections
+from casehub.demo import simulator_connections
 from casehub.partners import load_partners, pulled
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 POSTGRES_INIT = ROOT / "deploy" / "postgres"
-SIMULATOR_PORTS = {p.code: p.simulator.port for p in served() if p.simulator}
+SIMULATOR_PORTS = {
+    p.code: p.simulator.port for p in load_partners() if p.simulator and p.simulator.role == "server"
+}
+"""Every stand-in the hub calls — the pulled partners' and those it pushes to — on its port."""
 
 AIRFLOW_SERVICES = (
     "airflow-init",

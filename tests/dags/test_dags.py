@@ -1,4 +1,4 @@
-"""The ingest DAGs: they parse cleanly and cheaply, carry what operators need, and run end to end."""
+"""The partners' DAGs: they parse cleanly and cheaply, carry what operators need, and run end to end."""
 
 from __future__ import annotations
 
@@ -10,13 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from casehub.partners import pulled, pushing
+from casehub.partners import delivered, pulled, pushing
 
 ROOT = Path(__file__).resolve().parents[2]
 CHANNELS = pulled()
 PUSHING = pushing()
 DAG_IDS = [f"ingest_{spec.code}" for spec in CHANNELS]
 WEBHOOK_DAG_IDS = [f"process_webhooks_{spec.code}" for spec in PUSHING]
+DELIVERED = delivered()
+PUSH_DAG_IDS = [f"push_{spec.code}" for spec in DELIVERED]
 ACCEPTED_DEFECTS = {"stale_resend", "unknown_category"}
 """Simulated defects that still make a case: an older re-send is superseded, and a category the
 crosswalk lacks is filed under 其他 with a warning."""
@@ -24,7 +26,8 @@ crosswalk lacks is filed under 其他 with a warning."""
 
 def test_dag_folder_imports_without_errors(dagbag) -> None:
     assert dagbag.import_errors == {}
-    assert sorted(dagbag.dag_ids) == sorted(DAG_IDS + WEBHOOK_DAG_IDS)
+    assert sorted(dagbag.dag_ids) == sorted(DAG_IDS + WEBHOOK_DAG_IDS + PUSH_DAG_IDS)
+    assert PUSH_DAG_IDS == ["push_city_brain", "push_health_commission"]
 
 
 @pytest.mark.parametrize("spec", CHANNELS, ids=lambda s: s.code)
@@ -74,7 +77,36 @@ def test_every_webhook_dag_is_documented_owned_retried_and_pooled(dagbag, spec) 
     assert [t.task_id for t in dag.tasks] == ["process", "reconcile"]
 
 
-@pytest.mark.parametrize("dag_file", ["ingest.py", "webhooks.py"])
+@pytest.mark.parametrize("spec", DELIVERED, ids=lambda s: s.code)
+def test_every_push_dag_is_documented_owned_retried_and_pooled(dagbag, spec) -> None:
+    from airflow.sdk import RetryAction
+
+    from casehub.errors import DataQualityError, PermanentPartnerError, TransientPartnerError
+
+    dag = dagbag.get_dag(f"push_{spec.code}")
+    assert spec.title in dag.doc_md and spec.connection in dag.doc_md
+    assert f"schemas/recipients/{spec.recipient}.json" in dag.doc_md
+    assert {"casehub", "deliver", spec.code} <= set(dag.tags)
+    assert dag.max_active_runs == 1 and dag.catchup is False
+    assert [t.task_id for t in dag.tasks] == ["push"]
+    push = dag.get_task("push")
+    assert push.owner == "casehub-data" and push.retries >= 3 and push.retry_exponential_backoff
+    assert push.pool == spec.pool
+    assert [asset.uri for asset in push.outlets] == ["x-casehub://store/provision_log"]
+    throttled = TransientPartnerError("rate limited", partner=spec.code, operation="push", status=429)
+    refused = PermanentPartnerError("signature refused", partner=spec.code, operation="push", status=401)
+    broken = DataQualityError("record breaks its schema", suite="recipients", expectations=["/lat"])
+    assert push.retry_policy.evaluate(throttled, 1, 5).action == RetryAction.RETRY
+    assert push.retry_policy.evaluate(refused, 1, 5).action == RetryAction.FAIL
+    assert push.retry_policy.evaluate(broken, 1, 5).action == RetryAction.FAIL
+
+
+def test_the_push_schedules_come_from_the_manifest(dagbag) -> None:
+    schedules = {spec.code: dagbag.get_dag(f"push_{spec.code}").timetable.expression for spec in DELIVERED}
+    assert schedules == {"city_brain": "0 * * * *", "health_commission": "*/15 * * * *"}
+
+
+@pytest.mark.parametrize("dag_file", ["ingest.py", "webhooks.py", "pushes.py"])
 def test_parsing_the_dag_file_loads_no_connector_store_or_quality_code(dag_file: str) -> None:
     probe = (
         f"import sys, runpy; runpy.run_path('dags/{dag_file}');"

@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 
 from casehub.errors import ConfigurationError
-from casehub.partners import MANIFEST_PATH, load_connector, load_partners, partner, pulled, pushing
+from casehub.partners import (
+    MANIFEST_PATH,
+    delivered,
+    load_connector,
+    load_partners,
+    partner,
+    pulled,
+    pushing,
+)
 
 DELIVER_ONLY = """
 [[partner]]
@@ -33,15 +41,39 @@ def _manifest(tmp_path: Path, text: str) -> Path:
 
 def test_the_manifest_describes_every_partner_with_a_loadable_connector() -> None:
     partners = load_partners()
-    assert [p.code for p in partners] == ["hotline", "message_board", "urban_mgmt", "neighborhood_app"]
-    assert [p.directions for p in partners][-1] == ("push_in",)
+    assert [p.code for p in partners] == [
+        "hotline",
+        "message_board",
+        "urban_mgmt",
+        "neighborhood_app",
+        "city_brain",
+        "health_commission",
+    ]
+    assert [p.directions for p in partners][3:] == [("push_in",), ("deliver",), ("deliver",)]
     for each in partners:
         assert each.directions, each.code
         assert each.simulator is not None, each.code
         assert each.simulator.port > 1024 if each.simulator.role == "server" else each.simulator.secret
         module = load_connector(each)
-        assert module.MAPPER.channel == each.code
+        if each.deliver is None:
+            assert module.MAPPER.channel == each.code
+        else:
+            assert module.RENDERER.recipient == each.recipient
+            assert callable(module.build_sink)
     assert MANIFEST_PATH.name == "partners.toml"
+
+
+def test_the_partners_delivered_to_push_on_their_schedules_to_their_simulators() -> None:
+    brain, health = delivered()
+    assert (brain.code, health.code) == ("city_brain", "health_commission")
+    assert brain.delivered().schedule == "0 * * * *"
+    assert health.delivered().schedule == "*/15 * * * *"
+    assert brain.pull is None and health.pull is None and brain.protocol == health.protocol == "rest"
+    assert [(p.simulator.port, p.simulator.login) for p in (brain, health) if p.simulator] == [
+        (8104, "casehub"),
+        (8105, "casehub"),
+    ]
+    assert brain.recipient == "city_brain" and health.recipient == "health_commission"
 
 
 def test_a_deliver_only_partner_needs_no_pull_fields(tmp_path: Path) -> None:
@@ -49,7 +81,8 @@ def test_a_deliver_only_partner_needs_no_pull_fields(tmp_path: Path) -> None:
     (brain,) = load_partners(path)
     assert brain.directions == ("deliver",)
     assert brain.pull is None and brain.push_in is None and brain.simulator is None
-    assert pulled(path) == [] and pushing(path) == []
+    assert pulled(path) == [] and pushing(path) == [] and delivered(path) == [brain]
+    assert brain.recipient == "city_brain", "without a recipient, the code names the allow-list"
     with pytest.raises(ConfigurationError, match=r"city_brain.*not pulled"):
         brain.pulled()
 
@@ -84,7 +117,7 @@ def test_a_code_may_appear_once(tmp_path: Path) -> None:
 
 
 def test_an_unknown_partner_lists_the_known_ones() -> None:
-    known = "hotline, message_board, urban_mgmt, neighborhood_app"
+    known = "hotline, message_board, urban_mgmt, neighborhood_app, city_brain, health_commission"
     with pytest.raises(ConfigurationError, match=rf"no partner 'fax'.*known: {known}"):
         partner("fax")
 
