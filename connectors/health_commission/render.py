@@ -18,19 +18,9 @@ from typing import Any
 
 from casehub.normalize import iso
 
-CODES = (
-    "case_id",
-    "channel",
-    "category",
-    "health_related",
-    "nature",
-    "grade",
-    "status",
-    "urgency",
-    "district_code",
-    "street_code",
-    "community_code",
-)
+CASE_CODES = ("case_id", "channel", "category", "health_related")
+HANDLING_CODES = ("nature", "grade", "status", "urgency")
+PLACE_CODES = ("district_code", "street_code", "community_code")
 TIMES = ("reported_at", "updated_at", "closed_at", "deadline_at")
 
 RESIDENT_ID = re.compile(r"(?<![0-9])[1-9][0-9]{5}(?:19|20)[0-9]{9}[0-9Xx](?![0-9A-Za-z])")
@@ -70,10 +60,12 @@ class HealthCommissionRenderer:
         return [word for word in self.keywords if word in text]
 
     def render(self, case: Mapping[str, Any]) -> dict[str, Any]:
-        record: dict[str, Any] = {name: case.get(name) for name in CODES}
+        record: dict[str, Any] = {name: case.get(name) for name in CASE_CODES}
         record["matched_keywords"] = self.matched(case)
+        record.update({name: case.get(name) for name in HANDLING_CODES})
         record["title"] = masked_text(str(case.get("title") or ""))
         record["content"] = masked_text(str(case.get("content") or ""))
+        record.update({name: case.get(name) for name in PLACE_CODES})
         record["contact_phone"] = mask_phone(case.get("reporter_phone"))
         record.update({name: _time(case.get(name)) for name in TIMES})
         return record
