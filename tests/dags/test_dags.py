@@ -189,3 +189,55 @@ def test_every_dag_runs_end_to_end_and_a_rerun_changes_nothing(dagbag, tmp_path,
     assert {k: second[k] for k in ("raw", "cases", "quarantined")} == {
         k: first[k] for k in ("raw", "cases", "quarantined")
     }
+
+
+@pytest.mark.slow
+def test_every_push_dag_delivers_through_its_connection_and_a_rerun_sends_nothing_twice(
+    dagbag, tmp_path, monkeypatch
+) -> None:
+    """A few hotline work orders in the store, then each push DAG run with `dag.test()` against
+    its receiver, twice: one provision-log row per batch, one effect per batch id."""
+    import requests
+
+    from casehub.crypto import KeyRing
+    from casehub.pipeline import Pipeline
+    from casehub.pushes import provision_log
+    from casehub.store import connect, migrate
+    from connectors.hotline import MAPPER
+    from simulators.testing import start
+    from tests.samples import work_order
+
+    db_url = f"sqlite:///{tmp_path / 'casehub.db'}"
+    ring = KeyRing.generate()
+    monkeypatch.setenv("CASEHUB_DB_URL", db_url)
+    monkeypatch.setenv("CASEHUB_KEYRING", ring.to_json())
+    migrate(connect(db_url))
+    orders = [work_order(), work_order(GDBH="WH20261120000002", YWLBDM="HL0802", YWLBMC="疫情防控")]
+    assert Pipeline(connect(db_url), MAPPER, ring).ingest(orders).accepted == 2
+    receivers = {spec.code: start(spec.code) for spec in DELIVERED}
+    try:
+        for spec in DELIVERED:
+            assert spec.simulator is not None
+            fields = {
+                "conn_type": "http",
+                "host": receivers[spec.code].url + spec.simulator.path,
+                "login": spec.simulator.login,
+                "password": spec.simulator.secret,
+            }
+            monkeypatch.setenv(f"AIRFLOW_CONN_{spec.connection.upper()}", json.dumps(fields))
+        for _ in range(2):
+            for dag_id in PUSH_DAG_IDS:
+                assert dagbag.get_dag(dag_id).test().state == "success", dag_id
+        ledgers = {
+            code: requests.get(receiver.url + "/_admin/batches", timeout=10).json()["batches"]
+            for code, receiver in receivers.items()
+        }
+    finally:
+        for receiver in receivers.values():
+            receiver.stop()
+    for spec, records in zip(DELIVERED, (2, 1), strict=True):
+        logged = provision_log(connect(db_url), spec.recipient)
+        assert [entry["record_count"] for entry in logged] == [records], spec.code
+        assert {k: (v["records"], v["deliveries"]) for k, v in ledgers[spec.code].items()} == {
+            logged[0]["batch_id"]: (records, 1)
+        }
