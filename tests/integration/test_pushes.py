@@ -15,7 +15,7 @@ import requests
 from sqlalchemy import Engine, delete
 
 from casehub.crypto import KeyRing
-from casehub.errors import PermanentPartnerError, TransientPartnerError
+from casehub.errors import ContractError, PermanentPartnerError, TransientPartnerError
 from casehub.partners import Partner, partner
 from casehub.pipeline import Pipeline
 from casehub.pushes import provision_log, push
@@ -210,3 +210,18 @@ def test_a_refused_signature_fails_at_once_and_records_nothing(
     assert refused.value.status == 401
     assert [entry["outcome"] for entry in brain.received()] == [{"status": 401, "code": "BAD_SIGNATURE"}]
     assert provision_log(engine, "city_brain") == [] and ledger(brain) == {}
+
+
+@pytest.mark.parametrize("mode", ["bad_total", "oversized"])
+def test_a_reply_that_is_not_a_receipt_fails_at_once_and_records_nothing(
+    sqlite_engine: Engine, keyring: KeyRing, receiver: dict[str, RunningSimulator], mode: str
+) -> None:
+    until = ingest_orders(sqlite_engine, keyring)
+    brain = receiver["city_brain"]
+    brain.faults(mode, count=1, records=200_000)
+    sink = sink_for("city_brain", brain)
+    with pytest.raises(ContractError):
+        push(partner("city_brain"), sink, CITY_BRAIN, engine=sqlite_engine, keyring=keyring, until=until)
+    sink.close()
+    assert provision_log(sqlite_engine, "city_brain") == []
+    assert brain.armed()["count"] == 0, "asked once: a broken contract is not retried"
