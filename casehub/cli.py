@@ -128,8 +128,8 @@ def _quarantine_replay(args: argparse.Namespace) -> int:
     keyring = load_keyring()
     totals: dict[str, dict[str, int]] = {}
     for spec in load_partners():
-        if args.channel and spec.code != args.channel:
-            continue
+        if (args.channel and spec.code != args.channel) or not (spec.pull or spec.push_in):
+            continue  # a partner the hub only delivers to sends no records to replay
         pipeline = Pipeline(connect(), load_connector(spec).MAPPER, keyring)
         totals[spec.code] = pipeline.replay(args.id or None)
     print(json.dumps(totals, indent=2))

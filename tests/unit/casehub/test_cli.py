@@ -54,6 +54,13 @@ def test_replay_reports_what_still_fails(store, capsys) -> None:
     assert counts == {"hotline": {"replayed": 1, "resolved": 0, "superseded": 0, "still_quarantined": 1}}
 
 
+def test_replay_of_every_channel_covers_those_cases_come_in_from(store, capsys) -> None:
+    assert main(["quarantine", "replay"]) == 0
+    counts = json.loads(capsys.readouterr().out)
+    assert list(counts) == ["hotline", "message_board", "urban_mgmt", "neighborhood_app"]
+    assert counts["hotline"]["still_quarantined"] == 1
+
+
 def test_configuration_errors_are_reported_not_raised(tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("CASEHUB_DB_URL", f"sqlite:///{tmp_path / 'x.db'}")
     monkeypatch.delenv("CASEHUB_KEYRING", raising=False)
