@@ -52,19 +52,30 @@ def _half_width(value: str) -> str:
     return value if value.isascii() else unicodedata.normalize("NFKC", value)
 
 
+_FULL_WIDTH_ALPHANUMERIC = {
+    **{0xFF10 + i: 0x30 + i for i in range(10)},
+    **{0xFF21 + i: 0x41 + i for i in range(26)},
+    **{0xFF41 + i: 0x61 + i for i in range(26)},
+}
+
+
 def text(value: object) -> str | None:
     """A partner's text value, or None where the partner meant null.
 
-    Partners send "" or blanks for a missing value, and full-width digits and letters in codes
-    and names; NFKC folds those to half-width. Integers (the message board's ids and type codes)
-    become their decimal text.
+    Partners send "" or blanks (the ideographic space included) for a missing value, and
+    full-width digits and letters in codes and names (`ＷＨ２０２４`), which are folded to ASCII.
+    Everything else stays as the resident wrote it: full-width punctuation (，。：？) is how
+    Chinese is written, which NFKC would turn into ASCII; the text is only brought to NFC, so that
+    equal text compares equal. Integers (the message board's ids and type codes) become their
+    decimal text. Codes, numbers and times are read further by their own parsers below, which
+    fold every full-width form.
     """
     if value is None:
         return None
     if isinstance(value, str):
         if _CONTROL.search(value):
             raise ValueError("contains a control character or an unpaired surrogate")
-        folded = _half_width(value).strip()
+        folded = unicodedata.normalize("NFC", value.translate(_FULL_WIDTH_ALPHANUMERIC)).strip()
     elif isinstance(value, int) and not isinstance(value, bool):
         folded = str(value)
     else:

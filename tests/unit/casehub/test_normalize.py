@@ -74,6 +74,12 @@ class TestText:
     def test_full_width_is_folded_and_stripped(self) -> None:
         assert text(" ＷＨ２０２４ ") == "WH2024"
 
+    def test_chinese_punctuation_stays_as_written(self) -> None:
+        assert text("您好，路灯不亮！请处理：谢谢。①号楼") == "您好，路灯不亮！请处理：谢谢。①号楼"
+
+    def test_text_is_brought_to_nfc(self) -> None:
+        assert text("Cafe\u0301") == "Café"
+
     def test_integer_ids_become_text(self) -> None:
         assert text(1024) == "1024"
 
