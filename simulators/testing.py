@@ -112,6 +112,12 @@ class RunningSimulator:
         entries: list[dict[str, Any]] = self._call("GET", "/_admin/received")["received"]
         return entries
 
+    def batches(self) -> dict[str, dict[str, Any]]:
+        """A receiver's ledger (city brain, health commission): {batch_id: {"records",
+        "deliveries", "receipt_id"}} — one effect per batch id, however often delivered."""
+        ledger: dict[str, dict[str, Any]] = self._call("GET", "/_admin/batches")["batches"]
+        return ledger
+
     def touch(self, n: int = 1) -> list[str]:
         """Give `n` records a new version now; returns their source ids."""
         touched: list[str] = self._call("POST", "/_admin/touch", {"count": n})["touched"]
@@ -151,7 +157,7 @@ class RunningSimulator:
 
 
 def start(partner: str, *, host: str = "127.0.0.1", port: int = 0, **options: Any) -> RunningSimulator:
-    """Run `partner` ("hotline" or "message_board") and return once it answers.
+    """Run `partner` (any of `simulators.serving.APP_FACTORIES`) and return once it answers.
 
     `options` are the app factory's: seed, records, defect_rate, days, anchor (a datetime, or an
     ISO string meaning Asia/Shanghai when it has no offset),

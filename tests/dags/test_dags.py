@@ -197,8 +197,6 @@ def test_every_push_dag_delivers_through_its_connection_and_a_rerun_sends_nothin
 ) -> None:
     """A few hotline work orders in the store, then each push DAG run with `dag.test()` against
     its receiver, twice: one provision-log row per batch, one effect per batch id."""
-    import requests
-
     from casehub.crypto import KeyRing
     from casehub.pipeline import Pipeline
     from casehub.pushes import provision_log
@@ -228,10 +226,7 @@ def test_every_push_dag_delivers_through_its_connection_and_a_rerun_sends_nothin
         for _ in range(2):
             for dag_id in PUSH_DAG_IDS:
                 assert dagbag.get_dag(dag_id).test().state == "success", dag_id
-        ledgers = {
-            code: requests.get(receiver.url + "/_admin/batches", timeout=10).json()["batches"]
-            for code, receiver in receivers.items()
-        }
+        ledgers = {code: receiver.batches() for code, receiver in receivers.items()}
     finally:
         for receiver in receivers.values():
             receiver.stop()

@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import requests
 from sqlalchemy import Engine, delete
 
 from casehub.crypto import KeyRing
@@ -93,13 +92,6 @@ def received_records(simulator: RunningSimulator) -> list[dict[str, Any]]:
             for record in entry["request"]["records"]]
 
 
-def ledger(simulator: RunningSimulator) -> dict[str, dict[str, Any]]:
-    answer = requests.get(simulator.url + "/_admin/batches", timeout=10)
-    answer.raise_for_status()
-    batches: dict[str, dict[str, Any]] = answer.json()["batches"]
-    return batches
-
-
 def test_each_recipient_gets_exactly_its_allow_listed_fields_of_the_cases_it_selects(
     engine: Engine, keyring: KeyRing, receiver: dict[str, RunningSimulator]
 ) -> None:
@@ -157,7 +149,7 @@ def test_a_rerun_of_the_window_sends_the_same_ids_and_has_one_effect_per_batch(
     sink.close()
     assert (again["already_provided"], again["batches"], again["duplicates"]) == (2, 1, 1)
 
-    batches = ledger(brain)
+    batches = brain.batches()
     assert sorted(batches) == sorted(e["batch_id"] for e in logged)
     assert sum(b["records"] for b in batches.values()) == 5
     assert batches[logged[-1]["batch_id"]]["deliveries"] == 2
@@ -195,7 +187,7 @@ def test_a_429_is_retried_after_the_seconds_it_asks_for(
     summary = push(partner("city_brain"), sink, CITY_BRAIN, engine=engine, keyring=keyring, until=until)
     sink.close()
     assert waits == [7.0]
-    assert summary["records"] == 3 and len(ledger(brain)) == 1
+    assert summary["records"] == 3 and len(brain.batches()) == 1
 
 
 def test_a_refused_signature_fails_at_once_and_records_nothing(
@@ -209,7 +201,7 @@ def test_a_refused_signature_fails_at_once_and_records_nothing(
     sink.close()
     assert refused.value.status == 401
     assert [entry["outcome"] for entry in brain.received()] == [{"status": 401, "code": "BAD_SIGNATURE"}]
-    assert provision_log(engine, "city_brain") == [] and ledger(brain) == {}
+    assert provision_log(engine, "city_brain") == [] and brain.batches() == {}
 
 
 @pytest.mark.parametrize("mode", ["bad_total", "oversized"])

@@ -57,11 +57,11 @@ def test_the_city_brain_applies_a_batch_id_once_and_acknowledges_it_again(brain:
     assert (first.json()["accepted"], first.json()["duplicate"]) == (2, False)
     assert (again.json()["accepted"], again.json()["duplicate"]) == (2, True)
     assert first.json()["receiptId"] == again.json()["receiptId"]
-    batches = requests.get(brain.url + "/_admin/batches", timeout=10).json()["batches"]
+    batches = brain.batches()
     assert {k: (v["records"], v["deliveries"]) for k, v in batches.items()} == {"b-1": (2, 2)}
     assert [e["request"]["records"] for e in brain.received()] == [[RECORD, RECORD]] * 2
     brain.reset()
-    assert requests.get(brain.url + "/_admin/batches", timeout=10).json()["batches"] == {}
+    assert brain.batches() == {}
 
 
 @pytest.mark.parametrize(
@@ -83,7 +83,7 @@ def test_the_city_brain_refuses_what_is_not_signed_or_framed_as_agreed(
     brain.reset()
     answer = brain_upload(brain, [RECORD], **change)
     assert (answer.status_code, answer.json()["code"]) == (status, code)
-    assert requests.get(brain.url + "/_admin/batches", timeout=10).json()["batches"] == {}
+    assert brain.batches() == {}
 
 
 def test_a_field_outside_the_allow_list_is_refused(brain: RunningSimulator) -> None:
