@@ -89,13 +89,19 @@ class Deliver:
 
     `recipient` names the partner's allow-list, `schemas/recipients/<recipient>.json`: the
     fields it may receive, the schema of one record, and which cases it is sent. Without one,
-    the partner's code names it.
+    the partner's code names it. A push's window ends `settle_seconds` before the run's end, so
+    that a page still committing when the push reads has landed before its window is read.
     """
 
     schedule: str
     batch_size: int
     timeout_seconds: float
     recipient: str = ""
+    settle_seconds: int = 0
+
+    @property
+    def settle(self) -> timedelta:
+        return timedelta(seconds=self.settle_seconds)
 
 
 @dataclass(frozen=True)
@@ -215,6 +221,7 @@ _SCALARS: dict[str, type | tuple[type, ...]] = {
     "secret": str,
     "records": int,
     "recipient": str,
+    "settle_seconds": int,
 }
 _TABLES: dict[str, type[Any]] = {
     "pull": Pull,

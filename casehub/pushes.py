@@ -1,9 +1,11 @@
 """Scheduled pushes to recipients (城市大脑, 卫健委): the outbound direction, window by window.
 
-A push covers a window of the hub's recording time, `[start, until)`: the cases that gained a
-history row in it, narrowed to what the recipient's allow-list selects
+A push covers a window of the hub's recording time, `[start, until - settle)`: the cases that
+gained a history row in it, narrowed to what the recipient's allow-list selects
 (`schemas/recipients/<recipient>.json`). The window starts where the recipient's last complete
-window ended (the store's beginning the first time), so every change is offered once.
+window ended (the store's beginning the first time), so every change is offered once. A page
+takes its recording time when its transaction starts; the manifest's `settle_seconds` keeps the
+window's end behind pages still committing, which the next run reads instead.
 
 The cases are walked in `case_id` order, `batch_size` at a time; each batch is rendered by the
 partner's pure renderer (which sees only the personal fields the allow-list permits, opened in
@@ -86,7 +88,8 @@ def push(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     on_batch: Callable[[OutboundBatch, Receipt], None] | None = None,
 ) -> dict[str, Any]:
-    """Push what changed for the partner since its last complete window, up to `until`.
+    """Push what changed for the partner since its last complete window, up to `until` less the
+    partner's settle time.
 
     Returns the run's counts (no personal data). The store's schema is checked first, and a
     renderer or sink built for another recipient is refused before anything is read.
@@ -101,7 +104,7 @@ def push(
         raise ConfigurationError(f"{spec.code}: the sink delivers to {sink.recipient!r}")
     require_current_schema(engine)
     result = PushResult(recipient=contract.code, windows=[])
-    for window in _windows(engine, contract.code, until):
+    for window in _windows(engine, contract.code, until - deliver.settle):
         result.windows.append({"start": window.start.isoformat(), "end": window.end.isoformat()})
         _push_window(
             window, contract, sink, renderer, deliver.batch_size, engine, keyring, clock, result, on_batch

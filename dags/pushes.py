@@ -15,8 +15,9 @@ from casehub.partners import Partner, delivered
 DOC = """\
 ### Push: {title}
 
-Sends `{code}` the cases whose history gained a row since its last complete window, up to the
-run's data interval end, as its allow-list `schemas/recipients/{recipient}.json` selects and
+Sends `{code}` the cases whose history gained a row since its last complete window, up to
+{settle} s before the run's data interval end (pages still committing wait for the next run),
+as its allow-list `schemas/recipients/{recipient}.json` selects and
 shapes them: each record is rendered from the allow-listed fields only, checked against that
 schema, and sent in signed batches of {batch} with a batch id derived from the window and the
 batch number. Once the partner's receipt is in, the batch is recorded in the provision log.
@@ -43,6 +44,7 @@ def build(spec: Partner) -> DAG:
             title=spec.title,
             code=spec.code,
             recipient=spec.recipient,
+            settle=deliver.settle_seconds,
             batch=deliver.batch_size,
             connection=spec.connection,
             pool=spec.pool,

@@ -197,6 +197,8 @@ def test_every_push_dag_delivers_through_its_connection_and_a_rerun_sends_nothin
 ) -> None:
     """A few hotline work orders in the store, then each push DAG run with `dag.test()` against
     its receiver, twice: one provision-log row per batch, one effect per batch id."""
+    from datetime import UTC, datetime, timedelta
+
     from casehub.crypto import KeyRing
     from casehub.pipeline import Pipeline
     from casehub.pushes import provision_log
@@ -211,7 +213,8 @@ def test_every_push_dag_delivers_through_its_connection_and_a_rerun_sends_nothin
     monkeypatch.setenv("CASEHUB_KEYRING", ring.to_json())
     migrate(connect(db_url))
     orders = [work_order(), work_order(GDBH="WH20261120000002", YWLBDM="HL0802", YWLBMC="疫情防控")]
-    assert Pipeline(connect(db_url), MAPPER, ring).ingest(orders).accepted == 2
+    recorded = datetime.now(UTC) - timedelta(minutes=10)  # settled by the time the DAGs push
+    assert Pipeline(connect(db_url), MAPPER, ring, clock=lambda: recorded).ingest(orders).accepted == 2
     receivers = {spec.code: start(spec.code) for spec in DELIVERED}
     try:
         for spec in DELIVERED:

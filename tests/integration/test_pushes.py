@@ -73,7 +73,7 @@ def with_batches_of(code: str, size: int) -> Partner:
 
 def ingest_orders(engine: Engine, keyring: KeyRing, count: int = 0) -> datetime:
     """Two health-related work orders (one by category, one by its words), one ordinary, and
-    `count` more ordinary ones; returns a moment after they were recorded."""
+    `count` more ordinary ones; returns a run's end whose window, settled, holds them."""
     orders = [
         work_order(),
         work_order(GDBH="WH20261120000002", YWLBDM="HL0802", YWLBMC="疫情防控", BT="小区多人发热",
@@ -84,7 +84,8 @@ def ingest_orders(engine: Engine, keyring: KeyRing, count: int = 0) -> datetime:
     ]
     page = Pipeline(engine, MAPPER, keyring).ingest(orders)
     assert page.accepted == len(orders)
-    return datetime.now(UTC) + timedelta(seconds=1)
+    settle = max(partner(code).delivered().settle for code in RENDERERS)
+    return datetime.now(UTC) + settle + timedelta(seconds=1)
 
 
 def received_records(simulator: RunningSimulator) -> list[dict[str, Any]]:
@@ -188,6 +189,21 @@ def test_a_429_is_retried_after_the_seconds_it_asks_for(
     sink.close()
     assert waits == [7.0]
     assert summary["records"] == 3 and len(brain.batches()) == 1
+
+
+def test_a_window_ends_its_settle_time_before_the_run_so_pages_still_committing_wait(
+    sqlite_engine: Engine, keyring: KeyRing, receiver: dict[str, RunningSimulator]
+) -> None:
+    until = ingest_orders(sqlite_engine, keyring)
+    spec = partner("city_brain")
+    early = until - spec.delivered().settle - timedelta(seconds=2)  # the cases were just recorded
+    sink = sink_for("city_brain", receiver["city_brain"])
+    first = push(spec, sink, CITY_BRAIN, engine=sqlite_engine, keyring=keyring, until=early)
+    later = push(spec, sink, CITY_BRAIN, engine=sqlite_engine, keyring=keyring, until=until)
+    sink.close()
+    assert (first["records"], later["records"]) == (0, 3)
+    assert later["windows"] == [{"start": "1970-01-01T00:00:00+00:00",
+                                 "end": (until - spec.delivered().settle).isoformat()}]
 
 
 def test_a_refused_signature_fails_at_once_and_records_nothing(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,7 @@ def test_the_partners_delivered_to_push_on_their_schedules_to_their_simulators()
         (8105, "casehub"),
     ]
     assert brain.recipient == "city_brain" and health.recipient == "health_commission"
+    assert brain.delivered().settle == health.delivered().settle == timedelta(minutes=2)
 
 
 def test_a_deliver_only_partner_needs_no_pull_fields(tmp_path: Path) -> None:
