@@ -175,7 +175,8 @@ def parser() -> argparse.ArgumentParser:
 
     setup = commands.add_parser("airflow-setup", help="Airflow's pools (and connections) from the manifest")
     setup.add_argument(
-        "--simulators-host", help="also point the pulled partners' connections at the simulators on this host"
+        "--simulators-host",
+        help="also point the connections of the partners the hub calls at the simulators on this host",
     )
     setup.add_argument("--log", type=Path, help="where the airflow commands' output goes (default: none)")
     setup.set_defaults(func=_airflow_setup)

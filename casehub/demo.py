@@ -25,13 +25,14 @@ from rich.table import Table
 
 from casehub.crypto import ensure_local_keyring
 from casehub.errors import ConfigurationError
-from casehub.partners import Partner, load_partners, pulled, pushing
+from casehub.partners import Partner, delivered, load_partners, pulled, pushing
 from casehub.paths import ROOT, var_dir
 from casehub.stats import collect
 from casehub.store import connect, migrate
 
 GATEWAY_PORT = 8000
 GATEWAY_URL = f"http://127.0.0.1:{GATEWAY_PORT}"
+PUSH_LINE = re.compile(r"(\w+) push: (\{.*\})")
 PAGE_LINE = re.compile(r"(\w+) page: (\d+) received, (\d+) already landed, (\d+) accepted, (\d+) quarantined")
 
 
@@ -64,21 +65,31 @@ def airflow_environment(home: Path, *, connections: Mapping[str, Mapping[str, ob
 
 
 def served() -> list[Partner]:
-    """The pulled partners whose simulators the demo serves, in manifest order."""
-    return [p for p in pulled() if p.simulator is not None]
+    """The partners whose simulators listen (those the hub pulls from or delivers to), in
+    manifest order."""
+    return [p for p in load_partners() if p.simulator is not None and p.simulator.role == "server"]
 
 
-def simulator_connections(host: str = "127.0.0.1") -> dict[str, dict[str, object]]:
-    """The Airflow connection of every pulled partner, pointed at its simulator."""
+def simulator_connections(
+    host: str = "127.0.0.1", *, sequential: bool = False
+) -> dict[str, dict[str, object]]:
+    """The Airflow connection of every partner the hub calls, pointed at its simulator.
+
+    `sequential` is for the demo, which runs one DAG after another: with nothing committing
+    while a push runs, a push may include what landed a moment ago (no settle time).
+    """
     connections: dict[str, dict[str, object]] = {}
     for spec in served():
         assert spec.simulator is not None
+        extra: dict[str, object] = {"timeout": 10}
+        if sequential and spec.deliver is not None:
+            extra["settle_seconds"] = 0
         connections[spec.connection] = {
             "conn_type": "http",
             "host": f"http://{host}:{spec.simulator.port}{spec.simulator.path}",
             "login": spec.simulator.login,
             "password": spec.simulator.secret,
-            "extra": {"timeout": 10},
+            "extra": extra,
         }
     return connections
 
@@ -178,7 +189,7 @@ def start_simulators(options: DemoOptions, log_dir: Path) -> subprocess.Popen[by
 
 def configure_airflow(env: Mapping[str, str], log: Path, *, simulators_host: str | None = None) -> None:
     """A pool per partner of the manifest (`casehub airflow-setup`, also run by compose's
-    airflow-init); with `simulators_host`, the pulled partners' connections too, pointed at the
+    airflow-init); with `simulators_host`, the connections of the partners it calls too, at the
     simulators there and stored in Airflow's database, where an operator can repoint them."""
     for spec in load_partners():
         _airflow(["pools", "set", spec.pool, str(spec.pool_slots), f"calls to {spec.title}"], env, log)
@@ -204,8 +215,10 @@ def _airflow(args: list[str], env: Mapping[str, str], log: Path) -> None:
 
 
 def dag_id_of(spec: Partner) -> str:
-    """The DAG that brings a partner's cases in: its ingest DAG, or its webhook processing."""
-    return f"ingest_{spec.code}" if spec.pull is not None else f"process_webhooks_{spec.code}"
+    """The partner's DAG: its ingest, its webhook processing, or its scheduled push."""
+    if spec.pull is not None:
+        return f"ingest_{spec.code}"
+    return f"process_webhooks_{spec.code}" if spec.push_in is not None else f"push_{spec.code}"
 
 
 def run_dag(spec: Partner, env: Mapping[str, str], log: Path, console: Console) -> None:
@@ -247,9 +260,17 @@ def run_dag(spec: Partner, env: Mapping[str, str], log: Path, console: Console) 
     if process.returncode != 0 or "state=failed" in text:
         tail = "\n".join(text.splitlines()[-25:])
         raise ConfigurationError(f"{dag_id} failed; the end of {log}:\n{tail}")
+    seconds = time.monotonic() - started
+    pushed = [json.loads(m[2]) for m in PUSH_LINE.finditer(text)]
+    if spec.deliver is not None and pushed:
+        records = sum(int(p["records"]) for p in pushed)
+        batches = sum(int(p["batches"]) for p in pushed)
+        noun = "batch" if batches == 1 else "batches"
+        console.print(f"[green]✓[/] {dag_id}: {records} cases in {batches} signed {noun} in {seconds:.0f} s")
+        return
     console.print(
         f"[green]✓[/] {dag_id}: {totals[0]} records read, {totals[1]} accepted, {totals[2]} quarantined "
-        f"in {time.monotonic() - started:.0f} s"
+        f"in {seconds:.0f} s"
     )
 
 
@@ -273,6 +294,9 @@ def report(console: Console) -> dict[str, object]:
     ):
         shares = {name: f"{count} ({100 * count / total:.0f}%)" for name, count in counts.items()}
         console.print(_counts(title, key, "cases", shares))
+    provided = {name: entry["records"] for name, entry in stats["provisions"].items()}
+    if provided:
+        console.print(_counts("pushed (provision log)", "recipient", "cases", provided))
     console.print(_counts("quarantined, by reason", "reason", "records", stats["quarantined"]["by_reason"]))
     outcome = stats["raw_by_outcome"]
     mark = "[green]reconciled[/]" if stats["reconciled"] else "[red]NOT reconciled[/]"
@@ -297,7 +321,7 @@ def prepare(
     with console.status("migrating the store …"):
         migrate(connect())
     console.print("[green]✓[/] store migrated (var/casehub.db unless CASEHUB_DB_URL says otherwise)")
-    env = airflow_environment(home / "airflow", connections=simulator_connections())
+    env = airflow_environment(home / "airflow", connections=simulator_connections(sequential=True))
     with console.status("preparing Airflow's metadata database (var/airflow) …"):
         _airflow(["db", "migrate"], env, logs / "airflow-setup.log")
         configure_airflow(env, logs / "airflow-setup.log")
@@ -330,10 +354,12 @@ def run(options: DemoOptions | None = None, console: Console | None = None) -> d
     console = console or Console()
     env, processes, logs = prepare(options, console)
     try:
-        for spec in served():
+        for spec in pulled():
             run_dag(spec, env, logs / f"{dag_id_of(spec)}.log", console)
         for spec in pushing():
             push_webhooks(spec, options, logs / f"{spec.code}-sender.log", console)
+            run_dag(spec, env, logs / f"{dag_id_of(spec)}.log", console)
+        for spec in delivered():
             run_dag(spec, env, logs / f"{dag_id_of(spec)}.log", console)
     finally:
         stop(processes)

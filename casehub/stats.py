@@ -9,7 +9,9 @@ of handling unit is listed, zeros included, so a reader (or a dashboard) never h
 whether a missing key means none. A case whose `assigned_unit` is empty or no unit of
 `schemas/reference/units.csv` counts as `unrouted`, a key present only when there are such cases.
 
-`inbox` counts each pushing partner's landed webhooks still `pending` and already `processed`.
+`inbox` counts each pushing partner's landed webhooks still `pending` and already `processed`;
+`provisions`, from the provision log, what each recipient of a scheduled push has been given:
+batches, records and the end of the last window provided.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from sqlalchemy import Engine, func, select
 
 from casehub import inbox
 from casehub.enrich.rules import GRADES, UNIT_KINDS, load_rules
-from casehub.store.models import Case, Quarantine, RawRecord, SyncCursor
+from casehub.store.models import Case, ProvisionLog, Quarantine, RawRecord, SyncCursor
 
 UNROUTED = "unrouted"
 
@@ -102,6 +104,22 @@ def collect(engine: Engine) -> dict[str, Any]:
         },
         "cursors": dict(sorted(cursors.items())),
         "inbox": dict(sorted(inbox.counts(engine).items())),
+        "provisions": _provisions(engine),
         "reconciled": all(checks.values()),
         "checks": checks,
+    }
+
+
+def _provisions(engine: Engine) -> dict[str, dict[str, Any]]:
+    query = select(
+        ProvisionLog.recipient,
+        func.count(),
+        func.coalesce(func.sum(ProvisionLog.record_count), 0),
+        func.max(ProvisionLog.window_end),
+    ).group_by(ProvisionLog.recipient)
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return {
+        recipient: {"batches": batches, "records": int(records), "provided_until": until.isoformat()}
+        for recipient, batches, records, until in sorted(rows)
     }

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from casehub.cli import parser as casehub_parser
 from casehub.demo import simulator_connections
-from casehub.partners import load_partners, pulled
+from casehub.partners import load_partners
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -379,10 +379,12 @@ def test_the_partners_connections_come_from_the_manifest_not_the_compose_file() 
     for name in SERVICES:
         assert not [key for key in environment(name) if key.startswith("AIRFLOW_CONN_")], name
     connections = simulator_connections(host="simulators")
-    assert set(connections) == {spec.connection for spec in pulled()}
-    for spec in pulled():
+    called = [spec for spec in load_partners() if spec.pull is not None or spec.deliver is not None]
+    assert set(connections) == {spec.connection for spec in called}
+    for spec in called:
         url = urlsplit(connections[spec.connection]["host"])
         assert (url.hostname, url.port) == ("simulators", SIMULATOR_PORTS[spec.code])
+        assert "settle_seconds" not in connections[spec.connection]["extra"], "compose keeps the manifest's"
 
 
 def test_airflow_runs_the_celery_executor_on_redis_and_postgres() -> None:

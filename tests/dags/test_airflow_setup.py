@@ -1,5 +1,5 @@
 """`casehub airflow-setup`, as compose's airflow-init runs it, against a real Airflow database:
-a pool per partner of the manifest, and the pulled partners' connections pointed at the
+a pool per partner of the manifest, and the connections of the partners the hub calls pointed at the
 simulators, in Airflow's own store where an operator can repoint them."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from casehub.demo import simulator_connections
-from casehub.partners import load_partners, pulled
+from casehub.partners import delivered, load_partners, pulled
 
 BIN = Path(sys.executable).parent
 
@@ -37,7 +37,7 @@ def test_pools_and_connections_come_from_the_manifest(airflow_db, tmp_path: Path
     pools = {p["pool"]: int(p["slots"]) for p in json.loads(_airflow("pools", "list", "--output", "json"))}
     assert {spec.pool: spec.pool_slots for spec in load_partners()}.items() <= pools.items()
     expected = simulator_connections("simulators")
-    for spec in pulled():
+    for spec in (*pulled(), *delivered()):
         [stored] = json.loads(_airflow("connections", "get", spec.connection, "--output", "json"))
         assert stored["host"] == expected[spec.connection]["host"]
         assert stored["login"] == expected[spec.connection]["login"]

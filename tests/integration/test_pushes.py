@@ -19,6 +19,7 @@ from casehub.partners import Partner, partner
 from casehub.pipeline import Pipeline
 from casehub.pushes import provision_log, push
 from casehub.recipients import load_recipient
+from casehub.stats import collect
 from casehub.store.models import ProvisionLog
 from connectors.city_brain import RENDERER as CITY_BRAIN
 from connectors.city_brain.transport import CityBrainSink
@@ -123,6 +124,11 @@ def test_each_recipient_gets_exactly_its_allow_listed_fields_of_the_cases_it_sel
         assert entry["fields"] == list(load_recipient(code).fields)
         assert entry["purpose"] == load_recipient(code).purpose
         assert entry["receipt"]["batch_id"] == entry["batch_id"] and not entry["receipt"]["duplicate"]
+    provisions = collect(engine)["provisions"]
+    assert {code: (p["batches"], p["records"]) for code, p in provisions.items()} == {
+        "city_brain": (1, 3),
+        "health_commission": (1, 2),
+    }
 
 
 def test_a_rerun_of_the_window_sends_the_same_ids_and_has_one_effect_per_batch(
