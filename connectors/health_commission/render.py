@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from casehub.masking import mask_phone
 from casehub.normalize import iso
 
 CASE_CODES = ("case_id", "channel", "category", "health_related")
@@ -26,16 +27,6 @@ TIMES = ("reported_at", "updated_at", "closed_at", "deadline_at")
 RESIDENT_ID = re.compile(r"(?<![0-9])[1-9][0-9]{5}(?:19|20)[0-9]{9}[0-9Xx](?![0-9A-Za-z])")
 MOBILE = re.compile(r"(?<![0-9])(?:(?:\+|00)86[ -]?)?(1[3-9][0-9])[ -]?([0-9]{4})[ -]?([0-9]{4})(?![0-9])")
 ID_MASK = "[证件号已隐去]"  # resident ID withheld
-
-
-def mask_phone(phone: str | None) -> str | None:
-    """+8613800138000 → +86138****8000: enough for a desk to recognise a caller, not to dial."""
-    if not phone:
-        return None
-    prefix, national = ("+86", phone[3:]) if phone.startswith("+86") else ("", phone)
-    if len(national) < 8:
-        return prefix + "*" * len(national)
-    return prefix + national[:3] + "*" * (len(national) - 7) + national[-4:]
 
 
 def masked_text(text: str) -> str:

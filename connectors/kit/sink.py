@@ -25,17 +25,17 @@ import hashlib
 import hmac
 import json
 import time
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import ClassVar, Self
+from typing import ClassVar
 
 import requests
 
 from casehub.errors import ContractError
 from casehub.ports import OutboundBatch, Receipt
 from connectors.kit.retry import RetryPolicy, with_retries
+from connectors.kit.source import Closing
 from connectors.kit.transport import Reply, bounded, call_errors, exchange, maintenance_page, status_error
 
 MAX_RECEIPT_BYTES = 64 * 1024
@@ -68,7 +68,7 @@ def signature(secret: str, batch_id: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + mac.hexdigest()
 
 
-class SignedBatchSink(ABC):
+class SignedBatchSink(Closing):
     """A recipient's batch upload. Declare `partner`, `path`, and implement `frame`."""
 
     partner: ClassVar[str]
@@ -176,14 +176,3 @@ class SignedBatchSink(ABC):
         """Release the HTTP connections, unless the session was handed in."""
         if self._owns_session:
             self._session.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -47,7 +47,26 @@ class Endpoint:
             raise ValueError("endpoint reply size limit must be at least 1 byte")
 
 
-class PagedSource(ABC):
+class Closing(ABC):
+    """A source or sink used in a `with` block: leaving it calls `close()`."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the connections it holds."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class PagedSource(Closing):
     """A partner's records by update time, page by page, as a `casehub.ports.Source`.
 
     Subclasses declare `mapper` (whose `key` is the partner's one parser of id and update
@@ -75,10 +94,6 @@ class PagedSource(ABC):
         Raises `TransientPartnerError` for what may pass and `PermanentPartnerError` for what
         will not; `ContractError` for a reply that cannot be read as a page.
         """
-
-    @abstractmethod
-    def close(self) -> None:
-        """Release the source's connections."""
 
     def pages(self, window: Window) -> Iterator[list[PageRecord]]:
         """The records updated in `window`, one partner page at a time, in the partner's order."""
@@ -115,14 +130,3 @@ class PagedSource(ABC):
                 continue
             found.append((key.source_id, key.updated_at))
         return found
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from casehub.gateway.auth import require_token
 from casehub.gateway.context import Context, context_of
 from casehub.gateway.problems import Problem, documented
+from casehub.masking import mask_name, mask_phone
 
 if TYPE_CHECKING:
     from sqlalchemy import RowMapping
@@ -33,21 +34,6 @@ router = APIRouter(
         }
     ),
 )
-
-
-def mask_name(name: str | None) -> str | None:
-    """The first character only (欧阳明华 → 欧*): a caller is recognisable to staff, not identifiable."""
-    return name[0] + "*" if name else None
-
-
-def mask_phone(phone: str | None) -> str | None:
-    """+8613800138000 → +86138****8000, the way Chinese service desks print a number."""
-    if not phone:
-        return None
-    prefix, national = ("+86", phone[3:]) if phone.startswith("+86") else ("", phone)
-    if len(national) < 8:
-        return prefix + "*" * len(national)
-    return prefix + national[:3] + "*" * (len(national) - 7) + national[-4:]
 
 
 @router.get(

@@ -11,7 +11,6 @@ from starlette.exceptions import StarletteDeprecationWarning
 
 from casehub.crypto import KeyRing
 from casehub.gateway import create_app
-from casehub.gateway.routers.read import mask_name, mask_phone
 from casehub.identity import case_id
 from casehub.pipeline import Pipeline
 from casehub.stats import collect
@@ -160,22 +159,3 @@ def test_quarantine_lists_open_entries_and_their_reasons(client: TestClient, sto
 def test_a_malformed_query_is_a_problem_that_does_not_echo_it(client: TestClient) -> None:
     body = assert_problem(client.get("/quarantine?limit=13800138000x", headers=AUTH), 422)
     assert "13800138000" not in str(body)
-
-
-@pytest.mark.parametrize(
-    ("phone", "shown"),
-    [
-        ("+8613800138000", "+86138****8000"),
-        ("+862785123456", "+86278***3456"),
-        ("+861234", "+86****"),
-        (None, None),
-        ("", None),
-    ],
-)
-def test_mask_phone(phone: str | None, shown: str | None) -> None:
-    assert mask_phone(phone) == shown
-
-
-@pytest.mark.parametrize(("name", "shown"), [("欧阳明华", "欧*"), ("张明", "张*"), (None, None), ("", None)])
-def test_mask_name(name: str | None, shown: str | None) -> None:
-    assert mask_name(name) == shown
