@@ -380,7 +380,7 @@ def up(options: DemoOptions | None = None, console: Console | None = None) -> in
     options = options or DemoOptions()
     console = console or Console()
     env, processes, logs = prepare(options, console)
-    dags = ", ".join(dag_id_of(spec) for spec in load_partners() if spec.pull or spec.push_in)
+    dags = ", ".join(dag_id_of(spec) for spec in load_partners())
     try:
         for spec in pushing():
             push_webhooks(spec, options, logs / f"{spec.code}-sender.log", console)
