@@ -1,0 +1,33 @@
+"""`make bench` keeps working: each benchmark runs end to end at a small size and prints its
+table. The figures themselves are for a person to read, not asserted here."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("script", "arguments", "row"),
+    [
+        ("bench_ingest.py", ["--records", "300"], r"^sqlite\s+300\s+[\d,]+\s+[\d,]+"),
+        ("bench_webhooks.py", ["--deliveries", "60"], r"^sqlite\s+POST webhook\s+60\s+[\d,]+"),
+    ],
+)
+def test_a_benchmark_runs_and_prints_its_figures(script: str, arguments: list[str], row: str) -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *arguments, "--backends", "sqlite"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert re.search(row, done.stdout, re.MULTILINE), done.stdout
