@@ -23,6 +23,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from casehub.errors import CasehubError
 
@@ -82,15 +83,39 @@ def _stats(args: argparse.Namespace) -> int:
     return 0 if stats["reconciled"] else 1
 
 
+def _incoming_channel(code: str | None) -> None:
+    """A `--channel` must name a partner cases come in from: a typo is an error, not an empty list."""
+    from casehub.errors import ConfigurationError
+    from casehub.partners import load_partners
+
+    known = [p.code for p in load_partners() if p.pull or p.push_in]
+    if code is not None and code not in known:
+        raise ConfigurationError(f"no channel {code!r}; the channels are {', '.join(known)}")
+
+
+def _reason_detail(reason: dict[str, str]) -> str:
+    """`code (message)`; the message names its field already unless it is the schema's own."""
+    message, field = reason["message"], reason["field"]
+    detail = message if message.startswith(field) else f"{field}: {message}"
+    return f"{reason['code']} ({detail})"
+
+
 def _quarantine_list(args: argparse.Namespace) -> int:
+    from casehub.errors import ConfigurationError
+    from casehub.reasons import Code
     from casehub.store import Quarantine, connect
 
+    _incoming_channel(args.channel)
     query = select(Quarantine).where(Quarantine.state == args.state).order_by(Quarantine.id)
     if args.channel:
         query = query.where(Quarantine.channel == args.channel)
     with connect().connect() as conn:
         rows = [dict(r) for r in conn.execute(query).mappings()]
     if args.reason:
+        stored = {reason["code"] for r in rows for reason in r["reasons"]}
+        registered = args.reason in {str(code) for code in Code} or args.reason.startswith("schema_")
+        if not registered and args.reason not in stored:
+            raise ConfigurationError(f"no reason code {args.reason!r} (see casehub/reasons.py)")
         rows = [r for r in rows if any(reason["code"] == args.reason for reason in r["reasons"])]
     rows = rows[: args.limit]
     if args.json:
@@ -100,7 +125,7 @@ def _quarantine_list(args: argparse.Namespace) -> int:
     for column in ("id", "channel", "source id", "quarantined at", "reasons"):
         table.add_column(column)
     for r in rows:
-        reasons = "; ".join(f"{x['code']} ({x['field']}: {x['message']})" for x in r["reasons"])
+        reasons = "; ".join(_reason_detail(x) for x in r["reasons"])
         table.add_row(str(r["id"]), r["channel"], r["source_id"], r["quarantined_at"].isoformat(), reasons)
     Console().print(table)
     return 0
@@ -121,10 +146,19 @@ def _entry(row: dict[str, Any]) -> dict[str, Any]:
 
 def _quarantine_replay(args: argparse.Namespace) -> int:
     from casehub.crypto import load_keyring
+    from casehub.errors import ConfigurationError
     from casehub.partners import load_connector, load_partners
     from casehub.pipeline import Pipeline
-    from casehub.store import connect
+    from casehub.store import Quarantine, connect
 
+    _incoming_channel(args.channel)
+    if args.id:
+        with connect().connect() as conn:
+            query = select(Quarantine.id).where(Quarantine.id.in_(args.id), Quarantine.state == "open")
+            found = set(conn.scalars(query))
+        missing = sorted(set(args.id) - found)
+        if missing:
+            raise ConfigurationError(f"no open quarantine entry {missing[0]} (see casehub quarantine list)")
     keyring = load_keyring()
     totals: dict[str, dict[str, int]] = {}
     for spec in load_partners():
@@ -211,8 +245,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except CasehubError as exc:
-        Console(stderr=True).print(f"[red]casehub: {exc}[/]", soft_wrap=True)
-        return 2
+        return _fail(str(exc))
+    except ArgumentError:
+        return _fail("CASEHUB_DB_URL is not a database URL (e.g. postgresql+psycopg://user@host:5432/casehub)")
+    except OperationalError as exc:
+        return _fail(f"the store {_store_place()} cannot be reached ({type(exc.orig).__name__})")
+    except DBAPIError as exc:
+        return _fail(f"the store {_store_place()} refused the request ({type(exc.orig).__name__})")
+    except BrokenPipeError:
+        # The reader (`| head`) has gone: end quietly, and keep Python from complaining at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _fail(message: str) -> int:
+    """One line on stderr, exit 2: a usage or configuration error, its cause named."""
+    Console(stderr=True).print(f"[red]casehub: {message}[/]", soft_wrap=True)
+    return 2
+
+
+def _store_place() -> str:
+    """Where the configured store is, without its password: `host:port/database` or the file."""
+    from sqlalchemy.engine import make_url
+
+    from casehub.store.db import database_url
+
+    url = make_url(database_url())
+    if url.get_backend_name() == "sqlite":
+        return f"file {url.database}"
+    return f"at {url.host or 'localhost'}:{url.port or 'default port'}/{url.database or ''}"
 
 
 if __name__ == "__main__":

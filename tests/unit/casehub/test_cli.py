@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -76,3 +77,65 @@ def test_replay_with_another_key_ring_is_one_line_and_exit_2(store, capsys, monk
     error = capsys.readouterr().err
     assert error.count("\n") == 1
     assert error.startswith("casehub: key ring does not match this store: key 'k1'")
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["quarantine", "list", "--channel", "nosuch"], "no channel 'nosuch'"),
+        (["quarantine", "list", "--reason", "nosuch"], "no reason code 'nosuch'"),
+        (["quarantine", "replay", "--id", "99999"], "no open quarantine entry 99999"),
+        (["quarantine", "replay", "--channel", "city_brain"], "no channel 'city_brain'"),
+    ],
+)
+def test_what_does_not_exist_is_one_line_naming_it_and_exit_2(store, capsys, argv, named) -> None:
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert named in captured.err and len(captured.err.strip().splitlines()) == 1
+
+
+def test_a_known_reason_with_no_entries_is_an_empty_list(store, capsys) -> None:
+    assert main(["quarantine", "list", "--json", "--reason", "future_time"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_reasons_name_their_field_once(store, capsys) -> None:
+    assert main(["quarantine", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "invalid_phone" in out and "LDHM: LDHM" not in out
+
+
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        ("postgresql+psycopg://casehub@127.0.0.1:1/db", "store at 127.0.0.1:1/db cannot be reached"),
+        ("not a url", "CASEHUB_DB_URL is not a database URL"),
+    ],
+)
+def test_a_store_that_cannot_be_used_is_one_line_and_exit_2(capsys, monkeypatch, url, named) -> None:
+    monkeypatch.setenv("CASEHUB_DB_URL", url)
+    assert main(["stats"]) == 2
+    err = capsys.readouterr().err
+    assert named in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_a_reader_that_goes_away_ends_the_listing_quietly(store) -> None:
+    import subprocess
+    import sys
+
+    bad = [work_order(GDBH=f"WH2026112000{n:04d}", SSQX="火星区") for n in range(400)]
+    Pipeline(connect(store), MAPPER, KeyRing.from_json(os.environ["CASEHUB_KEYRING"])).ingest(bad)
+    env = {**os.environ, "CASEHUB_DB_URL": store}
+    with subprocess.Popen(
+        [sys.executable, "-m", "casehub.cli", "quarantine", "list", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.read(1)  # far less than the listing, which is more than a pipe holds
+        process.stdout.close()
+        err = process.stderr.read().decode()
+        assert process.wait(timeout=60) == 0
+    assert "BrokenPipe" not in err and "Traceback" not in err
