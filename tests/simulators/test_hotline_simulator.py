@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +13,7 @@ from lxml import etree
 
 from simulators import testing
 from simulators.reference import hotline_categories
+from tests.simulators.soap_requests import signed_envelope
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 TNS = "urn:wuhan:12345:workorder:v1"
@@ -36,19 +34,7 @@ def _all_pages(service: zeep.proxy.ServiceProxy, size: int) -> tuple[int, list[d
 
 def _signed_envelope(body: str, password: str = PASSWORD) -> bytes:
     """A raw SOAP 1.1 request with a fresh UsernameToken, for payloads zeep would not send."""
-    nonce = os.urandom(16)
-    created = datetime.now(UTC).replace(microsecond=0).isoformat()
-    digest = base64.b64encode(hashlib.sha1(nonce + created.encode() + password.encode()).digest())
-    return f"""<?xml version="1.0" encoding="utf-8"?>
-<soap:Envelope xmlns:soap="{SOAP_ENV}" xmlns:wo="{TNS}"
-  xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
-  xmlns:wsu="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd">
-<soap:Header><wsse:Security><wsse:UsernameToken>
-<wsse:Username>casehub</wsse:Username>
-<wsse:Password Type="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordDigest">{digest.decode()}</wsse:Password>
-<wsse:Nonce>{base64.b64encode(nonce).decode()}</wsse:Nonce><wsu:Created>{created}</wsu:Created>
-</wsse:UsernameToken></wsse:Security></soap:Header>
-<soap:Body>{body}</soap:Body></soap:Envelope>""".encode()
+    return signed_envelope(body, prefix="wo", namespace=TNS, password=password)
 
 
 def _fault_of(answer: requests.Response) -> tuple[str, str]:

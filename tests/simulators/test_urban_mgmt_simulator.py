@@ -4,10 +4,7 @@ progress logs a connector can rely on, except where the truth says they are brok
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import itertools
-import os
 import re
 import threading
 from collections import Counter
@@ -30,6 +27,7 @@ from simulators.casefiles import categories, sources, statuses
 from simulators.generator import generate
 from simulators.grids import region_codes
 from simulators.records import SHANGHAI, Options, parse_local
+from tests.simulators.soap_requests import signed_envelope
 
 ANCHOR = datetime(2025, 3, 10, tzinfo=SHANGHAI)
 WINDOW = ("2025-03-03 00:00:00", "2025-03-10 00:00:00")  # the 7 days before the tests' anchor
@@ -121,19 +119,7 @@ def _steps(case: CaseFile) -> list[dict[str, str]]:
 
 def _signed_envelope(body: str, password: str = PASSWORD) -> bytes:
     """A raw SOAP 1.1 request with a fresh UsernameToken, for payloads zeep would not send."""
-    nonce = os.urandom(16)
-    created = datetime.now(UTC).replace(microsecond=0).isoformat()
-    digest = base64.b64encode(hashlib.sha1(nonce + created.encode() + password.encode()).digest())
-    return f"""<?xml version="1.0" encoding="utf-8"?>
-<soap:Envelope xmlns:soap="{SOAP_ENV}" xmlns:cg="{TNS}"
-  xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
-  xmlns:wsu="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd">
-<soap:Header><wsse:Security><wsse:UsernameToken>
-<wsse:Username>casehub</wsse:Username>
-<wsse:Password Type="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordDigest">{digest.decode()}</wsse:Password>
-<wsse:Nonce>{base64.b64encode(nonce).decode()}</wsse:Nonce><wsu:Created>{created}</wsu:Created>
-</wsse:UsernameToken></wsse:Security></soap:Header>
-<soap:Body>{body}</soap:Body></soap:Envelope>""".encode()
+    return signed_envelope(body, prefix="cg", namespace=TNS, password=password)
 
 
 def _post(http: requests.Session, urban: testing.RunningSimulator, payload: bytes,
