@@ -13,7 +13,11 @@
     ├── StoreError                the store refused a statement (its values are never repeated)
     │   └── StoreUnavailable
     ├── InvalidRecord             one record cannot become a unified case: quarantine it
-    └── DataQualityError          a batch breaks a critical data-quality expectation
+    ├── DataQualityError          a batch breaks a critical data-quality expectation
+    └── WorkflowRefused           a partner's action on a case is refused: the caller must change it
+        ├── UnknownCase               no such case or event for this caller (404)
+        └── ActionConflict            the case's status does not allow it, or an operation id is
+                                      reused for another action (409)
 
 Airflow's retry behaviour is derived from this tree (`dags/_glue.py`): a `TransientError` is
 retried with back-off, everything else fails the try at once.
@@ -142,3 +146,24 @@ class DataQualityError(CasehubError):
         super().__init__(message)
         self.suite = suite
         self.expectations = expectations
+
+
+class WorkflowRefused(CasehubError):
+    """An action on a case (a district's 签收, 办结, 退回 …) that the hub refuses.
+
+    `code` is a stable reason code, `field` the request field it concerns (JSON Pointer into the
+    action, `/` for the whole request); the message names them, never a value.
+    """
+
+    def __init__(self, message: str, *, code: str, field: str = "/") -> None:
+        super().__init__(message)
+        self.code = code
+        self.field = field
+
+
+class UnknownCase(WorkflowRefused):
+    """No case or event of that id exists for the caller (a case dispatched elsewhere does not)."""
+
+
+class ActionConflict(WorkflowRefused):
+    """The case's status does not allow the action, or its operation id was used for another one."""

@@ -2,7 +2,8 @@
 
 A partner takes part in one or more directions, each described by its own table: `pull` (the
 hub pages through the partner's records), `push_in` (the partner sends signed webhooks to the
-gateway) and `deliver` (the hub sends cases to the partner). A partner that is only delivered
+gateway), `deliver` (the hub sends scheduled batches of cases to the partner) and `outbox` (the
+partner hears about single changes of the cases it is concerned with, through the outbox). A partner that is only delivered
 to has no pull fields at all, rather than dummy ones. The `simulator` table names the stand-in
 that the demo, the tests and compose run in its place.
 
@@ -28,9 +29,10 @@ from casehub.paths import ROOT
 
 MANIFEST_PATH = ROOT / "connectors" / "partners.toml"
 
-Direction = Literal["pull", "push_in", "deliver"]
+Direction = Literal["pull", "push_in", "deliver", "outbox"]
 DIRECTIONS: tuple[Direction, ...] = get_args(Direction)
-PROTOCOLS = ("soap", "rest", "webhooks")
+PROTOCOLS = ("soap", "rest", "webhooks", "standard")
+"""`standard`: the partner speaks the hub's own standard interface (REST and SOAP, docs/district-interface.md)."""
 SIMULATOR_ROLES = ("server", "sender")
 
 
@@ -104,12 +106,46 @@ class Deliver:
         return timedelta(seconds=self.settle_seconds)
 
 
+OUTBOX_KINDS = ("dispatch", "transfer", "status", "result", "urge", "cancel")
+OUTBOX_DELIVERY = ("push", "pull")
+
+
+@dataclass(frozen=True)
+class Outbox:
+    """The partner hears about single changes through the outbox (`casehub.outbox`).
+
+    `kinds` are the events it receives (`OUTBOX_KINDS`). With `delivery = "push"` the
+    `deliver_outbox` DAG sends them, at most `batch_size` per run, each attempt bounded by
+    `timeout_seconds`; a failed attempt is tried again after an exponential back-off from
+    `backoff_seconds` up to `max_backoff_seconds` (with jitter, or the partner's Retry-After),
+    and after `max_attempts` the event goes to the dead letter. With `delivery = "pull"` the
+    partner fetches its events from the gateway and confirms each (the district platforms).
+    """
+
+    kinds: tuple[str, ...]
+    delivery: str = "push"
+    batch_size: int = 200
+    timeout_seconds: float = 15
+    max_attempts: int = 8
+    backoff_seconds: int = 30
+    max_backoff_seconds: int = 3600
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kinds", tuple(self.kinds))
+
+    @property
+    def pushed(self) -> bool:
+        return self.delivery == "push"
+
+
 @dataclass(frozen=True)
 class Simulator:
     """The partner's stand-in in `simulators/` and its documented demo credential.
 
     A `server` listens on `port` and is called by the hub (`path` is appended to its base URL
-    for the connection); a `sender` calls the hub's gateway, signing with `secret`.
+    for the connection); a `sender` calls the hub's gateway, signing with `secret`, and listens
+    on `port` (when it has one) for the events the outbox sends it, which the hub signs with
+    `callback_secret`.
     """
 
     role: str = "server"
@@ -117,6 +153,7 @@ class Simulator:
     path: str = ""
     login: str = ""
     secret: str = dataclasses.field(default="", repr=False)
+    callback_secret: str = dataclasses.field(default="", repr=False)
     records: int = 0
 
 
@@ -133,6 +170,7 @@ class Partner:
     pull: Pull | None = None
     push_in: PushIn | None = None
     deliver: Deliver | None = None
+    outbox: Outbox | None = None
     simulator: Simulator | None = None
 
     @property
@@ -160,6 +198,12 @@ class Partner:
     def recipient(self) -> str:
         """The name of the partner's allow-list in `schemas/recipients/`."""
         return self.delivered().recipient or self.code
+
+    def notified(self) -> Outbox:
+        """The outbox table; a configuration error for a partner that hears of no single change."""
+        if self.outbox is None:
+            raise ConfigurationError(f"partner {self.code!r} receives no outbox events (no [partner.outbox])")
+        return self.outbox
 
     def pushing(self) -> PushIn:
         """The push-in table; a configuration error for a partner that sends no webhooks."""
@@ -222,11 +266,18 @@ _SCALARS: dict[str, type | tuple[type, ...]] = {
     "records": int,
     "recipient": str,
     "settle_seconds": int,
+    "kinds": list,
+    "delivery": str,
+    "max_attempts": int,
+    "backoff_seconds": int,
+    "max_backoff_seconds": int,
+    "callback_secret": str,
 }
 _TABLES: dict[str, type[Any]] = {
     "pull": Pull,
     "push_in": PushIn,
     "deliver": Deliver,
+    "outbox": Outbox,
     "simulator": Simulator,
 }
 
@@ -247,7 +298,17 @@ def _partner(entry: Any, where: str) -> Partner:
     if partner.protocol not in PROTOCOLS:
         raise ConfigurationError(f"{where}: protocol must be one of {', '.join(PROTOCOLS)}")
     if not partner.directions:
-        raise ConfigurationError(f"{where}: no direction (a pull, push_in or deliver table)")
+        raise ConfigurationError(f"{where}: no direction (a pull, push_in, deliver or outbox table)")
+    notified = partner.outbox
+    if notified is not None:
+        unknown = sorted(set(notified.kinds) - set(OUTBOX_KINDS))
+        if unknown or not notified.kinds:
+            raise ConfigurationError(f"{where} [outbox]: kinds must be among {', '.join(OUTBOX_KINDS)}")
+        if notified.delivery not in OUTBOX_DELIVERY:
+            raise ConfigurationError(f"{where} [outbox]: delivery must be one of {', '.join(OUTBOX_DELIVERY)}")
+        positive = notified.max_attempts >= 1 and notified.batch_size >= 1 and notified.timeout_seconds > 0
+        if not positive or not 0 < notified.backoff_seconds <= notified.max_backoff_seconds:
+            raise ConfigurationError(f"{where} [outbox]: attempts, batch size and back-off must be positive")
     stand_in = partner.simulator
     if stand_in is not None and stand_in.role not in SIMULATOR_ROLES:
         raise ConfigurationError(f"{where} [simulator]: role must be one of {', '.join(SIMULATOR_ROLES)}")
@@ -300,6 +361,11 @@ def delivered(path: Path = MANIFEST_PATH) -> list[Partner]:
     return [p for p in load_partners(path) if p.deliver is not None]
 
 
+def notified(path: Path = MANIFEST_PATH) -> list[Partner]:
+    """The partners the outbox sends single changes to, in manifest order."""
+    return [p for p in load_partners(path) if p.outbox is not None]
+
+
 def load_connector(spec: Partner) -> ModuleType:
     """The connector package of a partner: `MAPPER` when cases come in from it (with
     `build_source` when it is pulled), `RENDERER` and `build_sink` when the hub delivers to it."""
@@ -311,6 +377,8 @@ def load_connector(spec: Partner) -> ModuleType:
         needed.append("build_source")
     if spec.deliver is not None:
         needed += ["RENDERER", "build_sink"]
+    if spec.outbox is not None and spec.outbox.pushed:
+        needed += ["EVENT_RENDERER", "build_event_sink"]
     for name in needed:
         if not hasattr(module, name):
             raise ConfigurationError(f"connector {spec.connector} does not export {name}")

@@ -165,3 +165,65 @@ class Sink(Protocol):
     def close(self) -> None:
         """Release connections; the caller that built the sink closes it."""
         ...
+
+
+@dataclass(frozen=True)
+class OutboundEvent:
+    """One change a partner must hear about, as the outbox holds it (`casehub.outbox`).
+
+    `event_id` is stable: every attempt to deliver the event sends the same id, so the partner
+    applies it once. `kind` says what happened (`dispatch`, `transfer`, `status`, `result`,
+    `urge`, `cancel`); `target` narrows the partner where it stands for several systems (the
+    district code for `district`). `source_id` is the case's id at the channel it came from
+    (the hotline's GDBH, the board's message id, the app's reportId), which a result is
+    addressed by. `data` is what the renderer needs beyond that: the status, the handling
+    result, the handling unit, times as ISO 8601 strings — opened from the sealed outbox row,
+    so it never reaches a log.
+    """
+
+    event_id: str
+    partner: str
+    kind: str
+    case_id: str
+    case_version: int
+    target: str | None
+    source_id: str
+    data: Mapping[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class EventReceipt:
+    """What a partner answered for one event: whether it had the event already (a repeated
+    event id has no second effect) and its own reference for it, if it gives one."""
+
+    event_id: str
+    duplicate: bool = False
+    reference: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"event_id": self.event_id, "duplicate": self.duplicate, "reference": self.reference}
+
+
+class EventRenderer(Protocol):
+    """The pure half of a partner's event delivery: outbox event → the partner's request body."""
+
+    partner: str
+
+    def render(self, event: OutboundEvent) -> dict[str, Any]: ...
+
+
+class EventSink(Protocol):
+    """A partner the outbox delivers single events to, one attempt per call.
+
+    The sink never sleeps and never retries: the outbox stores when to try again. A failure
+    raises `TransientPartnerError` (with the partner's `retry_after` when it sent one) or
+    `PermanentPartnerError` (the event goes to the dead letter with the reason).
+    """
+
+    @property
+    def partner(self) -> str: ...
+
+    def send(self, event: OutboundEvent) -> EventReceipt: ...
+
+    def close(self) -> None: ...

@@ -286,3 +286,95 @@ class ProvisionLog(Base):
     final: Mapped[bool] = mapped_column(Boolean)
     pushed_at: Mapped[datetime] = mapped_column(Timestamp)
     receipt: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class OutboxEvent(Base):
+    """One change a partner must hear about, written in the same transaction as the change.
+
+    `id` orders a partner's events; `event_id` is what the partner sees, the same on every
+    attempt. `origin` names who made the change (a channel code, or `district:<code>`), so the
+    change is never echoed back to it. `data` is the event's body, sealed and bound to
+    `outbox/data/<event_id>`: it can carry a handling result or a reporter's name.
+
+    `state` is `pending` until a receipt is recorded (`delivered`) or the event fails for good
+    (`dead`, with `last_error`: a code and a message, never personal data). A pending event is
+    next tried at `next_attempt_at`; the delivery truth is this table, not any task's state.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_partner_state_due", "partner", "state", "next_attempt_at"),
+        Index("ix_outbox_case_partner", "case_id", "partner", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    partner: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str | None] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    case_id: Mapped[str] = mapped_column(String(36))
+    case_version: Mapped[int] = mapped_column(Integer)
+    source_id: Mapped[str] = mapped_column(String(64))
+    origin: Mapped[str] = mapped_column(String(48))
+    key_id: Mapped[str] = mapped_column(String(32))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    next_attempt_at: Mapped[datetime] = mapped_column(Timestamp)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    delivered_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    last_error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    receipt: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class WorkflowOperation(Base):
+    """An action a partner took on a case (a district's 签收, 办结 …), once per operation id.
+
+    `actor` is the district code or the partner code; `request_hash` is the digest of the
+    action as sent, so a repeat is recognised and a reuse of the id for another action refused;
+    `outcome` is the answer given, repeated to a repeat.
+    """
+
+    __tablename__ = "workflow_operations"
+
+    actor: Mapped[str] = mapped_column(String(32), primary_key=True)
+    operation_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    action: Mapped[str] = mapped_column(String(16))
+    case_id: Mapped[str] = mapped_column(String(36), index=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[dict[str, Any]] = mapped_column(JSON)
+    recorded_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class DistrictCredential(Base):
+    """A district platform's credential for the standard interface.
+
+    An `api_key` (REST) is kept only as the SHA-256 of its secret; a `soap` credential's
+    password is sealed instead (bound to `district_credentials/password/<key_id>`), because a
+    UsernameToken PasswordDigest can only be checked with the password itself. `key_id` is the
+    public part of a key and the SOAP username.
+    """
+
+    __tablename__ = "district_credentials"
+
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    district_code: Mapped[str] = mapped_column(String(6), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    secret_hash: Mapped[str | None] = mapped_column(String(64))
+    seal_key_id: Mapped[str | None] = mapped_column(String(32))
+    sealed_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    revoked_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class SoapNonce(Base):
+    """A WS-Security nonce seen by the gateway: shared by every gateway process, so a replay
+    is refused whichever process it reaches. Rows older than the time window are purged."""
+
+    __tablename__ = "soap_nonces"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(128), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
