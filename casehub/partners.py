@@ -377,8 +377,6 @@ def load_connector(spec: Partner) -> ModuleType:
         needed.append("build_source")
     if spec.deliver is not None:
         needed += ["RENDERER", "build_sink"]
-    if spec.outbox is not None and spec.outbox.pushed:
-        needed += ["EVENT_RENDERER", "build_event_sink"]
     for name in needed:
         if not hasattr(module, name):
             raise ConfigurationError(f"connector {spec.connector} does not export {name}")
