@@ -18,7 +18,7 @@ import socket
 import sys
 from typing import Any
 
-from simulators import neighborhood_app
+from simulators import district, neighborhood_app
 from simulators.generator import DEFAULT_RECORDS
 from simulators.records import parse_anchor
 from simulators.serving import APP_FACTORIES, DEFAULT_PORTS, ReadyServer, bind, create_app, server
@@ -60,6 +60,8 @@ def parser() -> argparse.ArgumentParser:
     sender = partners.add_parser(neighborhood_app.PARTNER,
                                  help="send the community app's reports as webhooks")
     neighborhood_app.add_arguments(sender)
+    platforms = partners.add_parser(district.PARTNER, help="run the 13 district platforms against the hub")
+    district.add_arguments(platforms)
     return root
 
 
@@ -100,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.partner == neighborhood_app.PARTNER:
         return neighborhood_app.main_from_args(args)
+    if args.partner == district.PARTNER:
+        return district.main_from_args(args)
     asyncio.run(_serve(args))
     return 0
 
