@@ -212,9 +212,9 @@ _POSTPONE_REASONS = (
     "需进一步调查取证并与诉求人核实情况，申请延期办理。",
 )
 # 退回 reasons: (code, text); the first is used when a neighbouring district is suggested.
-_OUTSIDE = ("outside_jurisdiction", "经现场核实，诉求发生地不在本区管辖范围，属{neighbour}辖区，建议改派。")
+_OUTSIDE = ("not_in_jurisdiction", "经现场核实，诉求发生地不在本区管辖范围，属{neighbour}辖区，建议改派。")
 _RETURN_REASONS = (
-    ("not_in_remit", "该诉求不属于区级职能范围，请市级平台协调市直相关部门办理。"),
+    ("not_our_department", "该诉求不属于区级职能范围，请市级平台协调市直相关部门办理。"),
     ("insufficient_information", "诉求地址不详，多次联系诉求人未果，无法开展核查，予以退回。"),
 )
 
