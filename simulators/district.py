@@ -224,7 +224,9 @@ def _result(unit: str, today: date, rng: random.Random) -> str:
 
 
 def _unit(code: str, case: Mapping[str, Any]) -> str:
-    unit = case.get("assigned_unit")
+    """The handling unit's name as the case record gives it (`assigned_unit` is its code), or
+    the district's own service centre."""
+    unit = case.get("unit_name")
     return unit if isinstance(unit, str) and unit.strip() else f"{DISTRICTS[code]}民呼我应服务中心"
 
 

@@ -82,7 +82,7 @@ def test_operation_ids_are_stable_and_tell_every_part_apart() -> None:
 
 
 def test_a_prompt_district_accepts_progresses_and_completes_at_once() -> None:
-    case = {"assigned_unit": "江岸区城管执法局"}
+    case = {"assigned_unit": "420102-cgzf", "unit_name": "江岸区城管执法局"}
     course = district.plan(
         "420102", district.PROMPT, CASES[0], case, 1, seed=42, shares=district.Shares(), today=TODAY
     )
