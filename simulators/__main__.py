@@ -3,9 +3,11 @@
 A partner the hub calls (hotline, message_board, urban_mgmt, and city_brain and
 health_commission, which take the hub's pushes) is served until SIGINT/SIGTERM;
 `all` serves every one of them in one process, each on its own port, for the demo and
-docker-compose. The community app (neighborhood_app) is not served but sends: it pushes its
-reports to the hub's gateway as signed webhooks and exits when they are delivered. Ports,
-record counts and demo credentials default to the partner manifest, connectors/partners.toml.
+docker-compose, and the community app's receiver of the hub's status callbacks with them. The
+community app (neighborhood_app) sends: it pushes its reports to the hub's gateway as signed
+webhooks and exits when they are delivered; with --serve it receives the callbacks instead.
+Ports, record counts and demo credentials default to the partner manifest,
+connectors/partners.toml.
 """
 
 from __future__ import annotations
@@ -38,37 +40,51 @@ def parser() -> argparse.ArgumentParser:
     partners = root.add_subparsers(dest="partner", required=True, metavar="PARTNER")
     for partner in (*APP_FACTORIES, "all"):
         one = partner != "all"
-        what = partner if one else "every partner the hub calls"
-        serve = partners.add_parser(partner, help=f"serve {what}")
+        if partner == neighborhood_app.PARTNER:
+            serve = partners.add_parser(partner, help="send the community app's reports as webhooks, "
+                                        "or with --serve take the hub's status callbacks")
+            serve.add_argument("--serve", action="store_true",
+                               help="listen for the hub's status callbacks instead of sending")
+            neighborhood_app.add_arguments(serve)
+        else:
+            what = partner if one else "every partner the hub calls"
+            serve = partners.add_parser(partner, help=f"serve {what}")
         serve.add_argument("--host", default="127.0.0.1")
         if one:
             serve.add_argument("--port", type=int, default=DEFAULT_PORTS[partner],
                                help=f"default {DEFAULT_PORTS[partner]}; 0 picks a free port")
-            serve.add_argument("--records", type=int, default=DEFAULT_RECORDS[partner],
-                               help=f"default {DEFAULT_RECORDS[partner]}")
+            _add(serve, "--records", type=int, default=DEFAULT_RECORDS[partner],
+                 help=f"default {DEFAULT_RECORDS[partner]}")
         else:
             serve.add_argument("--port", type=_assignment, action="append", default=[],
                                metavar="PARTNER=PORT",
                                help="a partner's port, repeatable (default: the manifest's)")
-        serve.add_argument("--seed", type=int, default=42)
-        serve.add_argument("--defect-rate", type=float, default=0.05)
-        serve.add_argument("--days", type=int, default=7)
-        serve.add_argument("--anchor", type=parse_anchor, help="end of the data span, ISO date or "
-                           "time (default: today 00:00 Asia/Shanghai)")
+        _add(serve, "--seed", type=int, default=42)
+        _add(serve, "--defect-rate", type=float, default=0.05)
+        _add(serve, "--days", type=int, default=7)
+        _add(serve, "--anchor", type=parse_anchor, help="end of the data span, ISO date or "
+             "time (default: today 00:00 Asia/Shanghai)")
         serve.add_argument("--var-dir", default="var")
         serve.add_argument("--log-level", default="warning")
-    sender = partners.add_parser(neighborhood_app.PARTNER,
-                                 help="send the community app's reports as webhooks")
-    neighborhood_app.add_arguments(sender)
     platforms = partners.add_parser(district.PARTNER, help="run the 13 district platforms against the hub")
     district.add_arguments(platforms)
     return root
 
 
+def _add(parser: argparse.ArgumentParser, flag: str, **settings: Any) -> None:
+    """An option, unless the community app's sender options already define it (its --records
+    defaults to what --count needs)."""
+    try:
+        parser.add_argument(flag, **settings)
+    except argparse.ArgumentError:
+        return
+
+
 def _plan(args: argparse.Namespace) -> list[tuple[str, int, int]]:
     """(partner, port, records) for each partner to serve."""
     if args.partner != "all":
-        return [(args.partner, args.port, args.records)]
+        records = DEFAULT_RECORDS[args.partner] if args.records is None else args.records
+        return [(args.partner, args.port, records)]
     ports = {**DEFAULT_PORTS, **dict(args.port)}
     return [(partner, ports[partner], DEFAULT_RECORDS[partner]) for partner in APP_FACTORIES]
 
@@ -100,7 +116,7 @@ async def _serve(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if args.partner == neighborhood_app.PARTNER:
+    if args.partner == neighborhood_app.PARTNER and not args.serve:
         return neighborhood_app.main_from_args(args)
     if args.partner == district.PARTNER:
         return district.main_from_args(args)

@@ -1,4 +1,4 @@
-"""The community app (武汉微邻里) simulator: a webhook sender, not a server.
+"""The community app (武汉微邻里) simulator: a webhook sender, and the receiver of the hub's callbacks.
 
 The app is not polled; it pushes every change of a resident's report to the hub as a signed
 webhook (Standard Webhooks, https://www.standardwebhooks.com): `POST {target}/webhooks/
@@ -11,6 +11,15 @@ missing headers, oversized bodies.
 
 Reports come from `simulators.reports`, seeded and reproducible; a webhook's id is derived from
 its body, so the same seed sends the same ids and a rerun against the same hub is a replay.
+
+The other way round, the app listens (`create_app`) for the hub's status callbacks, Standard
+Webhooks too: `POST /api/open/v1/callbacks` signed with the callback secret, the body
+`{"type": "report.status", "timestamp", "data"}` of `schemas/partners/neighborhood_app_callback.json`.
+It refuses what a real receiver refuses (a missing header, a bad signature, a stale timestamp,
+a malformed body, a report it does not have), applies each webhook id once — a repeat is
+answered 200 with `"duplicate": true` and no second effect (`/_admin/effects`) — and knows the
+reports a sender of the same seed, records, defect rate, days and anchor sends. Faults
+(`/_admin/faults`) come before any check, as on the other simulators.
 """
 
 from __future__ import annotations
@@ -28,13 +37,32 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
 from typing import Any
 
+import jsonschema
 import requests
-from standardwebhooks import Webhook
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from simulators import reports
-from simulators.records import Options, Record, parse_anchor
+from simulators.controls import (
+    FaultPlan,
+    FaultResponses,
+    Injection,
+    ReceivedLog,
+    SimulatorState,
+    admin_router,
+    received_path,
+    repeated,
+)
+from simulators.effects import Effects
+from simulators.manifest import stand_ins
+from simulators.receiver import Refused
+from simulators.records import Options, Record, Version, parse_anchor
+from simulators.store import RecordStore
 
 PARTNER = "neighborhood_app"
 WEBHOOK_PATH = "/webhooks/neighborhood_app"
@@ -51,7 +79,12 @@ TOLERANCE_SECONDS = 300  # how far a webhook-timestamp may be from the receiver'
 OVERSIZE_BYTES = 2 * 1024 * 1024  # an oversized body is longer than this
 HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 FAULTS: tuple[str, ...] = (
-    "replay", "bad_signature", "stale_timestamp", "future_timestamp", "missing_header", "oversized",
+    "replay",
+    "bad_signature",
+    "stale_timestamp",
+    "future_timestamp",
+    "missing_header",
+    "oversized",
 )
 REPORT = "report"  # the kind of an ordinary delivery
 DELIVERED, GAVE_UP, REFUSED, STOPPED, PENDING = "delivered", "gave_up", "refused", "stopped", "pending"
@@ -115,8 +148,11 @@ class Summary:
     seconds: float
 
     def count(self, kind: str | None = None, outcome: str | None = None) -> int:
-        return sum(1 for d in self.deliveries
-                   if (kind is None or d.kind == kind) and (outcome is None or d.outcome == outcome))
+        return sum(
+            1
+            for d in self.deliveries
+            if (kind is None or d.kind == kind) and (outcome is None or d.outcome == outcome)
+        )
 
     @property
     def delivered(self) -> int:
@@ -138,13 +174,17 @@ class Summary:
 
     def line(self) -> str:
         """One line for a person: reports delivered, given up and stopped, and each fault's answers."""
-        text = (f"{PARTNER} sent {self.count(REPORT)} webhooks to {self.url} in {self.seconds:.1f} s: "
-                f"{self.delivered} delivered, {self.gave_up} gave up, "
-                f"{self.count(REPORT, STOPPED)} stopped, {self.attempts} attempts")
+        text = (
+            f"{PARTNER} sent {self.count(REPORT)} webhooks to {self.url} in {self.seconds:.1f} s: "
+            f"{self.delivered} delivered, {self.gave_up} gave up, "
+            f"{self.count(REPORT, STOPPED)} stopped, {self.attempts} attempts"
+        )
         faults = Counter((d.kind, d.status) for d in self.deliveries if d.kind != REPORT)
         if faults:
-            text += "; " + ", ".join(f"{kind} → {status or 'no answer'} ×{n}"
-                                     for (kind, status), n in sorted(faults.items(), key=str))
+            text += "; " + ", ".join(
+                f"{kind} → {status or 'no answer'} ×{n}"
+                for (kind, status), n in sorted(faults.items(), key=str)
+            )
         return text
 
 
@@ -162,9 +202,14 @@ def webhook_id(payload: bytes) -> str:
 
 def messages(records: Iterable[Record]) -> list[Message]:
     """Every version of every report as a webhook, in the order the app pushed them."""
-    timeline = sorted(((version.updated_ms, record.order, index, record)
-                       for record in records for index, version in enumerate(record.versions)),
-                      key=lambda entry: entry[:3])
+    timeline = sorted(
+        (
+            (version.updated_ms, record.order, index, record)
+            for record in records
+            for index, version in enumerate(record.versions)
+        ),
+        key=lambda entry: entry[:3],
+    )
     sent = []
     for updated_ms, _, index, record in timeline:
         event_type = CREATED if index == 0 else UPDATED
@@ -197,8 +242,9 @@ class _Job:
     replays: int = 0  # replays to send once this report is delivered: the same id and body again
 
 
-def plan(sent: Sequence[Message], faults: Mapping[str, int] | None, seed: int,
-         oversize_bytes: int = OVERSIZE_BYTES) -> list[_Job]:
+def plan(
+    sent: Sequence[Message], faults: Mapping[str, int] | None, seed: int, oversize_bytes: int = OVERSIZE_BYTES
+) -> list[_Job]:
     """The sends of a run in order: each message, with the on-demand faults placed among them.
 
     A fault send copies a message at a seeded position and goes just before it (an oversized one
@@ -237,10 +283,19 @@ class Sender:
     `stop` ends a run early; what was not finished is reported "stopped".
     """
 
-    def __init__(self, target: str, secrets: str | Sequence[str], *, path: str = WEBHOOK_PATH,
-                 rate: float | None = None, retry_scale: float = 1.0, timeout: float = 15.0,
-                 oversize_bytes: int = OVERSIZE_BYTES, stop: threading.Event | None = None,
-                 on_delivery: Callable[[Delivery], None] | None = None) -> None:
+    def __init__(
+        self,
+        target: str,
+        secrets: str | Sequence[str],
+        *,
+        path: str = WEBHOOK_PATH,
+        rate: float | None = None,
+        retry_scale: float = 1.0,
+        timeout: float = 15.0,
+        oversize_bytes: int = OVERSIZE_BYTES,
+        stop: threading.Event | None = None,
+        on_delivery: Callable[[Delivery], None] | None = None,
+    ) -> None:
         self.url = target.rstrip("/") + path
         self.secrets = (secrets,) if isinstance(secrets, str) else tuple(secrets)
         if not self.secrets:
@@ -257,13 +312,15 @@ class Sender:
     def stop(self) -> None:
         self._stop.set()
 
-    def send(self, sent: Sequence[Message], *, faults: Mapping[str, int] | None = None,
-             seed: int = 42) -> tuple[Delivery, ...]:
+    def send(
+        self, sent: Sequence[Message], *, faults: Mapping[str, int] | None = None, seed: int = 42
+    ) -> tuple[Delivery, ...]:
         """Send `sent` (and the faults asked for) and return every delivery once each has ended."""
         jobs = plan(sent, faults, seed, self.oversize_bytes)
         start = time.monotonic()
         queue: list[tuple[float, int, _Job]] = [
-            (start + (slot / self.rate if self.rate else 0), slot, job) for slot, job in enumerate(jobs)]
+            (start + (slot / self.rate if self.rate else 0), slot, job) for slot, job in enumerate(jobs)
+        ]
         heapq.heapify(queue)
         deliveries = [job.delivery for job in jobs]
         sequence = len(queue)
@@ -300,8 +357,9 @@ class Sender:
             del headers[delivery.detail]
         status, error = None, None
         try:
-            with session.post(self.url, data=message.body, headers=headers, timeout=self.timeout,
-                              allow_redirects=False) as response:
+            with session.post(
+                self.url, data=message.body, headers=headers, timeout=self.timeout, allow_redirects=False
+            ) as response:
                 status = response.status_code
                 response.content  # noqa: B018 - read to the end, so the connection is reused
         except requests.RequestException as failure:
@@ -309,15 +367,26 @@ class Sender:
         delivery.attempts.append(Attempt(len(delivery.attempts) + 1, now, stamp, status, error))
         if status is not None and 200 <= status < 300:
             self._finish(delivery, DELIVERED)
-            return [(time.monotonic(), _Job(Delivery(message.webhook_id, message.event_type,
-                                                     message.report_id, "replay"), message))
-                    for _ in range(job.replays)]
+            return [
+                (
+                    time.monotonic(),
+                    _Job(
+                        Delivery(message.webhook_id, message.event_type, message.report_id, "replay"), message
+                    ),
+                )
+                for _ in range(job.replays)
+            ]
         if delivery.kind != REPORT:
             self._finish(delivery, REFUSED)
             return []
         if len(delivery.attempts) >= len(RETRY_SCHEDULE_SECONDS):
-            log.warning("gave up on %s (%s) after %d attempts, last %s", message.webhook_id,
-                        message.report_id, len(delivery.attempts), status or error)
+            log.warning(
+                "gave up on %s (%s) after %d attempts, last %s",
+                message.webhook_id,
+                message.report_id,
+                len(delivery.attempts),
+                status or error,
+            )
             self._finish(delivery, GAVE_UP)
             return []
         delay = RETRY_SCHEDULE_SECONDS[len(delivery.attempts)] * self.retry_scale
@@ -329,13 +398,25 @@ class Sender:
             self._on_delivery(delivery)
 
 
-def run(target: str = DEFAULT_TARGET, secret: str | Sequence[str] = DEMO_SECRET, *,
-        rate: float | None = None, count: int | None = None, records: int | None = None,
-        seed: int = 42, defect_rate: float = 0.05, days: int = 7, anchor: datetime | None = None,
-        retry_scale: float = 1.0, timeout: float = 15.0, faults: Mapping[str, int] | None = None,
-        path: str = WEBHOOK_PATH, oversize_bytes: int = OVERSIZE_BYTES,
-        stop: threading.Event | None = None,
-        on_delivery: Callable[[Delivery], None] | None = None) -> Summary:
+def run(
+    target: str = DEFAULT_TARGET,
+    secret: str | Sequence[str] = DEMO_SECRET,
+    *,
+    rate: float | None = None,
+    count: int | None = None,
+    records: int | None = None,
+    seed: int = 42,
+    defect_rate: float = 0.05,
+    days: int = 7,
+    anchor: datetime | None = None,
+    retry_scale: float = 1.0,
+    timeout: float = 15.0,
+    faults: Mapping[str, int] | None = None,
+    path: str = WEBHOOK_PATH,
+    oversize_bytes: int = OVERSIZE_BYTES,
+    stop: threading.Event | None = None,
+    on_delivery: Callable[[Delivery], None] | None = None,
+) -> Summary:
     """Generate the reports and push the first `count` of their webhooks (all when None).
 
     `records` reports are generated (default 200, or `count` if that is more, so a larger count
@@ -346,12 +427,24 @@ def run(target: str = DEFAULT_TARGET, secret: str | Sequence[str] = DEMO_SECRET,
     wanted = records if records is not None else max(DEFAULT_RECORDS, count or 0)
     generated = reports.generate(Options(seed, wanted, defect_rate, days, anchor))
     sent = messages(generated)[:count]
-    sender = Sender(target, secret, path=path, rate=rate, retry_scale=retry_scale, timeout=timeout,
-                    oversize_bytes=oversize_bytes, stop=stop, on_delivery=on_delivery)
+    sender = Sender(
+        target,
+        secret,
+        path=path,
+        rate=rate,
+        retry_scale=retry_scale,
+        timeout=timeout,
+        oversize_bytes=oversize_bytes,
+        stop=stop,
+        on_delivery=on_delivery,
+    )
     deliveries = sender.send(sent, faults=faults, seed=seed)
     versions = Counter(message.report_id for message in sent)
-    truth = {record.source_id: {"defects": list(record.defects), "versions": versions[record.source_id]}
-             for record in generated if record.source_id in versions}
+    truth = {
+        record.source_id: {"defects": list(record.defects), "versions": versions[record.source_id]}
+        for record in generated
+        if record.source_id in versions
+    }
     return Summary(sender.url, deliveries, truth, time.monotonic() - started)
 
 
@@ -366,30 +459,70 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `python -m simulators neighborhood_app`; one the caller already defines
     (a shared --seed, say) is left as the caller made it."""
     options: list[tuple[tuple[str, ...], dict[str, Any]]] = [
-        (("--target",), {"default": DEFAULT_TARGET,
-                         "help": f"the hub's base URL (default {DEFAULT_TARGET})"}),
+        (
+            ("--target",),
+            {"default": DEFAULT_TARGET, "help": f"the hub's base URL (default {DEFAULT_TARGET})"},
+        ),
         (("--path",), {"default": WEBHOOK_PATH, "help": f"appended to the target (default {WEBHOOK_PATH})"}),
-        (("--secret",), {"action": "append", "metavar": "WHSEC",
-                         "help": "signing secret, whsec_…; give it twice to sign with two during a "
-                                 "rotation, the current one first (default: the demo secret)"}),
-        (("--rate",), {"type": float, "default": None,
-                       "help": "deliveries per second (default: as fast as the hub answers)"}),
+        (
+            ("--secret",),
+            {
+                "action": "append",
+                "metavar": "WHSEC",
+                "help": "signing secret, whsec_…; give it twice to sign with two during a "
+                "rotation, the current one first (default: the demo secret)",
+            },
+        ),
+        (
+            ("--rate",),
+            {
+                "type": float,
+                "default": None,
+                "help": "deliveries per second (default: as fast as the hub answers)",
+            },
+        ),
         (("--count",), {"type": int, "default": None, "help": "webhooks to send (default: all)"}),
-        (("--records",), {"type": int, "default": None,
-                          "help": f"reports to generate (default {DEFAULT_RECORDS}, or --count if more)"}),
+        (
+            ("--records",),
+            {
+                "type": int,
+                "default": None,
+                "help": f"reports to generate (default {DEFAULT_RECORDS}, or --count if more)",
+            },
+        ),
         (("--seed",), {"type": int, "default": 42}),
         (("--defect-rate",), {"type": float, "default": 0.05}),
         (("--days",), {"type": int, "default": 7}),
-        (("--anchor",), {"type": parse_anchor, "default": None,
-                         "help": "end of the data span, ISO date or time (default: today 00:00 "
-                                 "Asia/Shanghai)"}),
-        (("--retry-scale",), {"type": float, "default": 1.0,
-                              "help": "multiplies the retry schedule (5 s … 10 h); 0.001 for a demo"}),
+        (
+            ("--anchor",),
+            {
+                "type": parse_anchor,
+                "default": None,
+                "help": "end of the data span, ISO date or time (default: today 00:00 Asia/Shanghai)",
+            },
+        ),
+        (
+            ("--retry-scale",),
+            {
+                "type": float,
+                "default": 1.0,
+                "help": "multiplies the retry schedule (5 s … 10 h); 0.001 for a demo",
+            },
+        ),
         (("--timeout",), {"type": float, "default": 15.0, "help": "seconds to wait for each answer"}),
-        (("--fault",), {"type": _fault, "action": "append", "metavar": "KIND[=N]",
-                        "help": f"also send N (default 1) of: {', '.join(FAULTS)}"}),
-        (("--oversize-bytes",), {"type": int, "default": OVERSIZE_BYTES,
-                                 "help": "an oversized body is longer than this"}),
+        (
+            ("--fault",),
+            {
+                "type": _fault,
+                "action": "append",
+                "metavar": "KIND[=N]",
+                "help": f"also send N (default 1) of: {', '.join(FAULTS)}",
+            },
+        ),
+        (
+            ("--oversize-bytes",),
+            {"type": int, "default": OVERSIZE_BYTES, "help": "an oversized body is longer than this"},
+        ),
     ]
     for flags, settings in options:
         try:
@@ -404,9 +537,208 @@ def main_from_args(args: argparse.Namespace) -> int:
     for kind, number in args.fault or ():
         faults[kind] += number
     print(f"{PARTNER} sending to {args.target.rstrip('/')}{args.path}", flush=True)
-    summary = run(args.target, args.secret or DEMO_SECRET, rate=args.rate, count=args.count,
-                  records=args.records, seed=args.seed, defect_rate=args.defect_rate, days=args.days,
-                  anchor=args.anchor, retry_scale=args.retry_scale, timeout=args.timeout,
-                  faults=faults, path=args.path, oversize_bytes=args.oversize_bytes)
+    summary = run(
+        args.target,
+        args.secret or DEMO_SECRET,
+        rate=args.rate,
+        count=args.count,
+        records=args.records,
+        seed=args.seed,
+        defect_rate=args.defect_rate,
+        days=args.days,
+        anchor=args.anchor,
+        retry_scale=args.retry_scale,
+        timeout=args.timeout,
+        faults=faults,
+        path=args.path,
+        oversize_bytes=args.oversize_bytes,
+    )
     print(summary.line(), flush=True)
     return 0 if summary.ok else 1
+
+
+# The receiver of the hub's status callbacks.
+
+CALLBACK_PATH = "/api/open/v1/callbacks"
+CALLBACK_SCHEMA = (
+    Path(__file__).resolve().parents[1] / "schemas" / "partners" / "neighborhood_app_callback.json"
+)
+DEMO_CALLBACK_SECRET: str = stand_ins()[PARTNER]["callback_secret"]
+"""What the hub signs its callbacks with: the manifest's documented demo credential."""
+MAX_CALLBACK_BYTES = 64 * 1024
+MAX_WEBHOOK_ID = 255
+_RULES = {
+    "type": "has the wrong type",
+    "enum": "is not one of the allowed values",
+    "const": "is not the allowed value",
+    "pattern": "does not have the required form",
+    "format": "does not have the required form",
+    "minLength": "is empty",
+    "maxLength": "is too long",
+}
+
+
+@cache
+def _callback_validator() -> jsonschema.protocols.Validator:
+    schema = json.loads(CALLBACK_SCHEMA.read_text(encoding="utf-8"))
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator: jsonschema.protocols.Validator = validator_class(
+        schema, format_checker=validator_class.FORMAT_CHECKER
+    )
+    return validator
+
+
+def _violation(error: jsonschema.ValidationError) -> Refused:
+    """A schema error as a refusal naming the field (a JSON pointer) and the rule, never the value."""
+    pointer = "".join(f"/{part}" for part in error.absolute_path) or "/"
+    if error.validator == "required" and isinstance(error.instance, dict):
+        missing = next(name for name in error.validator_value if name not in error.instance)
+        return Refused(422, "INVALID_FIELD", f"{pointer.rstrip('/')}/{missing} is required")
+    if error.validator == "additionalProperties":
+        return Refused(422, "INVALID_FIELD", f"{pointer} holds a field the contract does not define")
+    rule = _RULES.get(str(error.validator), f"breaks the contract's {error.validator} rule")
+    return Refused(422, "INVALID_FIELD", f"{pointer} {rule}")
+
+
+def _refused(error: Refused) -> JSONResponse:
+    return JSONResponse({"code": error.code, "message": error.message}, status_code=error.status)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError("NaN and Infinity are not JSON")
+
+
+def _still(version: Version, at_ms: int, rng: Any) -> Version:
+    return version
+
+
+def _nothing_to_inject(record: Any) -> Any:
+    raise ValueError("the community app serves no records; it takes callbacks")
+
+
+class CallbackReceiver:
+    """Checks one callback the way the app does, in the order a receiver must: the headers, the
+    timestamp's age, the signature (`standardwebhooks`), then the body against the contract and
+    the report it names."""
+
+    def __init__(self, secret: str, known: Iterable[str]) -> None:
+        self.webhook = Webhook(secret)
+        self.known = frozenset(known)
+
+    def check(self, body: bytes, headers: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
+        """The webhook id and the envelope; raises `Refused` with the status and the field at fault."""
+        if len(body) > MAX_CALLBACK_BYTES:
+            raise Refused(413, "BODY_TOO_LARGE", f"body is larger than {MAX_CALLBACK_BYTES} bytes")
+        webhook_id = headers.get("webhook-id", "")
+        if not 0 < len(webhook_id) <= MAX_WEBHOOK_ID or not (
+            webhook_id.isascii() and webhook_id.isprintable()
+        ):
+            raise Refused(400, "BAD_HEADER", f"webhook-id must be 1 to {MAX_WEBHOOK_ID} printable characters")
+        stamp = headers.get("webhook-timestamp", "")
+        if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
+            raise Refused(400, "BAD_HEADER", "webhook-timestamp must be Unix seconds")
+        if not headers.get("webhook-signature"):
+            raise Refused(401, "MISSING_SIGNATURE", "webhook-signature is required")
+        if abs(time.time() - int(stamp)) > TOLERANCE_SECONDS:
+            raise Refused(
+                401,
+                "STALE_TIMESTAMP",
+                f"webhook-timestamp is more than {TOLERANCE_SECONDS} s from the app's clock",
+            )
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Refused(400, "BAD_JSON", "body is not UTF-8") from None
+        try:
+            self.webhook.verify(text, dict(headers), json_parse=False)
+        except (WebhookVerificationError, ValueError):
+            raise Refused(401, "BAD_SIGNATURE", "webhook-signature does not match the body") from None
+        try:
+            envelope = json.loads(text, parse_constant=_refuse_constant)
+        except (ValueError, RecursionError):
+            raise Refused(400, "BAD_JSON", "body is not JSON") from None
+        if not isinstance(envelope, dict):
+            raise Refused(400, "BAD_JSON", "body is not a JSON object")
+        error = jsonschema.exceptions.best_match(_callback_validator().iter_errors(envelope))
+        if error is not None:
+            raise _violation(error)
+        if envelope["data"]["reportId"] not in self.known:
+            raise Refused(404, "UNKNOWN_REPORT", "/data/reportId names no report of the app")
+        return webhook_id, envelope
+
+
+def create_app(
+    *,
+    seed: int = 42,
+    records: int = DEFAULT_RECORDS,
+    defect_rate: float = 0.05,
+    days: int = 7,
+    anchor: datetime | None = None,
+    var_dir: str | Path = "var",
+    callback_secret: str = DEMO_CALLBACK_SECRET,
+    hang_seconds: float = 30.0,
+    retry_after: int = 1,
+) -> FastAPI:
+    """The app's callback receiver, knowing the `records` reports generated from these options
+    (the ones `run` sends with the same options)."""
+    generated = reports.generate(Options(seed, records, defect_rate, days, anchor))
+    receiver = CallbackReceiver(callback_secret, (record.source_id for record in generated))
+    effects = Effects()
+    state = SimulatorState(
+        partner=PARTNER,
+        store=RecordStore(generated, resolution_ms=1000, seed=seed),
+        faults=FaultPlan(hang_seconds=hang_seconds, retry_after=retry_after),
+        received=ReceivedLog(received_path(var_dir, PARTNER)),
+        responses=FaultResponses(
+            fault=lambda: JSONResponse(
+                {"code": "INTERNAL", "message": "内部错误 internal error"}, status_code=500
+            ),
+            throttled=lambda seconds: JSONResponse(
+                {"code": "TOO_MANY_REQUESTS", "message": "请求过于频繁 too many requests"},
+                status_code=429,
+                headers={"Retry-After": str(seconds)},
+            ),
+            oversized=lambda count, declare_length: repeated(
+                b'{"padding":[',
+                b'"0000000000"',
+                count,
+                b"]}",
+                separator=b",",
+                media_type="application/json",
+                declare_length=declare_length,
+            ),
+            bad_total=lambda response: response,  # a receipt has no total to break
+        ),
+        injection=Injection(accept=_nothing_to_inject, listing=dict),
+        step=_still,
+        busy=lambda version: False,
+    )
+    state.on_reset.append(effects.reset)
+    app = FastAPI(title="community app simulator", docs_url=None, redoc_url=None, openapi_url=None)
+    app.include_router(admin_router(state))
+    app.include_router(effects.router())
+
+    @app.post(CALLBACK_PATH)
+    async def callback(request: Request) -> Response:
+        body = await request.body()
+        headers = {name.lower(): value for name, value in request.headers.items()}
+
+        async def answer() -> Response:
+            webhook_id = headers.get("webhook-id")
+            try:
+                webhook_id, envelope = receiver.check(body, headers)
+            except Refused as error:
+                state.received.record(
+                    "callback", {"webhook_id": webhook_id}, {"status": error.status, "code": error.code}
+                )
+                return _refused(error)
+            first = effects.apply(webhook_id)
+            report = envelope["data"]["reportId"]
+            state.received.record(
+                "callback", {"webhook_id": webhook_id, **envelope}, {"status": 200, "duplicate": not first}
+            )
+            return JSONResponse({"code": "OK", "reportId": report, "duplicate": not first})
+
+        return await state.serve(answer)
+
+    return app

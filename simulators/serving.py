@@ -14,8 +14,8 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
-from simulators import city_brain, health_commission, hotline, message_board, urban_mgmt
-from simulators.manifest import servers
+from simulators import city_brain, health_commission, hotline, message_board, neighborhood_app, urban_mgmt
+from simulators.manifest import stand_ins
 
 APP_FACTORIES: dict[str, Callable[..., FastAPI]] = {
     "hotline": hotline.create_app,
@@ -23,11 +23,13 @@ APP_FACTORIES: dict[str, Callable[..., FastAPI]] = {
     "urban_mgmt": urban_mgmt.create_app,
     "city_brain": city_brain.create_app,
     "health_commission": health_commission.create_app,
+    "neighborhood_app": neighborhood_app.create_app,  # the receiver of the hub's callbacks
 }
 DEFAULT_PORTS: dict[str, int] = {
-    code: int(s["port"]) for code, s in servers().items() if code in APP_FACTORIES
+    code: int(s["port"]) for code, s in stand_ins().items() if code in APP_FACTORIES and "port" in s
 }
-"""Where each stand-in listens by default: its port in the partner manifest."""
+"""Where each stand-in listens by default: its port in the partner manifest (the community app's
+is where it takes the hub's callbacks; it sends its own webhooks besides)."""
 
 
 def create_app(partner: str, **options: Any) -> FastAPI:
@@ -72,10 +74,21 @@ class ReadyServer(uvicorn.Server):
             self._on_ready()
 
 
-def server(app: FastAPI, on_ready: Callable[[], None], *, log_level: str = "warning",
-           access_log: bool = False, graceful_seconds: int = 5) -> ReadyServer:
+def server(
+    app: FastAPI,
+    on_ready: Callable[[], None],
+    *,
+    log_level: str = "warning",
+    access_log: bool = False,
+    graceful_seconds: int = 5,
+) -> ReadyServer:
     """A server for `app`; requests still running `graceful_seconds` after a stop (a hang) are
     cancelled, so stopping never waits out a hang fault."""
-    config = uvicorn.Config(app, log_level=log_level, access_log=access_log, lifespan="off",
-                            timeout_graceful_shutdown=graceful_seconds)
+    config = uvicorn.Config(
+        app,
+        log_level=log_level,
+        access_log=access_log,
+        lifespan="off",
+        timeout_graceful_shutdown=graceful_seconds,
+    )
     return ReadyServer(config, on_ready)
