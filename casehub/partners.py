@@ -3,8 +3,8 @@
 A partner takes part in one or more directions, each described by its own table: `pull` (the
 hub pages through the partner's records), `push_in` (the partner sends signed webhooks to the
 gateway), `deliver` (the hub sends scheduled batches of cases to the partner) and `outbox` (the
-partner hears about single changes of the cases it is concerned with, through the outbox). A partner that is only delivered
-to has no pull fields at all, rather than dummy ones. The `simulator` table names the stand-in
+partner hears about single changes of the cases it is concerned with, through the outbox). A
+partner that is only delivered to has no pull fields at all, rather than dummy ones. The `simulator` table names the stand-in
 that the demo, the tests and compose run in its place.
 
 The core reads the manifest as data and loads a connector by its module path at run time, the
@@ -32,7 +32,7 @@ MANIFEST_PATH = ROOT / "connectors" / "partners.toml"
 Direction = Literal["pull", "push_in", "deliver", "outbox"]
 DIRECTIONS: tuple[Direction, ...] = get_args(Direction)
 PROTOCOLS = ("soap", "rest", "webhooks", "standard")
-"""`standard`: the partner speaks the hub's own standard interface (REST and SOAP, docs/district-interface.md)."""
+"""`standard`: the partner speaks the hub's own standard interface (docs/district-interface.md)."""
 SIMULATOR_ROLES = ("server", "sender")
 
 
@@ -305,7 +305,8 @@ def _partner(entry: Any, where: str) -> Partner:
         if unknown or not notified.kinds:
             raise ConfigurationError(f"{where} [outbox]: kinds must be among {', '.join(OUTBOX_KINDS)}")
         if notified.delivery not in OUTBOX_DELIVERY:
-            raise ConfigurationError(f"{where} [outbox]: delivery must be one of {', '.join(OUTBOX_DELIVERY)}")
+            allowed = ", ".join(OUTBOX_DELIVERY)
+            raise ConfigurationError(f"{where} [outbox]: delivery must be one of {allowed}")
         positive = notified.max_attempts >= 1 and notified.batch_size >= 1 and notified.timeout_seconds > 0
         if not positive or not 0 < notified.backoff_seconds <= notified.max_backoff_seconds:
             raise ConfigurationError(f"{where} [outbox]: attempts, batch size and back-off must be positive")

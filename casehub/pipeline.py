@@ -36,6 +36,8 @@ import orjson
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 from uuid6 import uuid7
 
+from casehub import outbox, workflow
+from casehub.changes import CASE_FIELDS, TIME_FIELDS, diff
 from casehub.contract import CaseContract, case_contract
 from casehub.crypto import KeyRing, associated_data
 from casehub.enrich import Rules, enrich, load_rules
@@ -53,24 +55,7 @@ from casehub.store.models import RawRecord as RawRow
 ACCEPTED, QUARANTINED, SUPERSEDED = "accepted", "quarantined", "superseded"
 REPLAY_RUN = "replay"
 """The run id of the batches a quarantine replay records."""
-TIME_FIELDS = ("reported_at", "received_at", "updated_at", "closed_at", "deadline_at")
 PERSONAL_FIELDS = ("name", "phone", "id_number")
-# Columns of `cases` filled from the unified case as they are (personal data is sealed apart).
-CASE_FIELDS = tuple(
-    c.name
-    for c in Case.__table__.columns
-    if c.name
-    not in {
-        "version",
-        "pii_key_id",
-        "reporter_name",
-        "reporter_phone",
-        "reporter_id_number",
-        "reporter_phone_index",
-        "reporter_fingerprint",
-        "raw_id",
-    }
-)
 IN_CHUNK = 500
 FUTURE_TOLERANCE = timedelta(minutes=5)
 """How far ahead of the hub's clock a partner's update time may be (clock skew). A version
@@ -316,31 +301,6 @@ def _as_row(case: Mapping[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _jsonable(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
-
-
-def _diff(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, Any]:
-    """Field → [old, new] for what changed; personal data only as 'changed', never its values.
-
-    A new case records only that it was created and its first status: its full first state is
-    the raw payload it came from, kept beside it.
-    """
-    if old is None:
-        return {"created": True, "status": [None, new.get("status")]}
-    changes: dict[str, Any] = {}
-    for name in CASE_FIELDS:
-        if name in ("received_at",):
-            continue
-        before = old.get(name)
-        after = new.get(name)
-        if before != after:
-            changes[name] = [_jsonable(before), _jsonable(after)]
-    if old.get("reporter_fingerprint") != new.get("reporter_fingerprint"):
-        changes["reporter"] = "changed"
-    return changes
-
-
 class Pipeline:
     """Moves pages of one channel into the store. Build one per channel and run."""
 
@@ -499,7 +459,7 @@ class Pipeline:
                 else:
                     self._evaluate(item, received_at=started)
             warnings = self._check_quality(fresh)
-            cases, history = self._resolve_versions(conn, fresh, batch_id, started)
+            cases, history, events = self._resolve_versions(conn, fresh, batch_id, started)
             superseded_quarantine = self._supersede_quarantine(conn, fresh, started)
             high_water = max((i.updated_at for i in fresh if i.updated_at), default=None)
             if window_end is not None and high_water is not None:
@@ -527,6 +487,7 @@ class Pipeline:
                 ],
             )
             self._write(conn, fresh, cases, history, batch_id, started)
+            outbox.write(conn, self.keyring, events, started)
             if high_water is not None and not page.hold_cursor:
                 self._advance_cursor(conn, high_water, batch_id, started)
         self._keep_statistics_fresh(len(fresh))
@@ -661,8 +622,13 @@ class Pipeline:
 
     def _resolve_versions(
         self, conn: Connection, items: Sequence[_Item], batch_id: str, now: datetime
-    ) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
-        """Order the page's accepted versions against the stored cases; newest wins."""
+    ) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]], list[outbox.NewEvent]]:
+        """Order the page's accepted versions against the stored cases; newest wins.
+
+        Each accepted version then meets the workflow (`casehub.workflow.on_ingest`): what the
+        hub owns of a dispatched case stays, a case waiting for a handler is dispatched, and the
+        events that causes are returned to be written with the page.
+        """
         valid = [i for i in items if i.case is not None]
         ids = sorted({str(i.case["case_id"]) for i in valid})  # type: ignore[index]
         current: dict[str, dict[str, Any]] = {}
@@ -672,6 +638,7 @@ class Pipeline:
                 current[stored["case_id"]] = dict(stored)
         changed: dict[str, dict[str, Any]] = {}
         history: list[dict[str, Any]] = []
+        events: list[outbox.NewEvent] = []
         for item in sorted(valid, key=lambda i: (i.updated_at or now, i.content_hash)):
             case = item.case
             assert case is not None
@@ -684,6 +651,8 @@ class Pipeline:
             self._seal_case(case, row)
             row["version"] = (state["version"] if state else 0) + 1
             row["raw_id"] = item.raw_id
+            emitted, decided = workflow.on_ingest(state, row, self.reference, self.rules)
+            events += emitted
             history.append(
                 {
                     "case_id": case_id,
@@ -692,14 +661,14 @@ class Pipeline:
                     "batch_id": batch_id,
                     "source_updated_at": row["updated_at"],
                     "recorded_at": now,
-                    "changes": _diff(state, row),
-                    "events": item.events,
+                    "changes": diff(state, row),
+                    "events": [*item.events, *decided],
                 }
             )
             current[case_id] = row
             changed[case_id] = row
             item.outcome = ACCEPTED
-        return changed, history
+        return changed, history, events
 
     def _write(
         self,
@@ -806,7 +775,7 @@ class Pipeline:
                     items.append(item)
                     by_raw[raw_id] = qid
                 warnings = self._check_quality(items)
-                cases, history = self._resolve_versions(conn, items, batch_id, started)
+                cases, history, events = self._resolve_versions(conn, items, batch_id, started)
                 superseded_quarantine = self._supersede_quarantine(conn, items, started)
                 outcomes = Counter(item.outcome for item in items)
                 conn.execute(
@@ -831,6 +800,7 @@ class Pipeline:
                     self._upsert_cases(conn, list(cases.values()))
                 if history:
                     insert_rows(conn, CaseHistory.__table__, history)  # type: ignore[arg-type]
+                outbox.write(conn, self.keyring, events, started)
                 self._record_replay(conn, items, by_raw, started, counts)
                 counts["replayed"] += len(items)
 

@@ -186,7 +186,7 @@ def _pages(
         after = str(page[-1]["case_id"])
 
 
-def _row(case: Mapping[str, Any], contract: Recipient, keyring: KeyRing) -> dict[str, Any]:
+def renderable(case: Mapping[str, Any], contract: Recipient, keyring: KeyRing) -> dict[str, Any]:
     """The case's columns for the renderer: the allow-list's personal fields opened, the rest of
     the sealed columns, the blind index and the fingerprint left out."""
     row = {name: value for name, value in case.items() if name not in _SEALED | _NEVER_RENDERED}
@@ -203,7 +203,7 @@ def _rendered(
 ) -> list[dict[str, Any]]:
     records = []
     for case in cases:
-        record = renderer.render(_row(case, contract, keyring))
+        record = renderer.render(renderable(case, contract, keyring))
         problems = contract.problems(record)
         if problems:
             raise DataQualityError(

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from casehub.gateway import problems
 from casehub.gateway.context import TOKEN_ENV, Context
-from casehub.gateway.routers import health, read, webhooks
+from casehub.gateway.routers import districts, health, read, webhooks
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("casehub.gateway")
 
-ROUTERS = (health.router, read.router, webhooks.router)
+ROUTERS = (health.router, read.router, webhooks.router, districts.router)
 """Each concern's routes; a new concern is a module in `routers/` and one entry here."""
 
 TITLE = "casehub gateway"
@@ -36,6 +36,10 @@ network.
   token configured they answer 503.
 - **webhooks** — pushing partners (the community app) deliver signed webhooks (Standard
   Webhooks). A delivery is acknowledged only once it is committed, sealed, to the hub's inbox.
+- **district** — the district standard interface (区级平台标准接口): a district platform lists
+  the cases dispatched to it and accepts, handles, completes, postpones or returns them, with
+  its own API key (`Authorization: Bearer cdk_…`). The same interface is served over SOAP at
+  `/soap/district` (WSDL at `/soap/district?wsdl`).
 
 Every error is problem details (RFC 9457, `application/problem+json`) with a stable `type`
 (`urn:casehub:problem:<reason>`); none carries personal data or echoes what was sent.
@@ -44,6 +48,7 @@ TAGS = [
     {"name": "health", "description": "liveness and whether the store answers"},
     {"name": "read", "description": "what the store holds, behind the gateway's bearer token"},
     {"name": "webhooks", "description": "partners' signed pushes, landed before acknowledged"},
+    {"name": "district", "description": "the district standard interface, per-district API keys and scopes"},
 ]
 
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from casehub.crypto import KeyRing
+    from casehub.districts import DistrictService
     from casehub.partners import Partner
 
 log = logging.getLogger("casehub.gateway")
@@ -38,6 +39,7 @@ class Context:
         self._lock = threading.Lock()
         self._keyring: tuple[KeyRing | None] | None = None
         self._receivers: Mapping[str, Partner] | None = None
+        self._districts: DistrictService | None = None
 
     def store(self) -> Engine:
         from casehub.store import connect
@@ -55,6 +57,19 @@ class Context:
                 if self._keyring is None:
                     self._keyring = (_load_keyring(),)
         return self._keyring[0]
+
+    def districts(self) -> DistrictService | None:
+        """The district standard interface's service, built once; None without a key ring."""
+        keyring = self.keyring()
+        if keyring is None:
+            return None
+        if self._districts is None:
+            with self._lock:
+                if self._districts is None:
+                    from casehub.districts import DistrictService
+
+                    self._districts = DistrictService(self.store(), keyring)
+        return self._districts
 
     def receivers(self) -> Mapping[str, Partner]:
         """The pushing partners by their manifest `push_in.path`, each one segment under `/webhooks/`.

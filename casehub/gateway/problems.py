@@ -40,7 +40,7 @@ class Problem(Exception):
         detail: str,
         *,
         headers: Mapping[str, str] | None = None,
-        **extensions: str,
+        **extensions: Any,
     ) -> None:
         super().__init__(detail)
         self.status, self.slug, self.title, self.detail = status, slug, title, detail

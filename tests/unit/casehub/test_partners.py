@@ -49,18 +49,29 @@ def test_the_manifest_describes_every_partner_with_a_loadable_connector() -> Non
         "neighborhood_app",
         "city_brain",
         "health_commission",
+        "district",
     ]
-    assert [p.directions for p in partners][3:] == [("push_in",), ("deliver",), ("deliver",)]
+    assert [p.directions for p in partners][3:] == [
+        ("push_in", "outbox"),
+        ("deliver",),
+        ("deliver",),
+        ("outbox",),
+    ]
     for each in partners:
         assert each.directions, each.code
         assert each.simulator is not None, each.code
-        assert each.simulator.port > 1024 if each.simulator.role == "server" else each.simulator.secret
+        if each.simulator.role == "server":
+            assert each.simulator.port > 1024
+        if each.push_in is not None:
+            assert each.simulator.secret.startswith("whsec_")
         module = load_connector(each)
-        if each.deliver is None:
+        if each.pull is not None or each.push_in is not None:
             assert module.MAPPER.channel == each.code
-        else:
+        if each.deliver is not None:
             assert module.RENDERER.recipient == each.recipient
             assert callable(module.build_sink)
+        if each.outbox is not None and not each.outbox.pushed:
+            assert module.RENDERER.recipient == each.code
     assert MANIFEST_PATH.name == "partners.toml"
 
 

@@ -1,0 +1,117 @@
+"""The district standard interface's one definition, behind both of its transports.
+
+The REST router (`casehub/gateway/routers/districts.py`) and the SOAP router
+(`casehub/gateway/routers/district_soap.py`) authenticate the caller, turn the request into a
+body dict and call this service; everything a district can do and every rule it meets is here
+and in `casehub.workflow` (docs/district-interface.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from casehub import outbox, workflow
+from casehub.crypto import KeyRing
+from casehub.errors import UnknownCase
+from casehub.partners import load_connector, partner
+from casehub.ports import Renderer
+from casehub.pushes import renderable
+from casehub.recipients import load_recipient
+from casehub.store.db import store_errors
+from casehub.store.models import Case, OutboxEvent
+from casehub.workflow import Outcome
+
+__all__ = ["Dispatch", "DistrictService", "Outcome"]
+
+PARTNER = "district"
+MAX_LISTING = 500
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    """One event waiting for a district: a dispatch, an urge or a cancellation, with the case's
+    current record as `schemas/recipients/district.json` describes it."""
+
+    event_id: str
+    kind: str
+    case_id: str
+    dispatched_at: datetime
+    case: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "kind": self.kind,
+            "case_id": self.case_id,
+            "dispatched_at": self.dispatched_at.isoformat(),
+            "case": self.case,
+        }
+
+
+class DistrictService:
+    """What a district platform can do through the standard interface."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        keyring: KeyRing,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        renderer: Renderer | None = None,
+    ) -> None:
+        self.engine = engine
+        self.keyring = keyring
+        self.clock = clock
+        self.renderer: Renderer = renderer or load_connector(partner(PARTNER)).RENDERER
+        self.contract = load_recipient("district")
+        self.workflow = workflow.Workflow(engine, keyring, clock=clock)
+
+    def dispatches(self, district: str, *, limit: int = 100) -> list[Dispatch]:
+        """The events waiting for `district`, oldest first, each with its case's current record."""
+        events = outbox.pending_for(
+            self.engine, self.keyring, PARTNER, district, limit=max(1, min(limit, MAX_LISTING))
+        )
+        ids = sorted({event.case_id for event in events})
+        rows: dict[str, dict[str, Any]] = {}
+        if ids:
+            with store_errors(), self.engine.connect() as conn:
+                found = conn.execute(select(*Case.__table__.columns).where(Case.case_id.in_(ids)))
+                rows = {row["case_id"]: dict(row) for row in found.mappings()}
+        listing = []
+        for event in events:
+            row = rows.get(event.case_id)
+            if row is None:
+                continue
+            record = self.renderer.render(renderable(row, self.contract, self.keyring))
+            listing.append(Dispatch(event.event_id, event.kind, event.case_id, event.created_at, record))
+        return listing
+
+    def acknowledge(self, district: str, event_id: str) -> str:
+        """Record that `district` has stored the event; the event's state, `delivered`."""
+        with store_errors(), self.engine.begin() as conn:
+            state = conn.scalar(
+                select(OutboxEvent.state).where(
+                    OutboxEvent.event_id == event_id,
+                    OutboxEvent.partner == PARTNER,
+                    OutboxEvent.target == district,
+                )
+            )
+            if state is None:
+                raise UnknownCase(
+                    f"no event {event_id} for district {district}", code="not_found", field="/event_id"
+                )
+            outbox.acknowledge(conn, PARTNER, district, [event_id], self.clock(), how="receipt")
+        return outbox.DELIVERED if state == outbox.PENDING else str(state)
+
+    def act(self, district: str, case_id: str, action: str, body: Mapping[str, Any]) -> Outcome:
+        """Apply one of the district's actions to a case dispatched to it (`casehub.workflow`)."""
+        return self.workflow.act(workflow.Actor(PARTNER, district), case_id, action, body)
