@@ -4,8 +4,8 @@ A partner takes part in one or more directions, each described by its own table:
 hub pages through the partner's records), `push_in` (the partner sends signed webhooks to the
 gateway), `deliver` (the hub sends scheduled batches of cases to the partner) and `outbox` (the
 partner hears about single changes of the cases it is concerned with, through the outbox). A
-partner that is only delivered to has no pull fields at all, rather than dummy ones. The `simulator` table names the stand-in
-that the demo, the tests and compose run in its place.
+partner that is only delivered to has no pull fields at all, rather than dummy ones. The
+`simulator` table names the stand-in that the demo, the tests and compose run in its place.
 
 The core reads the manifest as data and loads a connector by its module path at run time, the
 way a plugin is loaded; it never imports a connector statically (dependencies point dags →
