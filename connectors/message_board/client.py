@@ -20,8 +20,8 @@ MESSAGES = "/api/v1/messages"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _epoch_ms(moment: datetime) -> int:
-    """A window bound as the board's epoch milliseconds, in integer arithmetic."""
+def to_epoch_ms(moment: datetime) -> int:
+    """A moment as the board's epoch milliseconds (window bounds, reply times), in integer arithmetic."""
     return (moment - _EPOCH) // timedelta(milliseconds=1)
 
 
@@ -37,8 +37,8 @@ class MessageBoardSource(RestSource):
 
     def params(self, window: Window, page: int, size: int) -> dict[str, int]:
         return {
-            "updatedFrom": _epoch_ms(window.start),
-            "updatedTo": _epoch_ms(window.end),
+            "updatedFrom": to_epoch_ms(window.start),
+            "updatedTo": to_epoch_ms(window.end),
             "page": page,
             "pageSize": size,
         }
