@@ -32,6 +32,7 @@ _EXPORTS = {
     "load_keyring": "casehub.crypto",
     "ingest": "casehub.jobs",
     "process_webhooks": "casehub.jobs",
+    "deliver_outbox": "casehub.jobs",
     "push": "casehub.pushes",
     "reconcile": "casehub.jobs",
     "PageResult": "casehub.pipeline",
@@ -42,6 +43,9 @@ _EXPORTS = {
     "Receipt": "casehub.ports",
     "Renderer": "casehub.ports",
     "Sink": "casehub.ports",
+    "EventSink": "casehub.ports",
+    "EventReceipt": "casehub.ports",
+    "OutboundEvent": "casehub.ports",
     "PageRecord": "casehub.ports",
     "UnreadableRecord": "casehub.ports",
     "RawRecord": "casehub.ports",
@@ -61,10 +65,13 @@ __all__ = [
     "ConfigurationError",
     "ContractError",
     "DataQualityError",
+    "EventReceipt",
+    "EventSink",
     "InvalidRecord",
     "KeyRing",
     "Mapper",
     "OutboundBatch",
+    "OutboundEvent",
     "PageRecord",
     "PageResult",
     "Partner",
@@ -88,6 +95,7 @@ __all__ = [
     "Window",
     "collect_stats",
     "connect",
+    "deliver_outbox",
     "ingest",
     "load_connector",
     "load_keyring",
@@ -131,12 +139,15 @@ if TYPE_CHECKING:
         TransientError,
         TransientPartnerError,
     )
-    from casehub.jobs import ingest, process_webhooks, reconcile
+    from casehub.jobs import deliver_outbox, ingest, process_webhooks, reconcile
     from casehub.partners import Partner, load_connector, load_partners, partner
     from casehub.pipeline import PageResult, Pipeline, RunResult
     from casehub.ports import (
+        EventReceipt,
+        EventSink,
         Mapper,
         OutboundBatch,
+        OutboundEvent,
         PageRecord,
         RawRecord,
         Receipt,

@@ -170,6 +170,92 @@ def _quarantine_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _outbox_partner(code: str | None) -> None:
+    """A `--partner` must name a partner that hears from the outbox."""
+    from casehub.errors import ConfigurationError
+    from casehub.partners import notified
+
+    known = [p.code for p in notified()]
+    if code is not None and code not in known:
+        raise ConfigurationError(f"no outbox partner {code!r}; they are {', '.join(known)}")
+
+
+def _outbox_list(args: argparse.Namespace) -> int:
+    from casehub import outbox
+    from casehub.store import connect
+
+    _outbox_partner(args.partner)
+    rows = outbox.entries(connect(), partner=args.partner, state=args.state, limit=args.limit)
+    if args.json:
+        print(json.dumps([row.as_dict() for row in rows], ensure_ascii=False, indent=2))
+        return 0
+    table = Table(show_edge=False)
+    for column in (
+        "event id",
+        "partner",
+        "kind",
+        "case id",
+        "state",
+        "attempts",
+        "next attempt",
+        "last error",
+    ):
+        table.add_column(column)
+    for row in rows:
+        error = (
+            "" if row.last_error is None else f"{row.last_error.get('code')}: {row.last_error.get('message')}"
+        )
+        partner = row.partner if row.target is None else f"{row.partner}:{row.target}"
+        next_at = row.next_attempt_at.isoformat(timespec="seconds") if row.state == "pending" else ""
+        table.add_row(
+            row.event_id, partner, row.kind, row.case_id, row.state, str(row.attempts), next_at, error
+        )
+    Console().print(table)
+    return 0
+
+
+def _outbox_replay(args: argparse.Namespace) -> int:
+    from casehub import outbox
+    from casehub.errors import ConfigurationError
+    from casehub.store import connect
+
+    _outbox_partner(args.partner)
+    engine = connect()
+    if args.event:
+        dead = {row.event_id for row in outbox.entries(engine, state=outbox.DEAD, limit=1_000_000)}
+        missing = sorted(set(args.event) - dead)
+        if missing:
+            raise ConfigurationError(
+                f"no dead outbox event {missing[0]} (see casehub outbox list --state dead)"
+            )
+    replayed = outbox.replay(engine, partner=args.partner, event_ids=args.event or None)
+    print(json.dumps({"replayed": replayed}))
+    return 0
+
+
+def _district_key(args: argparse.Namespace) -> int:
+    from casehub import credentials
+    from casehub.crypto import load_keyring
+    from casehub.store import connect
+
+    scopes = tuple(part.strip() for part in args.scopes.split(",") if part.strip())
+    kind = "soap" if args.kind == "soap" else "api_key"
+    issued = credentials.issue(connect(), load_keyring(), args.district, kind=kind, scopes=scopes)
+    shown = {
+        "district": issued.district_code,
+        "kind": issued.kind,
+        "key_id": issued.key_id,
+        "scopes": list(scopes),
+    }
+    if kind == "soap":
+        shown.update(username=issued.key_id, password=issued.secret)
+    else:
+        shown["api_key"] = issued.api_key
+    print(json.dumps(shown, ensure_ascii=False, indent=2))
+    Console(stderr=True).print("shown once: the store keeps only its hash (API key) or sealed (SOAP)")
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     from casehub.gateway import serve
 
@@ -233,6 +319,29 @@ def parser() -> argparse.ArgumentParser:
     replay.add_argument("--channel")
     replay.add_argument("--id", type=int, action="append", help="a quarantine entry id (repeatable)")
     replay.set_defaults(func=_quarantine_replay)
+
+    box = commands.add_parser("outbox", help="what partners are told, and what failed").add_subparsers(
+        dest="action", required=True
+    )
+    events = box.add_parser("list", help="outbox events, newest first (no bodies, no personal data)")
+    events.add_argument("--partner")
+    events.add_argument("--state", choices=["pending", "delivered", "dead"])
+    events.add_argument("--limit", type=int, default=200)
+    events.add_argument("--json", action="store_true")
+    events.set_defaults(func=_outbox_list)
+    again = box.add_parser("replay", help="send dead events again, with the same event ids")
+    again.add_argument("--partner")
+    again.add_argument("--event", action="append", help="a dead event's id (repeatable)")
+    again.set_defaults(func=_outbox_replay)
+
+    key = commands.add_parser("district-key", help="issue a district platform's credential").add_subparsers(
+        dest="action", required=True
+    )
+    issue = key.add_parser("issue", help="a REST API key or a SOAP password, shown once")
+    issue.add_argument("--district", required=True, help="the district's code, 4201xx")
+    issue.add_argument("--kind", choices=["api-key", "soap"], default="api-key")
+    issue.add_argument("--scopes", default="dispatches:read,cases:write")
+    issue.set_defaults(func=_district_key)
     return root
 
 
@@ -247,7 +356,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CasehubError as exc:
         return _fail(str(exc))
     except ArgumentError:
-        return _fail("CASEHUB_DB_URL is not a database URL (e.g. postgresql+psycopg://user@host:5432/casehub)")
+        return _fail(
+            "CASEHUB_DB_URL is not a database URL (e.g. postgresql+psycopg://user@host:5432/casehub)"
+        )
     except OperationalError as exc:
         return _fail(f"the store {_store_place()} cannot be reached ({type(exc.orig).__name__})")
     except DBAPIError as exc:

@@ -19,7 +19,7 @@ from casehub.crypto import KeyRing
 from casehub.errors import ConfigurationError, DataQualityError
 from casehub.partners import Partner
 from casehub.pipeline import PageResult, Pipeline, RunResult, decode_body
-from casehub.ports import Mapper, PageRecord, Source, UnreadableRecord
+from casehub.ports import EventSink, Mapper, PageRecord, Source, UnreadableRecord
 from casehub.reasons import Code
 from casehub.stats import collect
 from casehub.store.db import MIGRATIONS, store_errors
@@ -135,3 +135,19 @@ def reconcile(engine: Engine) -> dict[str, Any]:
             expectations=broken,
         )
     return {"raw": stats["raw"], "raw_by_outcome": stats["raw_by_outcome"], "reconciled": True}
+
+
+def deliver_outbox(
+    spec: Partner,
+    sink: EventSink,
+    *,
+    engine: Engine,
+    keyring: KeyRing,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """Send the partner's due outbox events through `sink` (`casehub.outbox.deliver`); the run's
+    counts, no personal data. The store's schema is checked first."""
+    from casehub import outbox
+
+    require_current_schema(engine)
+    return outbox.deliver(engine, keyring, spec, sink, limit=limit).summary()

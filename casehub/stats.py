@@ -12,6 +12,11 @@ whether a missing key means none. A case whose `assigned_unit` is empty or no un
 `inbox` counts each pushing partner's landed webhooks still `pending` and already `processed`;
 `provisions`, from the provision log, what each recipient of a scheduled push has been given:
 batches, records and the end of the last window provided.
+
+`outbox` counts each outbox partner's events (`connectors/partners.toml`, `[partner.outbox]`:
+district, hotline, message_board, neighborhood_app, urban_mgmt) `pending`, `delivered` and
+`dead`, zeros included; `cases.by_channel_status` the cases of each channel by status, which is
+where a case stands in the loop (dispatched, accepted, processing, completed, returned …).
 """
 
 from __future__ import annotations
@@ -21,8 +26,9 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from casehub import inbox
+from casehub import inbox, outbox
 from casehub.enrich.rules import GRADES, UNIT_KINDS, load_rules
+from casehub.partners import notified
 from casehub.store.models import Case, ProvisionLog, Quarantine, RawRecord, SyncCursor
 
 UNROUTED = "unrouted"
@@ -49,6 +55,11 @@ def collect(engine: Engine) -> dict[str, Any]:
         raw_total = conn.scalar(select(func.count()).select_from(RawRecord)) or 0
         by_channel = dict(conn.execute(select(Case.channel, func.count()).group_by(Case.channel)).all())
         by_status = dict(conn.execute(select(Case.status, func.count()).group_by(Case.status)).all())
+        status_by_channel: dict[str, dict[str, int]] = {}
+        for channel, status, number in conn.execute(
+            select(Case.channel, Case.status, func.count()).group_by(Case.channel, Case.status)
+        ):
+            status_by_channel.setdefault(channel, {})[status] = int(number)
         by_grade = dict(conn.execute(select(Case.grade, func.count()).group_by(Case.grade)).all())
         by_unit = dict(
             conn.execute(select(Case.assigned_unit, func.count()).group_by(Case.assigned_unit)).all()
@@ -93,6 +104,7 @@ def collect(engine: Engine) -> dict[str, Any]:
             "total": sum(by_channel.values()),
             "by_channel": dict(sorted(by_channel.items())),
             "by_status": dict(sorted(by_status.items())),
+            "by_channel_status": {c: dict(sorted(v.items())) for c, v in sorted(status_by_channel.items())},
             "by_grade": {grade: by_grade.get(grade, 0) for grade in GRADES},
             "by_unit_kind": _by_unit_kind(by_unit),
         },
@@ -105,6 +117,7 @@ def collect(engine: Engine) -> dict[str, Any]:
         "cursors": dict(sorted(cursors.items())),
         "inbox": dict(sorted(inbox.counts(engine).items())),
         "provisions": _provisions(engine),
+        "outbox": outbox.counts(engine, [p.code for p in notified()]),
         "reconciled": all(checks.values()),
         "checks": checks,
     }

@@ -99,6 +99,24 @@ def destination_for(spec: Partner) -> Any:
     )
 
 
+def event_destination_for(spec: Partner) -> Any:
+    """Where the outbox sends a partner's events, from its Airflow connection (host = base URL,
+    login = the hub's account there, password = its secret or signing key; extra may set
+    `timeout` for one attempt)."""
+    from connectors.kit.sink import MAX_RECEIPT_BYTES, Destination
+
+    policy = spec.notified()
+    connection = BaseHook.get_connection(spec.connection)
+    extra = connection.extra_dejson or {}
+    return Destination(
+        url=str(connection.host),
+        login=connection.login or "",
+        secret=connection.password or "",
+        timeout=float(extra.get("timeout", policy.timeout_seconds)),
+        max_reply_bytes=int(extra.get("max_reply_bytes", MAX_RECEIPT_BYTES)),
+    )
+
+
 def keyring() -> Any:
     """The key ring from the `casehub_keyring` connection, else from the environment."""
     from casehub.crypto import KeyRing, load_keyring
@@ -198,6 +216,19 @@ def push_channel(spec: Partner, context: dict[str, Any]) -> dict[str, Any]:
     finally:
         sink.close()
     log.info("%s push: %s", spec.code, json.dumps(summary))
+    return summary
+
+
+def deliver_events(spec: Partner, context: dict[str, Any]) -> dict[str, Any]:
+    import casehub
+    from casehub.store import connect
+
+    sink = casehub.load_connector(spec).build_event_sink(event_destination_for(spec))
+    try:
+        summary = casehub.deliver_outbox(spec, sink, engine=connect(), keyring=keyring())
+    finally:
+        sink.close()
+    log.info("%s outbox: %s", spec.code, json.dumps(summary))
     return summary
 
 

@@ -119,6 +119,9 @@ async def dispatches(
     caller: Caller,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
+    """Pending events of the district — `dispatch` (a new case with its deadline), `urge` (督办,
+    its deadline has passed), `cancel` (withdrawn at its channel) — each with the case's current
+    record (`schemas/recipients/district.json`). Listed until confirmed or acted on."""
     _scope(caller, "dispatches:read")
     service = _service(request)
     listing = await run_in_threadpool(service.dispatches, district_code, limit=limit)
@@ -136,6 +139,8 @@ async def receipt(
     event_id: Annotated[str, Path(pattern=CASE_ID)],
     caller: Caller,
 ) -> dict[str, Any]:
+    """Record that the district has stored the event: it is delivered and no longer listed.
+    Confirming again answers the same."""
     _scope(caller, "dispatches:read")
     service = _service(request)
     try:
@@ -165,6 +170,11 @@ async def act(
     action: Annotated[str, Path(description=" | ".join(ACTIONS))],
     caller: Caller,
 ) -> dict[str, Any]:
+    """The body is `{"operation_id", "at", …}` with the action's fields
+    (`schemas/district/actions.schema.json`): accept `handler`?; progress `note`; complete
+    `result`; postpone `days` (1–15 working days, once) and `reason`; return `reason_code`,
+    `reason` and `suggested_district`?. The same `operation_id` again answers as the first
+    time did, with `duplicate: true`."""
     _scope(caller, "cases:write")
     if action not in ACTIONS:
         raise Problem(404, "not-found", "Not found", f"no action {action!r}: one of {', '.join(ACTIONS)}")

@@ -47,6 +47,9 @@ def test_openapi_is_served_and_the_interactive_docs_are_not(sqlite_engine: Engin
     assert "problem+json" in spec["info"]["description"]
     assert set(spec["paths"]) == {
         "/healthz", "/stats", "/quarantine", "/cases/{case_id}", "/webhooks/{partner}",
+        "/districts/{district_code}/dispatches",
+        "/districts/{district_code}/dispatches/{event_id}/receipt",
+        "/districts/{district_code}/cases/{case_id}/{action}",
     }
     for path, operations in spec["paths"].items():
         for operation in operations.values():
