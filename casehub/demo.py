@@ -65,9 +65,9 @@ def airflow_environment(home: Path, *, connections: Mapping[str, Mapping[str, ob
 
 
 def served() -> list[Partner]:
-    """The partners whose simulators listen (those the hub pulls from or delivers to), in
-    manifest order."""
-    return [p for p in load_partners() if p.simulator is not None and p.simulator.role == "server"]
+    """The partners whose simulators listen (those the hub pulls from or delivers to, and a
+    sender that takes the outbox's callbacks on its port), in manifest order."""
+    return [p for p in load_partners() if p.simulator is not None and p.simulator.port > 0]
 
 
 def simulator_connections(
@@ -88,7 +88,7 @@ def simulator_connections(
             "conn_type": "http",
             "host": f"http://{host}:{spec.simulator.port}{spec.simulator.path}",
             "login": spec.simulator.login,
-            "password": spec.simulator.secret,
+            "password": spec.simulator.callback_secret or spec.simulator.secret,
             "extra": extra,
         }
     return connections

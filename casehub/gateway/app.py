@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from casehub.gateway import problems
 from casehub.gateway.context import TOKEN_ENV, Context
-from casehub.gateway.routers import districts, health, read, webhooks
+from casehub.gateway.routers import district_soap, districts, health, read, webhooks
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("casehub.gateway")
 
-ROUTERS = (health.router, read.router, webhooks.router, districts.router)
+ROUTERS = (health.router, read.router, webhooks.router, districts.router, district_soap.router)
 """Each concern's routes; a new concern is a module in `routers/` and one entry here."""
 
 TITLE = "casehub gateway"

@@ -36,10 +36,9 @@ from casehub.partners import load_partners
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 POSTGRES_INIT = ROOT / "deploy" / "postgres"
-SIMULATOR_PORTS = {
-    p.code: p.simulator.port for p in load_partners() if p.simulator and p.simulator.role == "server"
-}
-"""Every stand-in the hub calls — the pulled partners' and those it pushes to — on its port."""
+SIMULATOR_PORTS = {p.code: p.simulator.port for p in load_partners() if p.simulator and p.simulator.port}
+"""Every stand-in the hub calls — the pulled partners', those it pushes to and the community
+app's callback receiver — on its port."""
 
 AIRFLOW_SERVICES = (
     "airflow-init",
@@ -379,7 +378,7 @@ def test_the_partners_connections_come_from_the_manifest_not_the_compose_file() 
     for name in SERVICES:
         assert not [key for key in environment(name) if key.startswith("AIRFLOW_CONN_")], name
     connections = simulator_connections(host="simulators")
-    called = [spec for spec in load_partners() if spec.pull is not None or spec.deliver is not None]
+    called = [spec for spec in load_partners() if spec.simulator is not None and spec.simulator.port]
     assert set(connections) == {spec.connection for spec in called}
     for spec in called:
         url = urlsplit(connections[spec.connection]["host"])
