@@ -151,3 +151,11 @@ def deliver_outbox(
 
     require_current_schema(engine)
     return outbox.deliver(engine, keyring, spec, sink, limit=limit).summary()
+
+
+def supervise(*, engine: Engine, keyring: KeyRing) -> dict[str, int]:
+    """Flag the open cases past their deadline and urge their handlers (`casehub.workflow`)."""
+    from casehub.workflow import flag_overdue
+
+    require_current_schema(engine)
+    return flag_overdue(engine, keyring)

@@ -629,5 +629,99 @@ class Workflow:
         outbox.acknowledge(conn, actor.partner, str(actor.target), ids, now, how="action")
 
 
+OPEN = ("dispatched", "accepted", "processing")
+"""Statuses in which a case's deadline still runs."""
+SUPERVISION_RUN = "supervision"
+
+
+def flag_overdue(
+    engine: Engine,
+    keyring: KeyRing,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    reference: Reference | None = None,
+    rules: Rules | None = None,
+) -> dict[str, int]:
+    """The overdue path (超期督办): every open case past its deadline, not flagged yet, gains a
+    supervision entry and a new version with its history, and its handler an `urge` event — in
+    one transaction per chunk. Run again, it flags nothing twice."""
+    reference = reference or load_reference()
+    rules = rules or load_rules()
+    now = clock()
+    flagged = urged = 0
+    with store_errors(), engine.begin() as conn:
+        rows = [
+            dict(row)
+            for row in conn.execute(
+                select(*_CASE_COLUMNS).where(Case.status.in_(OPEN), Case.deadline_at < now)
+            ).mappings()
+        ]
+        due = [r for r in rows if not any(e.get("kind") == "overdue" for e in (r.get("supervision") or []))]
+        if not due:
+            return {"overdue": 0, "urged": 0}
+        batch_id = str(uuid7())
+        conn.execute(
+            insert(Batch),
+            [
+                {
+                    "batch_id": batch_id,
+                    "channel": "hub",
+                    "run_id": SUPERVISION_RUN,
+                    "started_at": now,
+                    "finished_at": now,
+                    "received": 0,
+                    "duplicates": 0,
+                    "accepted": 0,
+                    "quarantined": 0,
+                    "superseded": 0,
+                    "warnings": [],
+                }
+            ],
+        )
+        events: list[outbox.NewEvent] = []
+        for previous in due:
+            row = dict(previous)
+            entry = {"kind": "overdue", "at": iso(now), "deadline_at": _time(previous["deadline_at"])}
+            row["supervision"] = [*(previous.get("supervision") or []), entry]
+            row["version"] = previous["version"] + 1
+            conn.execute(
+                update(Case)
+                .where(Case.case_id == row["case_id"], Case.version == previous["version"])
+                .values(supervision=row["supervision"], version=row["version"])
+            )
+            conn.execute(
+                insert(CaseHistory),
+                [
+                    {
+                        "case_id": row["case_id"],
+                        "version": row["version"],
+                        "raw_id": row["raw_id"],
+                        "batch_id": batch_id,
+                        "source_updated_at": row["updated_at"],
+                        "recorded_at": now,
+                        "changes": diff(previous, row),
+                        "events": [{"kind": "overdue", "deadline_at": entry["deadline_at"]}],
+                    }
+                ],
+            )
+            flagged += 1
+            target = dispatch_target(row, reference, rules)
+            if target is not None and wanted(target[0], "urge"):
+                events.append(
+                    outbox.NewEvent(
+                        partner=target[0],
+                        kind="urge",
+                        case_id=str(row["case_id"]),
+                        case_version=int(row["version"]),
+                        source_id=str(row["source_id"]),
+                        origin="hub",
+                        data={"deadline_at": entry["deadline_at"], "overdue_since": entry["deadline_at"]},
+                        target=target[1],
+                    )
+                )
+        urged = len(outbox.write(conn, keyring, events, now))
+    return {"overdue": flagged, "urged": urged}
+
+
 def _parsed(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)

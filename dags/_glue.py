@@ -232,6 +232,15 @@ def deliver_events(spec: Partner, context: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
+def supervise_cases() -> dict[str, int]:
+    from casehub.jobs import supervise
+    from casehub.store import connect
+
+    summary = supervise(engine=connect(), keyring=keyring())
+    log.info("supervision: %s", json.dumps(summary))
+    return summary
+
+
 def partner_dag(
     spec: Partner,
     *,
