@@ -10,12 +10,18 @@ injected through the admin surface are served, as given, after every window's ow
 The service is the hotline's shape (simulators/soap.py): the same envelope reading, endpoint
 and faults' wording; the elements, including the fault detail, are in this service's own
 namespace.
+
+Cases the hub transfers in (CreateCase) are the system's own from then on (simulators/transfers.py):
+applied once per event id (`simulators.effects`), worked step by step at
+`transfer_step_seconds`, and read back through QueryTransferProgress — never through
+QueryCaseFiles or GetCaseFile, or the hub would ingest its own case back.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +29,7 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 from lxml import etree
 
-from simulators import casefiles, soap
+from simulators import casefiles, soap, transfers
 from simulators.controls import (
     FaultPlan,
     Injection,
@@ -32,8 +38,9 @@ from simulators.controls import (
     admin_router,
     received_path,
 )
+from simulators.effects import Effects
 from simulators.generator import generate
-from simulators.records import Options
+from simulators.records import Options, now_ms
 from simulators.store import RecordStore
 from simulators.wssecurity import UsernameTokenVerifier
 
@@ -53,8 +60,10 @@ DEMO_PASSWORD = "urban-demo-secret"  # noqa: S105 - the documented demo credenti
 def create_app(*, seed: int = 42, records: int = 300, defect_rate: float = 0.05, days: int = 7,
                anchor: datetime | None = None, var_dir: str | Path = "var",
                username: str = "casehub", password: str = DEMO_PASSWORD,
-               hang_seconds: float = 30.0, retry_after: int = 1) -> FastAPI:
-    """A case-file service of `records` seeded case files over the `days` before `anchor`."""
+               hang_seconds: float = 30.0, retry_after: int = 1,
+               transfer_step_seconds: float = 5.0) -> FastAPI:
+    """A case-file service of `records` seeded case files over the `days` before `anchor`; a
+    case transferred in takes a step every `transfer_step_seconds` on average (0: all at once)."""
     options = Options(seed, records, defect_rate, days, anchor)
     store = RecordStore(generate(PARTNER, options), resolution_ms=1000, seed=seed)
     state = SimulatorState(
@@ -73,11 +82,19 @@ def create_app(*, seed: int = 42, records: int = 300, defect_rate: float = 0.05,
         != version.payload["StatusCode"],
     )
     verifier = UsernameTokenVerifier(username, password)
-    state.on_reset.append(verifier.forget)
+    effects = Effects()
+    book = transfers.TransferBook(seed, round(transfer_step_seconds * 1000))
+    state.on_reset.extend((verifier.forget, effects.reset, book.clear))
+    operations = {
+        **OPERATIONS,
+        "CreateCase": partial(create_case, book=book, effects=effects),
+        "QueryTransferProgress": partial(query_transfer_progress, book=book),
+    }
     app = FastAPI(title="digital urban management simulator", docs_url=None, redoc_url=None,
                   openapi_url=None)
     app.include_router(admin_router(state))
-    SERVICE.mount(app, state, OPERATIONS, verifier.verify)
+    app.include_router(effects.router())
+    SERVICE.mount(app, state, operations, verifier.verify)
     return app
 
 
@@ -145,7 +162,42 @@ def get_case_file(state: SimulatorState, operation: etree._Element) -> etree._El
     return response
 
 
+def create_case(state: SimulatorState, operation: etree._Element, *, book: transfers.TransferBook,
+                effects: Effects) -> etree._Element:
+    """CreateCase: a case transferred in, recorded, checked, and created once per EventId (and
+    per ExternalNo); a repeat answers the same CaseNo with Duplicate true."""
+    fields = {name: SERVICE.child_text(operation, name) for name in transfers.ELEMENTS}
+    try:
+        transfers.check(fields)
+    except ValueError as error:
+        state.received.record("CreateCase", fields, {"ErrorCode": "BadRequest", "ErrorMessage": str(error)})
+        raise soap.client_fault(str(error)) from None
+    transfer, duplicate = book.create(fields, now_ms())
+    if not duplicate:
+        effects.apply(transfer.event_id)
+    state.received.record("CreateCase", fields, {"CaseNo": transfer.case_no, "Duplicate": duplicate})
+    return SERVICE.element("CreateCaseResponse",
+                           {"CaseNo": transfer.case_no, "Duplicate": "true" if duplicate else "false"})
+
+
+def query_transfer_progress(state: SimulatorState, operation: etree._Element, *,
+                            book: transfers.TransferBook) -> etree._Element:
+    """QueryTransferProgress: the steps of transferred cases with UpdateTime in [StartTime,
+    EndTime) that the system has taken by now, paged as QueryCaseFiles is."""
+    start, end, page, size = SERVICE.window(operation, "StartTime", "EndTime", "PageNo", "PageSize",
+                                            MAX_PAGE_SIZE)
+    entries = book.window(start, end, now_ms())
+    response = SERVICE.element("QueryTransferProgressResponse",
+                               {"Total": str(len(entries)), "PageNo": str(page), "PageSize": str(size)})
+    listing = etree.SubElement(response, SERVICE.tag("ProgressEntries"))
+    for entry in entries[(page - 1) * size: page * size]:
+        listing.append(SERVICE.element("ProgressEntry", entry))
+    return response
+
+
 OPERATIONS: dict[str, soap.Operation] = {
     "QueryCaseFiles": query_case_files,
     "GetCaseFile": get_case_file,
 }
+"""The operations on the system's own case files; `create_app` adds CreateCase and
+QueryTransferProgress, bound to the app's transfers and effects."""

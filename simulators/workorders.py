@@ -255,6 +255,14 @@ def touched(previous: Version, at_ms: int, rng: random.Random) -> Version:
     return advance(previous, next_status(str(previous.payload["GDZT"])), at_ms, rng, unit)
 
 
+def called_back(previous: Version, at_ms: int, rng: random.Random) -> Version:
+    """The version after the hotline calls the resident back about a completed order (回访):
+    已回访 with the resident's satisfaction MYD and the evaluation QueryEvaluations lists."""
+    if previous.payload["GDZT"] != "04":
+        raise ValueError("only a completed work order (04 已办结) is called back")
+    return advance(previous, EVALUATED, at_ms, rng, unit="")
+
+
 def with_handling_result(previous: Version, at_ms: int, result: str, completed: str,
                          status: str) -> Version:
     """The version after the hub submits a handling result (SubmitHandlingResult)."""

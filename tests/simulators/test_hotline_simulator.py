@@ -203,8 +203,8 @@ def test_a_handling_result_is_recorded_and_applied(
     assert received["request"]["GDBH"] == number
     assert received["outcome"]["JGDM"] == "0"
     assert number in (var_dir / "simulators" / "hotline" / "received.ndjson").read_text("utf-8")
-    updated = service.GetWorkOrder(GDBH=number)
-    assert (updated.GDZT, updated.BLJG, updated.BJSJ) == ("04", "已现场处置完毕", "2025-03-09 16:30:00")
+    updated = service.GetWorkOrder(GDBH=number)  # completed, and called back at once (no delay set)
+    assert (updated.GDZT, updated.BLJG, updated.BJSJ) == ("05", "已现场处置完毕", "2025-03-09 16:30:00")
     assert WINDOW[1] < updated.GXSJ
 
 

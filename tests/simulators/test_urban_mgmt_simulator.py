@@ -275,7 +275,7 @@ def test_an_unsigned_request_is_refused(urban: testing.RunningSimulator, http: r
         ("<cg:QueryCaseFiles><cg:StartTime>2025-03-03 00:00:00</cg:StartTime><cg:EndTime>2025-03-10 00:00:00"
          "</cg:EndTime><cg:PageNo>1</cg:PageNo><cg:PageSize>501</cg:PageSize></cg:QueryCaseFiles>",
          "PageSize must be"),
-        ("<cg:CreateCase><cg:CaseNo>x</cg:CaseNo></cg:CreateCase>", "unknown operation"),
+        ("<cg:DeleteCaseFile><cg:CaseNo>x</cg:CaseNo></cg:DeleteCaseFile>", "unknown operation"),
     ],
     ids=["missing-start", "bad-time", "reversed", "page-zero", "page-too-large", "unknown-operation"],
 )
