@@ -229,19 +229,12 @@ def submit_handling_result(state: SimulatorState, operation: etree._Element, *, 
 
 
 def _judge(current: Version | None, fields: dict[str, str]) -> tuple[str, str]:
-    """结果代码 JGDM and 结果信息 JGXX, as docs/partners.md lists them."""
+    """结果代码 JGDM and 结果信息 JGXX, as docs/partners.md lists them, checked in that order."""
     empty = [name for name in ("GDBH", "BLDW", "BLJG", "CLZT") if not fields[name]]
     if fields["CLZT"] in workorders.COMPLETED and not fields["BJSJ"]:
         empty.append("BJSJ")
     if empty:
         return "1001", f"必填项为空 required field empty: {', '.join(empty)}"
-    event_id = fields["SJBH"]
-    if len(event_id) > MAX_EVENT_ID or any(ch.isspace() for ch in event_id):
-        return "1005", f"事件编号无效 SJBH must be at most {MAX_EVENT_ID} characters without spaces"
-    long = [name for name, limit in MAX_LENGTHS.items() if len(fields[name]) > limit]
-    if long:
-        return "1006", "内容超长 too long: " + ", ".join(f"{name} over {MAX_LENGTHS[name]} characters"
-                                                      for name in long)
     if current is None:
         return "1002", f"工单不存在 no work order {fields['GDBH']}"
     if fields["CLZT"] not in hotline_statuses():
@@ -253,6 +246,13 @@ def _judge(current: Version | None, fields: dict[str, str]) -> tuple[str, str]:
             return "1004", "时间格式错误 BJSJ must be yyyy-MM-dd HH:mm:ss"
         if completed < parse_local(str(current.payload["LDSJ"])):
             return "1004", "时间格式错误 BJSJ is earlier than LDSJ"
+    event_id = fields["SJBH"]
+    if len(event_id) > MAX_EVENT_ID or any(ch.isspace() for ch in event_id):
+        return "1005", f"事件编号无效 SJBH must be at most {MAX_EVENT_ID} characters without spaces"
+    long = [name for name, limit in MAX_LENGTHS.items() if len(fields[name]) > limit]
+    if long:
+        return "1006", "内容超长 too long: " + ", ".join(f"{name} over {MAX_LENGTHS[name]} characters"
+                                                      for name in long)
     return "0", "接收成功 accepted"
 
 
