@@ -30,22 +30,58 @@ from simulators.grids import region_codes
 from simulators.records import local_text, parse_local
 
 ELEMENTS: tuple[str, ...] = (
-    "EventId", "ExternalNo", "Title", "Description", "UnifiedCategoryCode", "UnifiedCategoryName",
-    "Address", "DistrictCode", "StreetCode", "CommunityCode", "GridCode", "CoordX", "CoordY",
-    "ReportTime", "DeadlineTime", "Urgency",
+    "EventId",
+    "ExternalNo",
+    "Title",
+    "Description",
+    "UnifiedCategoryCode",
+    "UnifiedCategoryName",
+    "Address",
+    "DistrictCode",
+    "StreetCode",
+    "CommunityCode",
+    "GridCode",
+    "CoordX",
+    "CoordY",
+    "ReportTime",
+    "DeadlineTime",
+    "Urgency",
 )
 """CreateCase's elements, in the WSDL's order."""
-REQUIRED: tuple[str, ...] = ("EventId", "ExternalNo", "Title", "Description", "UnifiedCategoryCode",
-                             "ReportTime")
-MAX_LENGTHS: dict[str, int] = {"EventId": 64, "ExternalNo": 64, "Title": 200, "Description": 10_000,
-                               "UnifiedCategoryName": 100, "Address": 500}
+REQUIRED: tuple[str, ...] = (
+    "EventId",
+    "ExternalNo",
+    "Title",
+    "Description",
+    "UnifiedCategoryCode",
+    "ReportTime",
+)
+MAX_LENGTHS: dict[str, int] = {
+    "EventId": 64,
+    "ExternalNo": 64,
+    "Title": 200,
+    "Description": 10_000,
+    "UnifiedCategoryName": 100,
+    "Address": 500,
+}
 REGION_DIGITS: tuple[tuple[str, int], ...] = (
-    ("DistrictCode", 6), ("StreetCode", 9), ("CommunityCode", 12), ("GridCode", 14),
+    ("DistrictCode", 6),
+    ("StreetCode", 9),
+    ("CommunityCode", 12),
+    ("GridCode", 14),
 )
 URGENCIES = ("一般", "紧急", "特急")
 ENTRY_FIELDS: tuple[str, ...] = (
-    "ExternalNo", "CaseNo", "StepNo", "StatusCode", "StatusName", "Department", "Note", "Result",
-    "ReasonCode", "UpdateTime",
+    "ExternalNo",
+    "CaseNo",
+    "StepNo",
+    "StatusCode",
+    "StatusName",
+    "Department",
+    "Note",
+    "Result",
+    "ReasonCode",
+    "UpdateTime",
 )
 HANDED_BACK: dict[str, str] = {  # 退回原因 at 99 已作废: code → the centre's note
     "01": "经核实不属于城市管理受理范围，退回转办方。",
@@ -56,7 +92,9 @@ FIRST_SEQUENCE = 900_001  # transferred case files are numbered apart from the s
 _DIGITS = re.compile(r"[0-9]+")
 _METRES = re.compile(r"-?[0-9]{1,9}(?:\.[0-9]{1,6})?")
 _DEPARTMENTS = {  # by the unified major category
-    "01": "{district}城乡建设局", "03": "{district}生态环境分局", "04": "{district}交通运输局",
+    "01": "{district}城乡建设局",
+    "03": "{district}生态环境分局",
+    "04": "{district}交通运输局",
     "11": "{district}水务和湖泊局",
 }
 _DEFAULT_DEPARTMENT = "{district}城市管理执法局"
@@ -139,14 +177,20 @@ class Transfer:
             elif step.status in (casefiles.REWORK, casefiles.PROCESSING):
                 result = ""
             handed_back = step.status == casefiles.CANCELLED
-            entries.append({
-                "ExternalNo": self.external_no, "CaseNo": self.case_no, "StepNo": str(number),
-                "StatusCode": step.status, "StatusName": casefiles.statuses()[step.status],
-                "Department": step.department, "Note": step.note,
-                "Result": step.note if handed_back else result,
-                "ReasonCode": self.reason if handed_back else "",
-                "UpdateTime": local_text(step.at_ms),
-            })
+            entries.append(
+                {
+                    "ExternalNo": self.external_no,
+                    "CaseNo": self.case_no,
+                    "StepNo": str(number),
+                    "StatusCode": step.status,
+                    "StatusName": casefiles.statuses()[step.status],
+                    "Department": step.department,
+                    "Note": step.note,
+                    "Result": step.note if handed_back else result,
+                    "ReasonCode": self.reason if handed_back else "",
+                    "UpdateTime": local_text(step.at_ms),
+                }
+            )
         return entries
 
 
@@ -202,8 +246,9 @@ def _district(fields: Mapping[str, Any]) -> str:
     return next((district.name for district in DISTRICTS if district.code == code), "武汉市")
 
 
-def _plan(rng: random.Random, fields: Mapping[str, Any], created_ms: int,
-          step_ms: int) -> tuple[list[Step], str]:
+def _plan(
+    rng: random.Random, fields: Mapping[str, Any], created_ms: int, step_ms: int
+) -> tuple[list[Step], str]:
     """Every step the transfer will take, and the reason code if it is handed back.
 
     One transfer in twelve is handed back (99) instead of being registered; one in twenty is
@@ -238,18 +283,25 @@ def _plan(rng: random.Random, fields: Mapping[str, Any], created_ms: int,
         department = _DEFAULT_DEPARTMENT.format(district=district)
         at = later()
         steps.append(Step(casefiles.DISPATCHED, at, centre, f"派遣至{department}处置。", department))
-    for status, note in ((casefiles.ACCEPTED, "已签收。"), (casefiles.PROCESSING, "已安排人员现场处置。"),
-                         (casefiles.HANDLED, rng.choice(_RESULTS))):
+    for status, note in (
+        (casefiles.ACCEPTED, "已签收。"),
+        (casefiles.PROCESSING, "已安排人员现场处置。"),
+        (casefiles.HANDLED, rng.choice(_RESULTS)),
+    ):
         at = later()
         steps.append(Step(status, at, department, note, department))
     if rng.random() < 1 / 16:
-        for status, who, note in ((casefiles.REWORK, centre, "核查未通过：问题仍存在，要求返工。"),
-                                  (casefiles.PROCESSING, department, "已重新安排人员处置。"),
-                                  (casefiles.HANDLED, department, rng.choice(_RESULTS))):
+        for status, who, note in (
+            (casefiles.REWORK, centre, "核查未通过：问题仍存在，要求返工。"),
+            (casefiles.PROCESSING, department, "已重新安排人员处置。"),
+            (casefiles.HANDLED, department, rng.choice(_RESULTS)),
+        ):
             at = later()
             steps.append(Step(status, at, who, note, department))
-    for status, note in ((casefiles.VERIFIED, "监督员现场核查，问题已解决。"),
-                         (casefiles.CLOSED, "核查通过，予以结案。")):
+    for status, note in (
+        (casefiles.VERIFIED, "监督员现场核查，问题已解决。"),
+        (casefiles.CLOSED, "核查通过，予以结案。"),
+    ):
         at = later()
         steps.append(Step(status, at, centre, note, department))
     return steps, ""
