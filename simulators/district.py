@@ -107,12 +107,9 @@ PROMPT, SOAP, TARDY = "prompt", "soap", "tardy"
 HABITS: tuple[str, ...] = (PROMPT, SOAP, TARDY)
 # The demo's assignment: three districts run their own SOAP stack, two are slow, the rest prompt.
 DEFAULT_HABITS: dict[str, str] = {
-    code: SOAP
-    if code in ("420106", "420107", "420116")
-    else TARDY
-    if code in ("420111", "420114")
-    else PROMPT
-    for code in DISTRICTS
+    **dict.fromkeys(DISTRICTS, PROMPT),
+    **dict.fromkeys(("420106", "420107", "420116"), SOAP),
+    **dict.fromkeys(("420111", "420114"), TARDY),
 }
 
 ACCEPT, PROGRESS, COMPLETE, POSTPONE, RETURN = "accept", "progress", "complete", "postpone", "return"
@@ -127,7 +124,6 @@ NOW, AFTER_DEADLINE, WHEN_URGED = "now", "after_deadline", "when_urged"
 # What became of one request: the hub acted (`ok`) or had already (`duplicate`), refused it for
 # good (`refused`), or could not be reached or answer in time (`deferred`, tried again next pass).
 OK, DUPLICATE, REFUSED, DEFERRED, PENDING = "ok", "duplicate", "refused", "deferred", "pending"
-_FINAL = (OK, DUPLICATE, REFUSED)
 
 MAX_PAGES = 50  # listings a pass reads, at most, before it turns to the cases
 
