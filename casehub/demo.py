@@ -1,9 +1,24 @@
 """`casehub demo`: the main job end to end on one machine, on the embedded SQLite store.
 
-It starts the partner simulators as their own process (the hub never imports them), prepares a
-local Airflow home under `var/airflow`, and runs the real ingest DAGs with `airflow dags test`
-— the scheduler's code path for one run, in-process — then reports what landed and what was
-quarantined. Airflow is driven through its CLI, so the core still never imports it.
+It starts the partner simulators as their own process (the hub never imports them) and the
+gateway, prepares a local Airflow home under `var/airflow`, and runs one whole cycle of the
+民呼我应 network through the real DAGs with `airflow dags test` — the scheduler's code path for
+one run, in-process:
+
+1. the ingest DAGs pull the hotline, the message board and urban management, the community app
+   pushes its webhooks and its DAG lands them: cases are classified, graded, routed, given a
+   deadline and dispatched (to a district platform, or transferred to urban management);
+2. `deliver_outbox` transfers the city-management cases into urban management (CreateCase);
+3. the 13 district platforms (`python -m simulators district --once`, with credentials the demo
+   issues) fetch their dispatches over REST or SOAP, accept, handle and complete them — or
+   return them, which re-dispatches them;
+4. `deliver_outbox` sends each result back to the channel the case came from (the hotline's
+   handling result, an official reply on the board, a status callback to the app);
+5. the ingest DAGs run again: the hotline's evaluations and urban management's progress come
+   back into the cases;
+6. the push DAGs send the city brain and the health commission their feeds.
+Then it reports the counts per partner and direction. Airflow is driven through its CLI, so the
+core still never imports it.
 """
 
 from __future__ import annotations
@@ -17,11 +32,14 @@ import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import requests
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import Engine
 
 from casehub.crypto import ensure_local_keyring
 from casehub.errors import ConfigurationError
@@ -33,6 +51,9 @@ from casehub.store import connect, migrate
 GATEWAY_PORT = 8000
 GATEWAY_URL = f"http://127.0.0.1:{GATEWAY_PORT}"
 PUSH_LINE = re.compile(r"(\w+) push: (\{.*\})")
+OUTBOX_LINE = re.compile(r"(\w+) outbox: (\{.*\})")
+SUPERVISION_LINE = re.compile(r"supervision: (\{.*\})")
+OUTBOX_DAG = "deliver_outbox"
 PAGE_LINE = re.compile(r"(\w+) page: (\d+) received, (\d+) already landed, (\d+) accepted, (\d+) quarantined")
 
 
@@ -141,12 +162,20 @@ def push_webhooks(spec: Partner, options: DemoOptions, log: Path, console: Conso
     with log.open("wb") as handle, console.status(f"{spec.code} sending its reports to the gateway …"):
         done = subprocess.run(  # noqa: S603 - our own module, fixed arguments
             [
-                sys.executable, "-m", "simulators", spec.code,
-                "--target", GATEWAY_URL,
-                "--secret", spec.simulator.secret,
-                "--seed", str(options.seed),
-                "--defect-rate", str(options.defect_rate),
-                "--retry-scale", "0.01",
+                sys.executable,
+                "-m",
+                "simulators",
+                spec.code,
+                "--target",
+                GATEWAY_URL,
+                "--secret",
+                spec.simulator.secret,
+                "--seed",
+                str(options.seed),
+                "--defect-rate",
+                str(options.defect_rate),
+                "--retry-scale",
+                "0.01",
             ],
             cwd=ROOT,
             stdout=handle,
@@ -214,6 +243,11 @@ def _airflow(args: list[str], env: Mapping[str, str], log: Path) -> None:
         raise ConfigurationError(f"`airflow {' '.join(args[:2])}` failed; see {log}")
 
 
+def has_dag(spec: Partner) -> bool:
+    """Whether the partner has a DAG of its own (the district platforms call the gateway instead)."""
+    return spec.pull is not None or spec.push_in is not None or spec.deliver is not None
+
+
 def dag_id_of(spec: Partner) -> str:
     """The partner's DAG: its ingest, its webhook processing, or its scheduled push."""
     if spec.pull is not None:
@@ -274,6 +308,90 @@ def run_dag(spec: Partner, env: Mapping[str, str], log: Path, console: Console) 
     )
 
 
+def _airflow_test(dag_id: str, env: Mapping[str, str], log: Path, console: Console) -> str:
+    """`airflow dags test dag_id`, its log to `log`; the log's text, or the failure's cause."""
+    with log.open("wb") as handle, console.status(f"running {dag_id} …"):
+        done = subprocess.run(  # noqa: S603 - the venv's own airflow, fixed arguments
+            [str(Path(sys.executable).with_name("airflow")), "dags", "test", dag_id],
+            env=dict(env),
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+    text = log.read_text(encoding="utf-8", errors="replace")
+    if done.returncode != 0 or "state=failed" in text or "Task failed with exception" in text:
+        tail = "\n".join(text.splitlines()[-25:])
+        raise ConfigurationError(f"{dag_id} failed; the end of {log}:\n{tail}")
+    return text
+
+
+def run_outbox(env: Mapping[str, str], log: Path, console: Console) -> dict[str, dict[str, int]]:
+    """One run of `deliver_outbox`: supervision, then each partner's due events."""
+    started = time.monotonic()
+    text = _airflow_test(OUTBOX_DAG, env, log, console)
+    runs = {m[1]: json.loads(m[2]) for m in OUTBOX_LINE.finditer(text)}
+    flagged = [json.loads(m[1]) for m in SUPERVISION_LINE.finditer(text)]
+    sent = ", ".join(
+        f"{code} {run['delivered']}" + (f" (+{run['retried']} to retry)" if run["retried"] else "")
+        for code, run in runs.items()
+    )
+    overdue = f"; {flagged[-1]['overdue']} overdue urged" if flagged and flagged[-1]["overdue"] else ""
+    seconds = time.monotonic() - started
+    console.print(f"[green]✓[/] {OUTBOX_DAG}: delivered {sent}{overdue} in {seconds:.0f} s")
+    return runs
+
+
+def issue_district_credentials(path: Path) -> None:
+    """An API key and a SOAP credential for each of the 13 districts, written for the district
+    simulator only (mode 0600): the store keeps the key's hash and the password sealed."""
+    from casehub import credentials
+    from casehub.crypto import load_keyring
+    from casehub.reference import load_reference
+
+    engine, ring = connect(), load_keyring()
+    issued: dict[str, dict[str, str]] = {}
+    for code in sorted(load_reference().districts):
+        key = credentials.issue(engine, ring, code)
+        soap = credentials.issue(engine, ring, code, kind="soap")
+        issued[code] = {"api_key": key.api_key, "soap_username": soap.key_id, "soap_password": soap.secret}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(json.dumps(issued, indent=2), encoding="utf-8")
+
+
+def run_districts(options: DemoOptions, credentials_file: Path, log: Path, console: Console) -> None:
+    """One pass of the 13 district platforms against the gateway (`simulators district --once`)."""
+    started = time.monotonic()
+    with log.open("wb") as handle, console.status("the district platforms fetch and handle their cases …"):
+        done = subprocess.run(  # noqa: S603 - our own module, fixed arguments
+            [
+                sys.executable,
+                "-m",
+                "simulators",
+                "district",
+                "--target",
+                GATEWAY_URL,
+                "--credentials",
+                str(credentials_file),
+                "--once",
+                "--seed",
+                str(options.seed),
+                "--var-dir",
+                str(var_dir()),
+            ],
+            cwd=ROOT,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+    lines = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    if done.returncode != 0:
+        raise ConfigurationError(f"the district platforms failed; see {log}")
+    seconds = time.monotonic() - started
+    console.print(f"[green]✓[/] district platforms: {lines[-1] if lines else 'done'} ({seconds:.0f} s)")
+
+
 def _counts(title: str, key: str, unit: str, counts: Mapping[str, object]) -> Table:
     table = Table(title=title, show_edge=False)
     table.add_column(key)
@@ -281,6 +399,101 @@ def _counts(title: str, key: str, unit: str, counts: Mapping[str, object]) -> Ta
     for name, count in counts.items():
         table.add_row(name, str(count))
     return table
+
+
+def _median(values: list[float]) -> float | None:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2] if ordered else None
+
+
+def cycle(engine: Engine, started: datetime) -> dict[str, Any]:
+    """The loop's counts per partner and direction, and its two latencies (no personal data).
+
+    `dispatch_seconds`: from the demo's start, when the simulators' work orders are there to be
+    read, to a district confirming a hotline case's dispatch; `result_seconds`: from a district's
+    completion of a hotline case to the hotline's receipt of its handling result.
+    """
+    from sqlalchemy import func, select
+
+    from casehub.store.models import Case, OutboxEvent, WorkflowOperation
+
+    with engine.connect() as conn:
+        sent = conn.execute(
+            select(OutboxEvent.partner, OutboxEvent.kind, OutboxEvent.state, func.count()).group_by(
+                OutboxEvent.partner, OutboxEvent.kind, OutboxEvent.state
+            )
+        ).all()
+        acted = conn.execute(
+            select(WorkflowOperation.actor, WorkflowOperation.action, func.count()).group_by(
+                WorkflowOperation.actor, WorkflowOperation.action
+            )
+        ).all()
+        evaluated = conn.scalar(
+            select(func.count()).where(Case.channel == "hotline", Case.satisfaction.is_not(None))
+        )
+        dispatched = conn.execute(
+            select(OutboxEvent.delivered_at)
+            .join(Case, Case.case_id == OutboxEvent.case_id)
+            .where(
+                OutboxEvent.partner == "district",
+                OutboxEvent.kind == "dispatch",
+                OutboxEvent.state == "delivered",
+                Case.channel == "hotline",
+            )
+        ).scalars()
+        dispatch_seconds = [(at - started).total_seconds() for at in dispatched if at is not None]
+        results = conn.execute(
+            select(WorkflowOperation.recorded_at, OutboxEvent.delivered_at)
+            .join(OutboxEvent, OutboxEvent.case_id == WorkflowOperation.case_id)
+            .where(
+                WorkflowOperation.action == "complete",
+                OutboxEvent.partner == "hotline",
+                OutboxEvent.kind == "result",
+                OutboxEvent.state == "delivered",
+            )
+        ).all()
+    result_seconds = [(got - done).total_seconds() for done, got in results if got is not None]
+    out: dict[str, dict[str, int]] = {}
+    for partner, kind, state, number in sent:
+        out.setdefault(f"{partner} {kind}", {"delivered": 0, "pending": 0, "dead": 0})[state] = int(number)
+    back: dict[str, int] = {}
+    for actor, action, number in acted:
+        who = "district" if actor.isdigit() else actor
+        back[f"{who} {action}"] = back.get(f"{who} {action}", 0) + int(number)
+    back["hotline evaluation"] = int(evaluated or 0)
+    return {
+        "out": dict(sorted(out.items())),
+        "in": dict(sorted(back.items())),
+        "dispatch_seconds": _median(dispatch_seconds),
+        "result_seconds": _median(result_seconds),
+    }
+
+
+def report_cycle(
+    console: Console, engine: Engine, started: datetime, stats: Mapping[str, Any]
+) -> dict[str, Any]:
+    loop = cycle(engine, started)
+    table = Table(title="the loop, per partner and direction", show_edge=False)
+    for column in ("partner", "direction", "what", "delivered", "pending", "dead"):
+        table.add_column(column, justify="right" if column in ("delivered", "pending", "dead") else "left")
+    for name, states in loop["out"].items():
+        partner, kind = name.split(" ")
+        table.add_row(
+            partner, "hub →", kind, str(states["delivered"]), str(states["pending"]), str(states["dead"])
+        )
+    for name, count in loop["in"].items():
+        partner, action = name.split(" ")
+        table.add_row(partner, "→ hub", action, str(count), "", "")
+    for name, entry in stats["provisions"].items():
+        table.add_row(name, "hub →", "scheduled feed (cases)", str(entry["records"]), "", "")
+    console.print(table)
+    if loop["dispatch_seconds"] is not None:
+        console.print(
+            f"hotline work order in the simulator → its dispatch confirmed by a district: median "
+            f"{loop['dispatch_seconds']:.0f} s; a district's completion → the hotline's receipt of "
+            f"the result: median {loop['result_seconds'] or 0:.0f} s (the demo runs each DAG once, in turn)"
+        )
+    return loop
 
 
 def report(console: Console) -> dict[str, object]:
@@ -352,23 +565,34 @@ def stop(processes: list[subprocess.Popen[bytes]]) -> None:
 def run(options: DemoOptions | None = None, console: Console | None = None) -> dict[str, object]:
     options = options or DemoOptions()
     console = console or Console()
+    started = datetime.now(UTC)
     env, processes, logs = prepare(options, console)
+    credentials_file = var_dir() / "simulators" / "district" / "credentials.json"
     try:
         for spec in pulled():
             run_dag(spec, env, logs / f"{dag_id_of(spec)}.log", console)
         for spec in pushing():
             push_webhooks(spec, options, logs / f"{spec.code}-sender.log", console)
             run_dag(spec, env, logs / f"{dag_id_of(spec)}.log", console)
+        run_outbox(env, logs / f"{OUTBOX_DAG}-1.log", console)
+        issue_district_credentials(credentials_file)
+        run_districts(options, credentials_file, logs / "districts.log", console)
+        run_outbox(env, logs / f"{OUTBOX_DAG}-2.log", console)
+        for spec in pulled():
+            run_dag(spec, env, logs / f"{dag_id_of(spec)}-2.log", console)
         for spec in delivered():
             run_dag(spec, env, logs / f"{dag_id_of(spec)}.log", console)
     finally:
         stop(processes)
     stats = report(console)
+    stats["cycle"] = report_cycle(console, connect(), started, stats)
     console.print(
         "\nwhere to look next:\n"
         "  casehub stats --json            everything above, as JSON\n"
         "  casehub quarantine list         each quarantined record with its reasons\n"
         "  casehub quarantine replay       retry them once the cause is fixed\n"
+        "  casehub outbox list             what each partner was told, and what failed\n"
+        "  var/simulators/district/        what each district platform received and did\n"
         "  make up                         the same DAGs in the Airflow UI at http://127.0.0.1:8080\n"
         f"  {logs}   the DAG runs' logs"
     )
@@ -380,7 +604,7 @@ def up(options: DemoOptions | None = None, console: Console | None = None) -> in
     options = options or DemoOptions()
     console = console or Console()
     env, processes, logs = prepare(options, console)
-    dags = ", ".join(dag_id_of(spec) for spec in load_partners())
+    dags = ", ".join([*(dag_id_of(spec) for spec in load_partners() if has_dag(spec)), OUTBOX_DAG])
     try:
         for spec in pushing():
             push_webhooks(spec, options, logs / f"{spec.code}-sender.log", console)

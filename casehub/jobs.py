@@ -6,14 +6,16 @@ then calls these; nothing here knows about Airflow.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
+import logging
+from collections import Counter
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from casehub.crypto import KeyRing
 from casehub.errors import ConfigurationError, DataQualityError
@@ -23,6 +25,9 @@ from casehub.ports import EventSink, Mapper, PageRecord, Source, UnreadableRecor
 from casehub.reasons import Code
 from casehub.stats import collect
 from casehub.store.db import MIGRATIONS, store_errors
+from casehub.store.models import SyncCursor
+
+log = logging.getLogger(__name__)
 
 
 def require_current_schema(engine: Engine) -> None:
@@ -159,3 +164,83 @@ def supervise(*, engine: Engine, keyring: KeyRing) -> dict[str, int]:
 
     require_current_schema(engine)
     return flag_overdue(engine, keyring)
+
+
+def pull_progress(
+    spec: Partner,
+    source: Source,
+    to_action: Callable[[Mapping[str, Any]], dict[str, Any]],
+    *,
+    engine: Engine,
+    keyring: KeyRing,
+    until: datetime,
+) -> dict[str, Any]:
+    """Read back how a partner is handling the cases the hub transferred to it (urban
+    management's QueryTransferProgress) and apply each entry as that partner's action.
+
+    The window runs from the progress cursor (minus the pull's lookback) to `until`; the cursor
+    moves once the whole window is read. An entry already applied is recognised by its
+    operation id (`duplicate`); one the case's status no longer allows (a later step read
+    before an earlier one was applied, a case ended meanwhile) is `refused` and counted by
+    reason code; a malformed one is `invalid` with its reasons logged, never its values.
+    """
+    from casehub import workflow
+    from casehub.errors import InvalidRecord, WorkflowRefused
+    from casehub.ports import Window
+
+    pull = spec.pulled()
+    require_current_schema(engine)
+    cursor = f"{spec.code}:progress"
+    flow = workflow.Workflow(engine, keyring)
+    actor = workflow.Actor(spec.code)
+    with store_errors(), engine.connect() as conn:
+        position = conn.scalar(select(SyncCursor.position).where(SyncCursor.channel == cursor))
+    start = (position - pull.lookback) if position else until - pull.initial_span
+    counts: Counter[str] = Counter()
+    if start >= until:
+        return {"partner": spec.code, **counts}
+    high_water: datetime | None = None
+    for page in source.pages(Window(start=start, end=until)):
+        for raw in page:
+            if isinstance(raw, UnreadableRecord):
+                counts["invalid"] += 1
+                log.warning("%s progress: an unreadable entry (%s)", spec.code, raw.code)
+                continue
+            try:
+                action = to_action(raw)
+            except InvalidRecord as error:
+                counts["invalid"] += 1
+                log.warning(
+                    "%s progress: %s", spec.code, "; ".join(r.code + " " + r.field for r in error.reasons)
+                )
+                continue
+            body = {k: v for k, v in action.items() if k not in ("case_id", "action") and v is not None}
+            try:
+                outcome = flow.act(actor, str(action["case_id"]), str(action["action"]), body)
+            except WorkflowRefused as error:
+                counts[f"refused_{error.code}"] += 1
+                continue
+            except InvalidRecord as error:
+                counts["invalid"] += 1
+                log.warning(
+                    "%s progress: %s", spec.code, "; ".join(r.code + " " + r.field for r in error.reasons)
+                )
+                continue
+            counts["duplicate" if outcome.duplicate else f"applied_{action['action']}"] += 1
+            at = datetime.fromisoformat(str(action["at"]))
+            high_water = at if high_water is None else max(high_water, at)
+    if high_water is not None:
+        with store_errors(), engine.begin() as conn:
+            _move_cursor(conn, cursor, min(high_water, until))
+    return {"partner": spec.code, **dict(sorted(counts.items()))}
+
+
+def _move_cursor(conn: Connection, channel: str, position: datetime) -> None:
+    now = datetime.now(UTC)
+    current = conn.scalar(select(SyncCursor.position).where(SyncCursor.channel == channel))
+    if current is None:
+        conn.execute(insert(SyncCursor), [{"channel": channel, "position": position, "updated_at": now}])
+    elif position > current:
+        conn.execute(
+            update(SyncCursor).where(SyncCursor.channel == channel).values(position=position, updated_at=now)
+        )

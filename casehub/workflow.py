@@ -484,7 +484,14 @@ class Workflow:
             row["time_limit_days"] = int(row.get("time_limit_days") or 0) + int(fields["days"])
             row["supervision"] = [
                 *supervision,
-                {"kind": "postponed", "days": int(fields["days"]), "at": iso(at), "by": actor.key},
+                {
+                    "kind": "postponed",
+                    "level": "city",
+                    "note": f"延期 {int(fields['days'])} 个工作日 postponed by {actor.key}",
+                    "days": int(fields["days"]),
+                    "at": iso(at),
+                    "by": actor.key,
+                },
             ]
             notes.append({"kind": "postponed", "days": int(fields["days"])})
         elif action == "return":
@@ -681,7 +688,13 @@ def flag_overdue(
         events: list[outbox.NewEvent] = []
         for previous in due:
             row = dict(previous)
-            entry = {"kind": "overdue", "at": iso(now), "deadline_at": _time(previous["deadline_at"])}
+            entry = {
+                "kind": "overdue",
+                "level": "city",
+                "note": "超期督办 past its deadline",
+                "at": iso(now),
+                "deadline_at": _time(previous["deadline_at"]),
+            }
             row["supervision"] = [*(previous.get("supervision") or []), entry]
             row["version"] = previous["version"] + 1
             conn.execute(

@@ -232,6 +232,29 @@ def deliver_events(spec: Partner, context: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
+def pull_progress(spec: Partner, context: dict[str, Any]) -> dict[str, Any]:
+    """How the partner is handling the cases the hub transferred to it, applied as its actions."""
+    import casehub
+    from casehub.jobs import pull_progress as pull
+    from casehub.store import connect
+
+    connector = casehub.load_connector(spec)
+    source = connector.build_progress_source(endpoint_for(spec))
+    try:
+        summary = pull(
+            spec,
+            source,
+            connector.progress_action,
+            engine=connect(),
+            keyring=keyring(),
+            until=run_until(context),
+        )
+    finally:
+        source.close()
+    log.info("%s progress: %s", spec.code, json.dumps(summary))
+    return summary
+
+
 def supervise_cases() -> dict[str, int]:
     from casehub.jobs import supervise
     from casehub.store import connect
@@ -277,7 +300,17 @@ def partner_dag(
             def reconcile() -> dict[str, Any]:
                 return reconcile_store()
 
-            exchange() >> reconcile()
+            steps = [exchange()]
+            if kind == "ingest" and spec.outbox is not None and "transfer" in spec.outbox.kinds:
+                # What the hub transferred to this partner comes back as its progress.
+                @task(task_id="progress", pool=spec.pool, outlets=[CASES])
+                def progress(**context: Any) -> dict[str, Any]:
+                    return pull_progress(spec, context)
+
+                steps.append(progress())
+            steps[-1] >> reconcile()
+            if len(steps) > 1:
+                steps[0] >> steps[1]
         else:
             exchange()
     return dag

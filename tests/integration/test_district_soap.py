@@ -256,13 +256,7 @@ def test_a_case_is_accepted_progressed_and_completed(
     assert service.GetDispatches(DistrictCode=DISTRICT)[0].CaseId == cases[1]  # accepting confirmed it
 
 
-HUB_SUPERVISION = (
-    "the hub's postponed supervision entry lacks the `level` that schemas/case.schema.json requires, "
-    "so the service refuses the case's next version (/supervision/0/level)"
-)
 
-
-@pytest.mark.xfail(reason=HUB_SUPERVISION, strict=True)
 def test_a_postponement_moves_the_deadline_once(district: Client, cases: list[str]) -> None:
     service, case_id = district(), cases[0]
     accepted = service.AcceptCase(DistrictCode=DISTRICT, CaseId=case_id, OperationId="accept-1", At=now())
