@@ -358,13 +358,6 @@ def test_a_case_withdrawn_at_its_channel_is_left_alone(
     assert sent == ["accept"]
 
 
-HUB_SUPERVISION = (
-    "the hub's supervision entries (overdue, postponed) lack the `level` that schemas/case.schema.json "
-    "requires, so the next version of such a case is refused as invalid (422)"
-)
-
-
-@pytest.mark.xfail(reason=HUB_SUPERVISION, strict=True)
 def test_an_overdue_case_is_urged_and_the_tardy_district_then_completes_it(
     engine: Engine,
     gateway: str,
@@ -385,7 +378,6 @@ def test_an_overdue_case_is_urged_and_the_tardy_district_then_completes_it(
     assert {cases(engine)[o["GDBH"]]["status"] for o in overdue} == {"completed"}
 
 
-@pytest.mark.xfail(reason=HUB_SUPERVISION, strict=True)
 def test_a_tardy_district_postpones_and_the_deadline_moves(
     engine: Engine,
     gateway: str,
