@@ -54,6 +54,7 @@ PUSH_LINE = re.compile(r"(\w+) push: (\{.*\})")
 OUTBOX_LINE = re.compile(r"(\w+) outbox: (\{.*\})")
 SUPERVISION_LINE = re.compile(r"supervision: (\{.*\})")
 OUTBOX_DAG = "deliver_outbox"
+DISTRICT_COUNT = re.compile(r"(\w+) (\d+)")
 PAGE_LINE = re.compile(r"(\w+) page: (\d+) received, (\d+) already landed, (\d+) accepted, (\d+) quarantined")
 
 
@@ -388,8 +389,13 @@ def run_districts(options: DemoOptions, credentials_file: Path, log: Path, conso
     lines = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
     if done.returncode != 0:
         raise ConfigurationError(f"the district platforms failed; see {log}")
+    totals: dict[str, int] = {}
+    for line in lines:
+        for key, number in DISTRICT_COUNT.findall(line.partition("): ")[2]):
+            totals[key] = totals.get(key, 0) + int(number)
+    did = ", ".join(f"{key} {number}" for key, number in totals.items()) or "nothing to do"
     seconds = time.monotonic() - started
-    console.print(f"[green]✓[/] district platforms: {lines[-1] if lines else 'done'} ({seconds:.0f} s)")
+    console.print(f"[green]✓[/] {len(lines)} district platforms: {did} ({seconds:.0f} s)")
 
 
 def _counts(title: str, key: str, unit: str, counts: Mapping[str, object]) -> Table:

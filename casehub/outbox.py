@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 STATES = (PENDING, DELIVERED, DEAD)
 CHUNK = 200
+MAX_RETRY_AFTER_SECONDS = 86_400.0
 _jitter = random.SystemRandom()
 
 
@@ -124,11 +125,12 @@ def echoes(event: NewEvent) -> bool:
 
 def backoff(attempts: int, policy: Outbox, retry_after: float | None = None) -> timedelta:
     """The wait before the next attempt: exponential in `attempts` with full jitter on its upper
-    half, capped by the policy; a partner's Retry-After is honoured when it asks for longer."""
+    half, capped by the policy; a partner's Retry-After is honoured when it asks for longer (up
+    to a day: a longer ask is taken for a mistake, not obeyed for weeks)."""
     ceiling = min(policy.max_backoff_seconds, policy.backoff_seconds * 2 ** max(attempts - 1, 0))
     wait = ceiling / 2 + _jitter.uniform(0, ceiling / 2)
     if retry_after is not None:
-        wait = max(wait, min(float(retry_after), float(policy.max_backoff_seconds)))
+        wait = max(wait, min(float(retry_after), MAX_RETRY_AFTER_SECONDS))
     return timedelta(seconds=wait)
 
 
@@ -266,7 +268,8 @@ def deliver(
             run.retried += outcome["state"] == PENDING
             run.dead += outcome["state"] == DEAD
         _record(engine, outcomes)
-        budget -= len(rows)
+        # Only what was tried counts: events held for order must not starve other cases.
+        budget -= len(outcomes)
     return run
 
 

@@ -301,6 +301,19 @@ def _as_row(case: Mapping[str, Any]) -> dict[str, Any]:
     return row
 
 
+def _settled(events: list[outbox.NewEvent]) -> list[outbox.NewEvent]:
+    """The page's events without the dispatches its own later versions withdrew.
+
+    A page can hold several versions of one record; when a case is dispatched by its first and
+    ended at its channel by a later one, its handler need not hear of it at all.
+    """
+    sent = {e.case_id for e in events if e.kind in ("dispatch", "transfer")}
+    withdrawn = {e.case_id for e in events if e.kind == "cancel"} & sent
+    return [
+        e for e in events if e.case_id not in withdrawn or e.kind not in ("dispatch", "transfer", "cancel")
+    ]
+
+
 class Pipeline:
     """Moves pages of one channel into the store. Build one per channel and run."""
 
@@ -668,7 +681,7 @@ class Pipeline:
             current[case_id] = row
             changed[case_id] = row
             item.outcome = ACCEPTED
-        return changed, history, events
+        return changed, history, _settled(events)
 
     def _write(
         self,

@@ -180,7 +180,9 @@ def _after_dispatch(
         return [], []
     target = dispatch_target(row, reference, rules)
     events = []
-    if target is not None and wanted(target[0], "cancel"):
+    # Written only where the handler hears cancellations (`wanted`); the pipeline still needs
+    # it to drop a dispatch the same page withdrew.
+    if target is not None:
         events.append(
             outbox.NewEvent(
                 partner=target[0],
@@ -311,6 +313,9 @@ def check_action(action: str, body: Any) -> dict[str, Any]:
 
 
 def _digest(action: str, case_id: str, body: Mapping[str, Any]) -> str:
+    """What identifies an operation: the action, the case and what it says — not `at`, which a
+    client retrying after a lost answer may well stamp afresh."""
+    body = {name: value for name, value in body.items() if name != "at"}
     document = orjson.dumps(
         {"action": action, "case_id": case_id, "body": dict(body)}, option=orjson.OPT_SORT_KEYS
     )

@@ -628,12 +628,6 @@ def test_a_dead_older_event_holds_its_cases_newer_ones_back(
     assert reply_keys(board) == [unrelated] and effects(board) == {unrelated: 1}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="casehub/outbox.py deliver: `budget -= len(rows)` counts events held for order against the "
-    "run's batch, so once a partner has batch_size events held behind dead ones at the head of its "
-    "queue, no other case's event is ever sent again",
-)
 def test_events_held_behind_a_dead_one_do_not_starve_other_cases(
     engine: Engine, keyring: KeyRing, board: RunningSimulator
 ) -> None:
