@@ -6,11 +6,13 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from casehub.partners import delivered, pulled, pushing
+from casehub.partners import delivered, notified, pulled, pushing
 
 ROOT = Path(__file__).resolve().parents[2]
 CHANNELS = pulled()
@@ -19,6 +21,8 @@ DAG_IDS = [f"ingest_{spec.code}" for spec in CHANNELS]
 WEBHOOK_DAG_IDS = [f"process_webhooks_{spec.code}" for spec in PUSHING]
 DELIVERED = delivered()
 PUSH_DAG_IDS = [f"push_{spec.code}" for spec in DELIVERED]
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+LOCAL = "%Y-%m-%d %H:%M:%S"
 ACCEPTED_DEFECTS = {"stale_resend", "unknown_category"}
 """Simulated defects that still make a case: an older re-send is superseded, and a category the
 crosswalk lacks is filed under 其他 with a warning."""
@@ -106,7 +110,7 @@ def test_the_push_schedules_come_from_the_manifest(dagbag) -> None:
     assert schedules == {"city_brain": "0 * * * *", "health_commission": "*/15 * * * *"}
 
 
-@pytest.mark.parametrize("dag_file", ["ingest.py", "webhooks.py", "pushes.py"])
+@pytest.mark.parametrize("dag_file", ["ingest.py", "webhooks.py", "pushes.py", "outbox.py"])
 def test_parsing_the_dag_file_loads_no_connector_store_or_quality_code(dag_file: str) -> None:
     probe = (
         f"import sys, runpy; runpy.run_path('dags/{dag_file}');"
@@ -239,3 +243,94 @@ def test_every_push_dag_delivers_through_its_connection_and_a_rerun_sends_nothin
         assert {k: (v["records"], v["deliveries"]) for k, v in ledgers[spec.code].items()} == {
             logged[0]["batch_id"]: (records, 1)
         }
+
+
+def test_the_outbox_dag_supervises_then_delivers_each_partner_in_its_pool(dagbag) -> None:
+    dag = dagbag.get_dag("deliver_outbox")
+    pushed = [spec for spec in notified() if spec.notified().pushed]
+    assert {spec.code for spec in pushed} == {"hotline", "message_board", "urban_mgmt", "neighborhood_app"}
+    assert {"casehub", "outbox"} <= set(dag.tags) and dag.max_active_runs == 1 and dag.catchup is False
+    assert dag.timetable.expression == "*/2 * * * *"
+    for spec in pushed:
+        task = dag.get_task(f"deliver_{spec.code}")
+        assert task.pool == spec.pool and task.owner == "casehub-data"
+        assert task.upstream_task_ids == {"supervise"}
+        assert spec.connection in dag.doc_md
+    assert "dead" in dag.doc_md and "casehub outbox replay" in dag.doc_md
+    progress = dagbag.get_dag("ingest_urban_mgmt").get_task("progress")
+    assert progress.upstream_task_ids == {"ingest"} and progress.downstream_task_ids == {"reconcile"}
+
+
+@pytest.mark.slow
+def test_the_outbox_dag_sends_results_and_transfers_once_each(dagbag, tmp_path, monkeypatch) -> None:
+    """Hotline work orders pulled by their DAG are dispatched; a district completes some; then
+    `deliver_outbox` sends each result to the hotline and each city-management case to urban
+    management over HTTP, twice: every event delivered, one effect per event id."""
+    import requests
+    from sqlalchemy import select
+
+    from casehub.crypto import KeyRing
+    from casehub.districts import DistrictService
+    from casehub.stats import collect
+    from casehub.store import connect, migrate
+    from casehub.store.models import OutboxEvent
+    from simulators.testing import start
+    from tests.samples import work_order
+
+    db_url = f"sqlite:///{tmp_path / 'casehub.db'}"
+    ring = KeyRing.generate()
+    monkeypatch.setenv("CASEHUB_DB_URL", db_url)
+    monkeypatch.setenv("CASEHUB_KEYRING", ring.to_json())
+    migrate(connect(db_url))
+    partners = [spec for spec in notified() if spec.notified().pushed]
+    simulators = {spec.code: start(spec.code, records=60, seed=11) for spec in partners}
+    try:
+        for spec in partners:
+            assert spec.simulator is not None
+            fields = {
+                "conn_type": "http",
+                "host": simulators[spec.code].url + spec.simulator.path,
+                "login": spec.simulator.login,
+                "password": spec.simulator.callback_secret or spec.simulator.secret,
+            }
+            monkeypatch.setenv(f"AIRFLOW_CONN_{spec.connection.upper()}", json.dumps(fields))
+        # One street-vending complaint (占道经营, 城市管理): urban management's to handle.
+        vending = work_order(GDBH="WH20261130000901", GDZT="01", GXSJ=datetime.now(SHANGHAI).strftime(LOCAL))
+        simulators["hotline"].inject([vending])
+        assert dagbag.get_dag("ingest_hotline").test().state == "success"
+        engine = connect(db_url)
+        with engine.connect() as conn:
+            dispatched = conn.execute(
+                select(OutboxEvent.case_id, OutboxEvent.target)
+                .where(OutboxEvent.partner == "district", OutboxEvent.kind == "dispatch")
+                .order_by(OutboxEvent.id)
+                .limit(5)
+            ).all()
+        service = DistrictService(engine, ring)
+        completed = []
+        for case_id, district in dispatched:
+            now = datetime.now(UTC).isoformat()
+            service.act(district, case_id, "accept", {"operation_id": f"a-{case_id}", "at": now})
+            service.act(
+                district,
+                case_id,
+                "complete",
+                {"operation_id": f"c-{case_id}", "at": now, "result": "已办结。"},
+            )
+            completed.append(case_id)
+        assert completed
+        for _ in range(2):
+            assert dagbag.get_dag("deliver_outbox").test().state == "success"
+        effects = {
+            code: requests.get(sim.url + "/_admin/effects", timeout=10).json()["effects"]
+            for code, sim in simulators.items()
+        }
+    finally:
+        for simulator in simulators.values():
+            simulator.stop()
+    outbox = collect(connect(db_url))["outbox"]
+    assert outbox["hotline"] == {"pending": 0, "delivered": len(completed), "dead": 0}
+    assert outbox["urban_mgmt"]["delivered"] >= 1 and outbox["urban_mgmt"]["pending"] == 0
+    assert len(effects["hotline"]) == len(completed) and set(effects["hotline"].values()) == {1}
+    assert len(effects["urban_mgmt"]) == outbox["urban_mgmt"]["delivered"]
+    assert set(effects["urban_mgmt"].values()) == {1}
