@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from alembic.config import Config
@@ -28,6 +28,8 @@ from casehub.store.db import MIGRATIONS, store_errors
 from casehub.store.models import SyncCursor
 
 log = logging.getLogger(__name__)
+FEEDBACK_LOOKBACK, FEEDBACK_SPAN = timedelta(minutes=30), timedelta(days=30)
+"""How far back a partner that is not pulled (only read back) is re-read, and read the first time."""
 
 
 def require_current_schema(engine: Engine) -> None:
@@ -175,8 +177,10 @@ def pull_progress(
     keyring: KeyRing,
     until: datetime,
 ) -> dict[str, Any]:
-    """Read back how a partner is handling the cases the hub transferred to it (urban
-    management's QueryTransferProgress) and apply each entry as that partner's action.
+    """Read back what a partner did with the cases the hub sent it — urban management's
+    progress on its transferred cases (QueryTransferProgress), the health commission's feedback
+    on its feed — and apply each entry as that partner's action (`to_action` turns an entry into
+    `{"case_id", "action", "operation_id", "at", …}`).
 
     The window runs from the progress cursor (minus the pull's lookback) to `until`; the cursor
     moves once the whole window is read. An entry already applied is recognised by its
@@ -188,14 +192,16 @@ def pull_progress(
     from casehub.errors import InvalidRecord, WorkflowRefused
     from casehub.ports import Window
 
-    pull = spec.pulled()
+    lookback, initial_span = (
+        (spec.pull.lookback, spec.pull.initial_span) if spec.pull else (FEEDBACK_LOOKBACK, FEEDBACK_SPAN)
+    )
     require_current_schema(engine)
     cursor = f"{spec.code}:progress"
     flow = workflow.Workflow(engine, keyring)
     actor = workflow.Actor(spec.code)
     with store_errors(), engine.connect() as conn:
         position = conn.scalar(select(SyncCursor.position).where(SyncCursor.channel == cursor))
-    start = (position - pull.lookback) if position else until - pull.initial_span
+    start = (position - lookback) if position else until - initial_span
     counts: Counter[str] = Counter()
     if start >= until:
         return {"partner": spec.code, **counts}

@@ -54,14 +54,30 @@ from casehub.store.db import store_errors
 from casehub.store.models import Batch, Case, CaseHistory, OutboxEvent, RawRecord, WorkflowOperation
 
 ACTIONS_PATH = SCHEMAS_DIR / "district" / "actions.schema.json"
-ACTIONS = ("accept", "progress", "complete", "postpone", "return")
+ACTIONS = ("accept", "progress", "complete", "postpone", "return", "feedback")
 ALLOWED: Mapping[str, frozenset[str]] = {
     "accept": frozenset({"dispatched"}),
     "progress": frozenset({"accepted", "processing"}),
     "complete": frozenset({"accepted", "processing"}),
     "postpone": frozenset({"accepted", "processing"}),
     "return": frozenset({"dispatched", "accepted"}),
+    "feedback": frozenset(
+        {
+            "received",
+            "registered",
+            "dispatched",
+            "accepted",
+            "processing",
+            "completed",
+            "verified",
+            "closed",
+            "returned",
+        }
+    ),
 }
+INFORMED = "health_commission"
+"""The partner that is informed of cases (its scheduled feed) and feeds back on them (`feedback`):
+it acts on the cases its allow-list selects, without handling them."""
 NEXT_STATUS = {"accept": "accepted", "progress": "processing", "complete": "completed"}
 DISPATCHABLE = frozenset({"received", "registered", "dispatched"})
 """Statuses of a channel's case that still wait for the hub to send it to a handler."""
@@ -391,10 +407,7 @@ class Workflow:
             query = query.with_for_update()
         found = conn.execute(query).mappings().one_or_none()
         stored = None if found is None else dict(found)
-        if stored is None or dispatch_target(stored, self.reference, self.rules) != (
-            actor.partner,
-            actor.target,
-        ):
+        if stored is None or not self._concerns(actor, action, stored):
             raise UnknownCase(
                 f"no case {case_id} is dispatched to {actor.key}", code="not_found", field="/case_id"
             )
@@ -466,6 +479,13 @@ class Workflow:
         )
         return outcome
 
+    def _concerns(self, actor: Actor, action: str, case: Mapping[str, Any]) -> bool:
+        """Whether the case exists for `actor`: a handler's actions for the cases dispatched to it,
+        feedback from the health commission for the cases its allow-list selects."""
+        if action == "feedback" or actor.partner == INFORMED:
+            return action == "feedback" and actor.partner == INFORMED and _selected(case)
+        return dispatch_target(case, self.reference, self.rules) == (actor.partner, actor.target)
+
     def _change(
         self, row: dict[str, Any], actor: Actor, action: str, fields: Mapping[str, Any], at: datetime
     ) -> tuple[list[outbox.NewEvent], list[dict[str, Any]]]:
@@ -501,6 +521,10 @@ class Workflow:
             notes.append({"kind": "postponed", "days": int(fields["days"])})
         elif action == "return":
             return self._return(row, actor, fields, at)
+        elif action == "feedback":
+            # What the commission did is the landed action itself (sealed: its note may name
+            # people); the history records that it came and its code.
+            return [], [{"kind": "feedback", "code": fields["code"]}]
         events: list[outbox.NewEvent] = []
         if action == "complete" and wanted(channel, "result"):
             events.append(self._to_channel(row, actor, "result", at, result=fields["result"]))
@@ -739,6 +763,18 @@ def flag_overdue(
                 )
         urged = len(outbox.write(conn, keyring, events, now))
     return {"overdue": flagged, "urged": urged}
+
+
+def _selected(case: Mapping[str, Any]) -> bool:
+    """Whether the health commission's allow-list selects the case (health-related, or an
+    epidemic keyword in its title or content) — the cases it is sent and may feed back on."""
+    from casehub.recipients import load_recipient
+
+    contract = load_recipient(INFORMED)
+    if contract.health_related and case.get("health_related"):
+        return True
+    text = f"{case.get('title') or ''}\n{case.get('content') or ''}"
+    return any(word in text for word in contract.keywords)
 
 
 def _parsed(value: str | None) -> datetime | None:
