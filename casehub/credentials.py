@@ -18,8 +18,9 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, Row, insert, select, update
 
 from casehub.crypto import KeyRing, associated_data
 from casehub.errors import ConfigurationError
@@ -105,19 +106,24 @@ def issue(
     return Issued(key_id, district, kind, tuple(scopes), secret)
 
 
+def _live(engine: Engine, key_id: str, kind: str) -> Row[Any] | None:
+    """The unrevoked credential of that id and kind, if any."""
+    with store_errors(), engine.connect() as conn:
+        return conn.execute(
+            select(*DistrictCredential.__table__.columns).where(
+                DistrictCredential.key_id == key_id,
+                DistrictCredential.kind == kind,
+                DistrictCredential.revoked_at.is_(None),
+            )
+        ).one_or_none()
+
+
 def verify_api_key(engine: Engine, presented: str) -> Caller | None:
     """The caller an API key belongs to, or None for a malformed, unknown or revoked key."""
     if not presented.startswith(PREFIX) or presented.count("_") < 2:
         return None
     key_id, _, secret = presented.removeprefix(PREFIX).partition("_")
-    with store_errors(), engine.connect() as conn:
-        row = conn.execute(
-            select(*DistrictCredential.__table__.columns).where(
-                DistrictCredential.key_id == key_id,
-                DistrictCredential.kind == "api_key",
-                DistrictCredential.revoked_at.is_(None),
-            )
-        ).one_or_none()
+    row = _live(engine, key_id, "api_key")
     if row is None or row.secret_hash is None:
         return None
     if not hmac.compare_digest(row.secret_hash, _digest(secret)):
@@ -127,14 +133,7 @@ def verify_api_key(engine: Engine, presented: str) -> Caller | None:
 
 def soap_password(engine: Engine, keyring: KeyRing, username: str) -> tuple[str, str] | None:
     """(district code, password) of a live SOAP credential, or None for an unknown username."""
-    with store_errors(), engine.connect() as conn:
-        row = conn.execute(
-            select(*DistrictCredential.__table__.columns).where(
-                DistrictCredential.key_id == username,
-                DistrictCredential.kind == "soap",
-                DistrictCredential.revoked_at.is_(None),
-            )
-        ).one_or_none()
+    row = _live(engine, username, "soap")
     if row is None or row.sealed_secret is None or row.seal_key_id is None:
         return None
     password = keyring.open(row.seal_key_id, row.sealed_secret, _aad(row.key_id)).decode()
