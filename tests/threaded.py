@@ -15,14 +15,11 @@ START_TIMEOUT_SECONDS = 30.0
 
 
 class _Server(uvicorn.Server):
-    """uvicorn that says when it listens."""
+    """uvicorn that says when it listens; off the main thread it leaves signals alone."""
 
     def __init__(self, config: uvicorn.Config) -> None:
         super().__init__(config)
         self.listening = threading.Event()
-
-    def install_signal_handlers(self) -> None:
-        """The test process keeps its own."""
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)

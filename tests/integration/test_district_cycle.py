@@ -8,19 +8,15 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
-import threading
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from sqlalchemy import Engine, func, select
 
 from casehub import credentials, outbox, workflow
@@ -32,6 +28,7 @@ from connectors.hotline import MAPPER
 from simulators import district
 from simulators.records import SHANGHAI
 from tests.samples import work_order
+from tests.threaded import serving
 
 PROMPT, SOAP, TARDY = "420102", "420106", "420111"  # 江岸区 REST, 武昌区 SOAP, 洪山区 tardy
 ISSUED = {"420102": "api_key", "420106": "soap", "420107": "soap", "420111": "api_key", "420115": "api_key"}
@@ -39,39 +36,7 @@ SEED = 42
 # Postponement has a test of its own (below); here the tardy district returns, misses and is late.
 SHARES = district.Shares(returned=0.25, suggested=0.5, missed=0.25, postponed=0.0)
 CATEGORIES = ("HL0201", "HL0202")  # 噪声扰民, 餐饮油烟: handled in the district
-START_TIMEOUT_SECONDS = 30.0
 REPORTER = "张明"
-
-
-class _Server(uvicorn.Server):
-    """uvicorn that says when it listens; signals stay with the test process."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.listening = threading.Event()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        self.listening.set()
-
-
-@contextmanager
-def served(engine: Engine) -> Iterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    server = _Server(
-        uvicorn.Config(create_app(engine), log_level="warning", lifespan="off", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        assert server.listening.wait(START_TIMEOUT_SECONDS), "the gateway did not start"
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(START_TIMEOUT_SECONDS)
-        sock.close()
 
 
 @pytest.fixture
@@ -83,7 +48,7 @@ def ring(keyring: KeyRing, monkeypatch: pytest.MonkeyPatch) -> KeyRing:
 
 @pytest.fixture
 def gateway(engine: Engine, ring: KeyRing) -> Iterator[str]:
-    with served(engine) as url:
+    with serving(create_app(engine)) as url:
         yield url
 
 

@@ -9,17 +9,13 @@ import base64
 import json
 import logging
 import os
-import socket
-import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-import uvicorn
 import zeep
 from lxml import etree
 from sqlalchemy import Engine, create_engine, select
@@ -38,47 +34,15 @@ from casehub.store.db import prepare
 from casehub.store.models import Case, OutboxEvent
 from connectors.hotline import MAPPER
 from tests.samples import work_order
+from tests.threaded import serving
 
 DISTRICT = "420102"  # 江岸区, where the sample work orders happen
 OTHER_DISTRICT = "420106"
 PATH = "/soap/district"
 NAMESPACE = "urn:casehub:district:v1"
 WSDL_FILE = SCHEMAS_DIR / "wsdl" / "district.wsdl"
-START_TIMEOUT_SECONDS = 30.0
 REPORTER, PHONE = "张明", "13800138000"
 NOISE, FUMES = "HL0201", "HL0202"  # 噪声扰民, 餐饮油烟: handled in the district, not by urban management
-
-
-class _Server(uvicorn.Server):
-    """uvicorn that says when it listens; signals stay with the test process."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.listening = threading.Event()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        self.listening.set()
-
-
-@contextmanager
-def served(engine: Engine) -> Iterator[str]:
-    """The gateway on `engine` under uvicorn on a free loopback port; its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    server = _Server(
-        uvicorn.Config(create_app(engine), log_level="warning", lifespan="off", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        assert server.listening.wait(START_TIMEOUT_SECONDS), "the gateway did not start"
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(START_TIMEOUT_SECONDS)
-        sock.close()
 
 
 @pytest.fixture
@@ -90,7 +54,7 @@ def ring_env(keyring: KeyRing, monkeypatch: pytest.MonkeyPatch) -> KeyRing:
 
 @pytest.fixture
 def gateway(engine: Engine, ring_env: KeyRing) -> Iterator[str]:
-    with served(engine) as url:
+    with serving(create_app(engine)) as url:
         yield url
 
 
@@ -254,7 +218,6 @@ def test_a_case_is_accepted_progressed_and_completed(
     )
     assert done.Status == "completed" and status_of(engine, case_id) == "completed"
     assert service.GetDispatches(DistrictCode=DISTRICT)[0].CaseId == cases[1]  # accepting confirmed it
-
 
 
 def test_a_postponement_moves_the_deadline_once(district: Client, cases: list[str]) -> None:
@@ -481,12 +444,12 @@ def test_a_gateway_without_a_store_or_a_key_ring_answers_a_server_fault(
         ).service
         return lambda: service.GetDispatches(DistrictCode=DISTRICT)
 
-    with served(unreachable) as url:
+    with serving(create_app(unreachable)) as url:
         code, details, message = refused(get_dispatches(url))
     assert (code, details[0]["Code"]) == ("soap:Server", "store_unavailable")
     assert "Traceback" not in message and "sqlite" not in message.lower()
     monkeypatch.delenv("CASEHUB_KEYRING")
-    with served(unreachable) as url:
+    with serving(create_app(unreachable)) as url:
         code, details, _ = refused(get_dispatches(url))
     assert (code, details[0]["Code"]) == ("soap:Server", "not_configured")
 

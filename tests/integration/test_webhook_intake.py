@@ -6,9 +6,7 @@ and every refusal leaves the inbox as it was."""
 from __future__ import annotations
 
 import signal
-import socket
 import sys
-import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -17,7 +15,6 @@ from typing import Any
 
 import pytest
 import requests
-import uvicorn
 from sqlalchemy import Engine, select
 
 from casehub import inbox
@@ -25,6 +22,7 @@ from casehub.crypto import KeyRing
 from casehub.gateway import create_app
 from casehub.store.models import InboundWebhook
 from tests.served import ServedGateway, gateway_env
+from tests.threaded import serving
 from tests.unit.casehub.gateway.deliveries import (
     MAX_BODY_BYTES,
     PARTNER,
@@ -41,20 +39,7 @@ from tests.unit.casehub.gateway.deliveries import (
 
 SECRET, OLD_SECRET = new_secret(), new_secret()
 PHONE = "13800138000"
-START_TIMEOUT_SECONDS = 30.0
 CASEHUB = Path(sys.executable).with_name("casehub")
-
-
-class _Server(uvicorn.Server):
-    """uvicorn that says when it listens; signals stay with the test process."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.listening = threading.Event()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        self.listening.set()
 
 
 @pytest.fixture
@@ -65,20 +50,8 @@ def gateway(
     monkeypatch.setenv(SECRET_ENV, SECRET)
     monkeypatch.setenv("CASEHUB_KEYRING", keyring.to_json())
     monkeypatch.delenv("CASEHUB_KEYRING_FILE", raising=False)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    app = create_app(engine, partners=partners(tmp_path))
-    server = _Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        assert server.listening.wait(START_TIMEOUT_SECONDS), "the gateway did not start"
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(START_TIMEOUT_SECONDS)
-        sock.close()
+    with serving(create_app(engine, partners=partners(tmp_path))) as url:
+        yield url
 
 
 @pytest.fixture
@@ -115,7 +88,10 @@ def test_a_signed_delivery_lands_one_sealed_row_that_opens_back_to_the_body(
     assert response.json() == {"webhook_id": headers["webhook-id"], "status": "accepted"}
     [row] = stored(engine)
     assert (row["partner"], row["webhook_id"], row["event_type"], row["state"]) == (
-        PARTNER, headers["webhook-id"], "report.created", "pending",
+        PARTNER,
+        headers["webhook-id"],
+        "report.created",
+        "pending",
     )
     assert row["payload"] != body and PHONE.encode() not in row["payload"]
     assert "张明".encode() not in row["payload"]
@@ -222,7 +198,8 @@ def test_the_same_id_with_another_body_is_a_409(
     other = body_of(report(title="另一件事"))
     problem = assert_refused(
         deliver(session, gateway, other, signed(other, SECRET, webhook_id=headers["webhook-id"])),
-        409, "webhook-id-conflict",
+        409,
+        "webhook-id-conflict",
     )
     assert problem["header"] == "webhook-id"
     [entry] = inbox.pending(engine, keyring, PARTNER, limit=10)
@@ -246,8 +223,13 @@ def test_an_oversized_body_is_a_413_and_nothing_is_written(
     ("body", "slug", "field"),
     [
         (b"{not json", "invalid-json", "body"),
-        (body_of({"type": "report.created", "timestamp": "2026-12-01T08:00:00Z", "data": {"updatedAt": "x"}}),
-         "invalid-envelope", "data.reportId"),
+        (
+            body_of(
+                {"type": "report.created", "timestamp": "2026-12-01T08:00:00Z", "data": {"updatedAt": "x"}}
+            ),
+            "invalid-envelope",
+            "data.reportId",
+        ),
     ],
     ids=["not JSON", "no reportId"],
 )

@@ -5,7 +5,6 @@ read, no entity expanded or fetched, no oversized body read whole, and nothing s
 from __future__ import annotations
 
 import http.server
-import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,11 +14,11 @@ from typing import ClassVar
 
 import pytest
 import requests
-import uvicorn
 from lxml import etree
 from sqlalchemy import Engine
 
 from casehub.gateway import create_app
+from tests.threaded import serving
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12_ENV = "http://www.w3.org/2003/05/soap-envelope"
@@ -28,18 +27,6 @@ PATH = "/soap/district"
 START_TIMEOUT_SECONDS = 30.0
 MIB = 1024 * 1024
 GET_DISPATCHES = "<d:GetDispatches><d:DistrictCode>420106</d:DistrictCode></d:GetDispatches>"
-
-
-class _Server(uvicorn.Server):
-    """uvicorn that says when it listens; signals stay with the test process."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.listening = threading.Event()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        self.listening.set()
 
 
 @pytest.fixture(scope="module")
@@ -55,21 +42,10 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     environment = pytest.MonkeyPatch()
     for variable in ("CASEHUB_KEYRING", "CASEHUB_KEYRING_FILE"):
         environment.delenv(variable, raising=False)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    server = _Server(
-        uvicorn.Config(create_app(engine), log_level="warning", lifespan="off", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
     try:
-        assert server.listening.wait(START_TIMEOUT_SECONDS), "the gateway did not start"
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}{PATH}"
+        with serving(create_app(engine)) as url:
+            yield url + PATH
     finally:
-        server.should_exit = True
-        thread.join(START_TIMEOUT_SECONDS)
-        sock.close()
         engine.dispose()
         environment.undo()
 
