@@ -20,12 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from casehub.errors import ConfigurationError, ContractError, PermanentPartnerError
 from casehub.normalize import SHANGHAI
-from casehub.ports import EventReceipt, EventRenderer, OutboundEvent
+from casehub.ports import EventReceipt, OutboundEvent
 from connectors.kit.events import EventDataError, choice, kind, moment, text
-from connectors.kit.sink import Destination
-from connectors.kit.source import Closing, Endpoint
+from connectors.kit.soap_events import SoapEventCall
+from connectors.kit.source import Endpoint
 
 if TYPE_CHECKING:
     from connectors.hotline.client import HotlineSource
@@ -79,81 +78,27 @@ class HotlineResultRenderer:
         }
 
 
-class HotlineResultSink(Closing):
-    """SubmitHandlingResult, one attempt per event (a `casehub.ports.EventSink`).
+class HotlineResultSink(SoapEventCall):
+    """SubmitHandlingResult, one attempt per event; the hotline's answer is its JGDM."""
 
-    `destination.url` is the service address the source pulls from. A handed-in session gets the
-    kit's bounded adapters mounted, and is the caller's to close. Used in a `with` block, leaving
-    it closes the sink.
-    """
+    partner = PARTNER
+    operation = OPERATION
+    default_renderer = HotlineResultRenderer
 
-    def __init__(
-        self,
-        destination: Destination,
-        *,
-        renderer: EventRenderer | None = None,
-        session: requests.Session | None = None,
-    ) -> None:
-        # zeep is imported with the client, when a sink is built, not when a DAG file is parsed.
+    def client(self, endpoint: Endpoint, session: requests.Session | None) -> HotlineSource:
         from connectors.hotline.client import HotlineSource
 
-        endpoint = Endpoint(
-            url=destination.url,
-            login=destination.login,
-            secret=destination.secret,
-            timeout=destination.timeout,
-            page_size=1,  # a source's field; one submission is not paged
-            max_reply_bytes=destination.max_reply_bytes,
-        )
-        self.renderer = renderer or HotlineResultRenderer()
-        if self.renderer.partner != PARTNER:
-            raise ConfigurationError(f"{PARTNER}: the event renderer is for {self.renderer.partner!r}")
-        self._client: HotlineSource = HotlineSource(endpoint, session=session)
+        return HotlineSource(endpoint, session=session)
 
-    @property
-    def partner(self) -> str:
-        return PARTNER
-
-    def send(self, event: OutboundEvent) -> EventReceipt:
-        """Submit the event's handling result once; the receipt says whether the hotline had it.
-
-        Raises `TransientPartnerError` (time-outs, 5xx, 429 with its Retry-After, a
-        `ServiceUnavailable` Fault, connection refused) or `PermanentPartnerError` (credentials
-        refused, a JGDM refusal, an event that cannot be rendered; `ContractError` for a reply
-        that is not the WSDL's answer).
-        """
-        if event.partner != PARTNER:
-            raise ConfigurationError(f"{PARTNER}: the sink was handed an event for {event.partner!r}")
-        try:
-            fields = self.renderer.render(event)
-        except EventDataError as error:
-            raise PermanentPartnerError(
-                f"event cannot be sent: {error}",
-                partner=PARTNER,
-                operation=OPERATION,
-                request_id=event.event_id,
-            ) from None
-        reply = self._client.call(OPERATION, event.event_id, **fields)
+    def receipt(self, reply: Any, event: OutboundEvent) -> EventReceipt:
+        """JGDM `0` is accepted, a duplicate when JGXX says so; every other code is a refusal
+        named by its meaning, never by the JGXX, which quotes the request."""
         code = getattr(reply, "JGDM", None)
         if not isinstance(code, str) or not code.strip():
-            raise ContractError(
-                "reply has no JGDM result code",
-                partner=PARTNER,
-                operation=OPERATION,
-                request_id=event.event_id,
-            )
+            raise self.broken("reply has no JGDM result code", event)
         code = code.strip()
         if code != ACCEPTED:
             meaning = REFUSALS.get(code, "a code the contract does not list")
-            raise PermanentPartnerError(
-                f"handling result refused: JGDM {code} ({meaning})",
-                partner=PARTNER,
-                operation=OPERATION,
-                request_id=event.event_id,
-            )
+            raise self.refused(f"handling result refused: JGDM {code} ({meaning})", event)
         message = str(getattr(reply, "JGXX", None) or "")
         return EventReceipt(event.event_id, duplicate=any(mark in message for mark in DUPLICATE_MARKS))
-
-    def close(self) -> None:
-        """Release the HTTP connections, unless the session was handed in."""
-        self._client.close()

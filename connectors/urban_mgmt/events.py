@@ -33,12 +33,11 @@ from typing import TYPE_CHECKING, Any
 import requests
 from pyproj import Transformer
 
-from casehub.errors import ConfigurationError, ContractError, PermanentPartnerError
 from casehub.normalize import SHANGHAI
-from casehub.ports import EventReceipt, EventRenderer, OutboundEvent
+from casehub.ports import EventReceipt, OutboundEvent
 from connectors.kit.events import EventDataError, choice, kind, moment, optional_text, text
-from connectors.kit.sink import Destination
-from connectors.kit.source import Closing, Endpoint
+from connectors.kit.soap_events import SoapEventCall
+from connectors.kit.source import Endpoint
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -127,73 +126,23 @@ class UrbanMgmtTransferRenderer:
         }
 
 
-class UrbanMgmtTransferSink(Closing):
-    """CreateCase, one attempt per event (a `casehub.ports.EventSink`).
+class UrbanMgmtTransferSink(SoapEventCall):
+    """CreateCase, one attempt per event; the system's answer is the case file number."""
 
-    `destination.url` is the service address the case-file source pulls from. A handed-in
-    session gets the kit's bounded adapters mounted, and is the caller's to close. Used in a
-    `with` block, leaving it closes the sink.
-    """
+    partner = PARTNER
+    operation = OPERATION
+    default_renderer = UrbanMgmtTransferRenderer
 
-    def __init__(
-        self,
-        destination: Destination,
-        *,
-        renderer: EventRenderer | None = None,
-        session: requests.Session | None = None,
-    ) -> None:
-        # zeep is imported with the client, when a sink is built, not when a DAG file is parsed.
+    def client(self, endpoint: Endpoint, session: requests.Session | None) -> UrbanMgmtSource:
         from connectors.urban_mgmt.client import UrbanMgmtSource
 
-        endpoint = Endpoint(
-            url=destination.url,
-            login=destination.login,
-            secret=destination.secret,
-            timeout=destination.timeout,
-            page_size=1,  # a source's field; one case is not paged
-            max_reply_bytes=destination.max_reply_bytes,
-        )
-        self.renderer = renderer or UrbanMgmtTransferRenderer()
-        if self.renderer.partner != PARTNER:
-            raise ConfigurationError(f"{PARTNER}: the event renderer is for {self.renderer.partner!r}")
-        self._client: UrbanMgmtSource = UrbanMgmtSource(endpoint, session=session)
+        return UrbanMgmtSource(endpoint, session=session)
 
-    @property
-    def partner(self) -> str:
-        return PARTNER
-
-    def send(self, event: OutboundEvent) -> EventReceipt:
-        """Create the transferred case once; the receipt holds its CaseNo and whether the system
-        had the event already.
-
-        Raises `TransientPartnerError` (time-outs, 5xx, 429 with its Retry-After, a
-        `ServiceUnavailable` Fault, connection refused) or `PermanentPartnerError` (credentials
-        refused, a `BadRequest` Fault, an event that cannot be rendered; `ContractError` for a
-        reply without a case file number).
-        """
-        if event.partner != PARTNER:
-            raise ConfigurationError(f"{PARTNER}: the sink was handed an event for {event.partner!r}")
-        try:
-            fields = self.renderer.render(event)
-        except EventDataError as error:
-            raise PermanentPartnerError(
-                f"event cannot be sent: {error}",
-                partner=PARTNER,
-                operation=OPERATION,
-                request_id=event.event_id,
-            ) from None
-        reply = self._client.call(OPERATION, event.event_id, **fields)
+    def receipt(self, reply: Any, event: OutboundEvent) -> EventReceipt:
+        """The CaseNo as the receipt's reference, and whether the system had the event already;
+        a refusal came as a `BadRequest` Fault, before any reply."""
         case_no = getattr(reply, "CaseNo", None)
         duplicate = getattr(reply, "Duplicate", None)
         if not isinstance(case_no, str) or not case_no.strip() or not isinstance(duplicate, bool):
-            raise ContractError(
-                "reply has no CaseNo or no Duplicate",
-                partner=PARTNER,
-                operation=OPERATION,
-                request_id=event.event_id,
-            )
+            raise self.broken("reply has no CaseNo or no Duplicate", event)
         return EventReceipt(event.event_id, duplicate=duplicate, reference=case_no.strip())
-
-    def close(self) -> None:
-        """Release the HTTP connections, unless the session was handed in."""
-        self._client.close()
