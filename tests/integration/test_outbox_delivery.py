@@ -39,8 +39,9 @@ from casehub.store.db import prepare
 from casehub.store.models import Case, OutboxEvent
 from connectors import message_board, neighborhood_app
 from connectors.kit.sink import Destination
-from simulators.testing import RunningSimulator, start
+from simulators.testing import RunningSimulator
 from tests.samples import report
+from tests.simulated import fresh, running
 
 ROOT = Path(__file__).resolve().parents[2]
 ANCHOR = "2025-03-10"
@@ -54,27 +55,18 @@ OUTBOX_PARTNERS = ("district", "hotline", "message_board", "neighborhood_app", "
 
 @pytest.fixture(scope="module")
 def simulators() -> Iterator[dict[str, RunningSimulator]]:
-    running = {
-        "message_board": start("message_board", anchor=ANCHOR, records=20),
-        "neighborhood_app": start("neighborhood_app", anchor=ANCHOR, records=20),
-    }
-    try:
-        yield running
-    finally:
-        for simulator in running.values():
-            simulator.stop()
+    with running(("message_board", "neighborhood_app"), anchor=ANCHOR, records=20) as started:
+        yield started
 
 
 @pytest.fixture
 def board(simulators: dict[str, RunningSimulator]) -> RunningSimulator:
-    simulators["message_board"].reset()
-    return simulators["message_board"]
+    return fresh(simulators["message_board"])
 
 
 @pytest.fixture
 def app(simulators: dict[str, RunningSimulator]) -> RunningSimulator:
-    simulators["neighborhood_app"].reset()
-    return simulators["neighborhood_app"]
+    return fresh(simulators["neighborhood_app"])
 
 
 def callback_secret() -> str:

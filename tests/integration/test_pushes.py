@@ -28,8 +28,9 @@ from connectors.health_commission.transport import HealthCommissionSink
 from connectors.hotline import MAPPER
 from connectors.kit import RetryPolicy
 from connectors.kit.sink import Destination, SignedBatchSink
-from simulators.testing import RunningSimulator, start
+from simulators.testing import RunningSimulator
 from tests.samples import work_order
+from tests.simulated import fresh, running
 
 RENDERERS = {"city_brain": CITY_BRAIN, "health_commission": HEALTH_COMMISSION}
 SINKS: dict[str, type[SignedBatchSink]] = {
@@ -42,19 +43,13 @@ PERSONAL = ("张明", "13800138000", "解放大道1000号")
 
 @pytest.fixture(scope="module")
 def receivers() -> Iterator[dict[str, RunningSimulator]]:
-    running = {code: start(code) for code in RENDERERS}
-    try:
-        yield running
-    finally:
-        for simulator in running.values():
-            simulator.stop()
+    with running(RENDERERS) as started:
+        yield started
 
 
 @pytest.fixture
 def receiver(receivers: dict[str, RunningSimulator]) -> dict[str, RunningSimulator]:
-    for simulator in receivers.values():
-        simulator.reset()
-    return receivers
+    return {code: fresh(simulator) for code, simulator in receivers.items()}
 
 
 def sink_for(
@@ -62,8 +57,9 @@ def sink_for(
 ) -> SignedBatchSink:
     stand_in = partner(code).simulator
     assert stand_in is not None
-    destination = Destination(url=simulator.url + stand_in.path, login=stand_in.login,
-                              secret=secret or stand_in.secret, timeout=10)
+    destination = Destination(
+        url=simulator.url + stand_in.path, login=stand_in.login, secret=secret or stand_in.secret, timeout=10
+    )
     return SINKS[code](destination, retry=options.pop("retry", QUICK), **options)
 
 
@@ -77,10 +73,18 @@ def ingest_orders(engine: Engine, keyring: KeyRing, count: int = 0) -> datetime:
     `count` more ordinary ones; returns a run's end whose window, settled, holds them."""
     orders = [
         work_order(),
-        work_order(GDBH="WH20261120000002", YWLBDM="HL0802", YWLBMC="疫情防控", BT="小区多人发热",
-                   SQNR="我们楼里好几户发热，希望卫生部门来看看。"),
-        work_order(GDBH="WH20261120000003", BT="楼道垃圾无人清理",
-                   SQNR="楼道垃圾堆了一周，邻居家孩子腹泻，担心是垃圾引起的。"),
+        work_order(
+            GDBH="WH20261120000002",
+            YWLBDM="HL0802",
+            YWLBMC="疫情防控",
+            BT="小区多人发热",
+            SQNR="我们楼里好几户发热，希望卫生部门来看看。",
+        ),
+        work_order(
+            GDBH="WH20261120000003",
+            BT="楼道垃圾无人清理",
+            SQNR="楼道垃圾堆了一周，邻居家孩子腹泻，担心是垃圾引起的。",
+        ),
         *(work_order(GDBH=f"WH2026112001{n:04d}") for n in range(count)),
     ]
     page = Pipeline(engine, MAPPER, keyring).ingest(orders)
@@ -90,8 +94,12 @@ def ingest_orders(engine: Engine, keyring: KeyRing, count: int = 0) -> datetime:
 
 
 def received_records(simulator: RunningSimulator) -> list[dict[str, Any]]:
-    return [record for entry in simulator.received() if entry["outcome"].get("status") == 200
-            for record in entry["request"]["records"]]
+    return [
+        record
+        for entry in simulator.received()
+        if entry["outcome"].get("status") == 200
+        for record in entry["request"]["records"]
+    ]
 
 
 def test_each_recipient_gets_exactly_its_allow_listed_fields_of_the_cases_it_selects(
@@ -147,7 +155,10 @@ def test_a_rerun_of_the_window_sends_the_same_ids_and_has_one_effect_per_batch(
     assert (resumed["already_provided"], resumed["batches"], resumed["records"]) == (1, 2, 3)
     logged = provision_log(engine, "city_brain")
     assert [(e["batch_number"], e["record_count"], e["final"]) for e in logged] == [
-        (1, 2, False), (2, 2, False), (3, 1, True)]
+        (1, 2, False),
+        (2, 2, False),
+        (3, 1, True),
+    ]
 
     # The last receipt is lost before it is recorded: the next run sends the same batch again.
     with engine.begin() as conn:
@@ -162,8 +173,17 @@ def test_a_rerun_of_the_window_sends_the_same_ids_and_has_one_effect_per_batch(
     assert batches[logged[-1]["batch_id"]]["deliveries"] == 2
     assert len({r["case_id"] for r in received_records(brain)}) == 5
     assert [e["batch_id"] for e in provision_log(engine, "city_brain")] == [e["batch_id"] for e in logged]
-    assert push(spec, sink_for("city_brain", brain), CITY_BRAIN, engine=engine, keyring=keyring,
-                until=until + timedelta(hours=1))["batches"] == 0
+    assert (
+        push(
+            spec,
+            sink_for("city_brain", brain),
+            CITY_BRAIN,
+            engine=engine,
+            keyring=keyring,
+            until=until + timedelta(hours=1),
+        )["batches"]
+        == 0
+    )
 
 
 def test_a_5xx_then_recovery_delivers_with_nothing_lost(
@@ -173,8 +193,9 @@ def test_a_5xx_then_recovery_delivers_with_nothing_lost(
     health = receiver["health_commission"]
     health.faults("5xx", count=2)
     sink = sink_for("health_commission", health)
-    summary = push(partner("health_commission"), sink, HEALTH_COMMISSION, engine=engine, keyring=keyring,
-                   until=until)
+    summary = push(
+        partner("health_commission"), sink, HEALTH_COMMISSION, engine=engine, keyring=keyring, until=until
+    )
     sink.close()
     assert summary["records"] == 2
     attempts = health.received()
@@ -208,8 +229,9 @@ def test_a_window_ends_its_settle_time_before_the_run_so_pages_still_committing_
     later = push(spec, sink, CITY_BRAIN, engine=sqlite_engine, keyring=keyring, until=until)
     sink.close()
     assert (first["records"], later["records"]) == (0, 3)
-    assert later["windows"] == [{"start": "1970-01-01T00:00:00+00:00",
-                                 "end": (until - spec.delivered().settle).isoformat()}]
+    assert later["windows"] == [
+        {"start": "1970-01-01T00:00:00+00:00", "end": (until - spec.delivered().settle).isoformat()}
+    ]
 
 
 def test_a_refused_signature_fails_at_once_and_records_nothing(

@@ -23,7 +23,8 @@ from casehub.ports import EventSink, OutboundEvent
 from connectors import message_board, neighborhood_app
 from connectors.kit.sink import Destination
 from connectors.neighborhood_app.events import AppCallbackSink
-from simulators.testing import RunningSimulator, start
+from simulators.testing import RunningSimulator
+from tests.simulated import fresh, running
 
 ANCHOR = "2025-03-10"
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas" / "partners"
@@ -46,27 +47,18 @@ CALLBACK = contract("neighborhood_app_callback")
 
 @pytest.fixture(scope="module")
 def simulators() -> Iterator[dict[str, RunningSimulator]]:
-    running = {
-        "message_board": start("message_board", anchor=ANCHOR, records=20),
-        "neighborhood_app": start("neighborhood_app", anchor=ANCHOR, records=20),
-    }
-    try:
-        yield running
-    finally:
-        for simulator in running.values():
-            simulator.stop()
+    with running(("message_board", "neighborhood_app"), anchor=ANCHOR, records=20) as started:
+        yield started
 
 
 @pytest.fixture
 def board(simulators: dict[str, RunningSimulator]) -> RunningSimulator:
-    simulators["message_board"].reset()
-    return simulators["message_board"]
+    return fresh(simulators["message_board"])
 
 
 @pytest.fixture
 def app(simulators: dict[str, RunningSimulator]) -> RunningSimulator:
-    simulators["neighborhood_app"].reset()
-    return simulators["neighborhood_app"]
+    return fresh(simulators["neighborhood_app"])
 
 
 def destination(simulator: RunningSimulator, secret: str, timeout: float = 5) -> Destination:
