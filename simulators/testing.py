@@ -112,6 +112,12 @@ class RunningSimulator:
         entries: list[dict[str, Any]] = self._call("GET", "/_admin/received")["received"]
         return entries
 
+    def effects(self) -> dict[str, int]:
+        """An event-taking partner's effects (hotline, message board, community app, urban
+        management): {event_id: n}, one each however often an event is sent."""
+        counted: dict[str, int] = self._call("GET", "/_admin/effects")["effects"]
+        return counted
+
     def batches(self) -> dict[str, dict[str, Any]]:
         """A receiver's ledger (city brain, health commission): {batch_id: {"records",
         "deliveries", "receipt_id"}} — one effect per batch id, however often delivered."""

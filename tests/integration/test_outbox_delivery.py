@@ -93,11 +93,6 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
-def effects(simulator: RunningSimulator) -> dict[str, int]:
-    counted: dict[str, int] = requests.get(simulator.url + "/_admin/effects", timeout=5).json()["effects"]
-    return counted
-
-
 def reply_keys(board: RunningSimulator) -> list[str]:
     """The Idempotency-Key of every reply the board took in, in the order they came."""
     return [entry["request"]["idempotencyKey"] for entry in board.received()]
@@ -300,7 +295,7 @@ def test_a_backlog_waits_while_the_board_is_down_and_drains_once_when_it_recover
         assert (row["state"], row["attempts"], row["receipt"]) == ("pending", 1, None)
         assert row["next_attempt_at"] > clock.now
         assert row["last_error"]["status"] == 503 and row["last_error"]["code"] == "transient"
-    assert board.armed()["count"] == 0 and effects(board) == {}
+    assert board.armed()["count"] == 0 and board.effects() == {}
 
     with board_sink(board.url) as sink:
         again = outbox.deliver(engine, keyring, spec, sink, clock=clock)
@@ -323,7 +318,7 @@ def test_a_backlog_waits_while_the_board_is_down_and_drains_once_when_it_recover
         assert (event["state"], event["attempts"]) == ("delivered", 3)
         assert event["receipt"] == {"event_id": event["event_id"], "duplicate": False, "reference": None}
         assert event["delivered_at"] == clock.now
-    assert effects(board) == dict.fromkeys(ids, 1)
+    assert board.effects() == dict.fromkeys(ids, 1)
     assert reply_keys(board) == ids
     for event in events:
         shown = board_message(board, event["source_id"])
@@ -351,8 +346,8 @@ def test_events_committed_by_a_process_that_died_before_sending_are_delivered_on
     finally:
         later.dispose()
     assert states(engine, "message_board") == states(engine, "neighborhood_app") == ["delivered"] * 2
-    assert effects(board) == dict.fromkeys(board_ids, 1) and reply_keys(board) == board_ids
-    assert effects(app) == dict.fromkeys(app_ids, 1) and callback_ids(app) == app_ids
+    assert board.effects() == dict.fromkeys(board_ids, 1) and reply_keys(board) == board_ids
+    assert app.effects() == dict.fromkeys(app_ids, 1) and callback_ids(app) == app_ids
     assert [entry["request"]["data"]["statusText"] for entry in app.received()] == ["已签收"] * 2
 
 
@@ -384,7 +379,7 @@ def test_a_run_that_died_after_sending_resends_the_same_ids_and_the_board_applie
     spec = partner("message_board")
     with board_sink(board.url) as sink, pytest.raises(Killed):
         outbox.deliver(engine, keyring, spec, DiesAfterSending(sink, 2))
-    assert effects(board) == dict.fromkeys(ids[:2], 1), "the board applied two replies"
+    assert board.effects() == dict.fromkeys(ids[:2], 1), "the board applied two replies"
     assert [(r["state"], r["attempts"], r["receipt"]) for r in rows(engine, "message_board")] == [
         ("pending", 0, None)
     ] * 3
@@ -393,7 +388,7 @@ def test_a_run_that_died_after_sending_resends_the_same_ids_and_the_board_applie
         run = outbox.deliver(engine, keyring, spec, sink)
     assert (run.delivered, run.duplicates) == (3, 2)
     assert reply_keys(board) == [*ids[:2], *ids]
-    assert effects(board) == dict.fromkeys(ids, 1)
+    assert board.effects() == dict.fromkeys(ids, 1)
     delivered = rows(engine, "message_board")
     assert [row["state"] for row in delivered] == ["delivered"] * 3
     assert [row["receipt"]["duplicate"] for row in delivered] == [True, True, False]
@@ -438,14 +433,14 @@ def test_a_delivery_process_killed_mid_batch_leaves_nothing_applied_twice(
             process.kill()
             process.wait(timeout=10)
     app.faults("none")
-    assert effects(app) == dict.fromkeys(ids[:2], 1)
+    assert app.effects() == dict.fromkeys(ids[:2], 1)
     assert [(r["state"], r["receipt"]) for r in rows(engine, "neighborhood_app")] == [("pending", None)] * 3
 
     with app_sink(app.url) as sink:
         run = outbox.deliver(engine, keyring, partner("neighborhood_app"), sink)
     assert (run.delivered, run.duplicates) == (3, 2)
     assert callback_ids(app) == [*ids[:2], *ids]
-    assert effects(app) == dict.fromkeys(ids, 1)
+    assert app.effects() == dict.fromkeys(ids, 1)
     assert states(engine, "neighborhood_app") == ["delivered"] * 3
 
 
@@ -491,7 +486,7 @@ def test_a_refused_token_kills_the_events_and_the_cli_replay_delivers_them_once_
         no_personal_data(listed, events[0]["message"])
         no_personal_data(listed, events[1]["message"])
         assert "revoked-token" not in listed
-    assert effects(board) == {}
+    assert board.effects() == {}
 
     assert replay_cli(engine, "--partner", "message_board") == {"replayed": 2}
     back = by_id(engine, "message_board")
@@ -502,7 +497,7 @@ def test_a_refused_token_kills_the_events_and_the_cli_replay_delivers_them_once_
         fixed = outbox.deliver(engine, keyring, spec, sink, clock=Clock())  # due from the replay on
     assert fixed.delivered == 2
     assert states(engine, "message_board") == ["delivered"] * 2
-    assert effects(board) == dict.fromkeys(ids, 1)
+    assert board.effects() == dict.fromkeys(ids, 1)
 
 
 def test_a_reply_to_a_message_the_board_does_not_have_is_dead_with_its_code_and_no_personal_data(
@@ -528,7 +523,7 @@ def test_a_reply_to_a_message_the_board_does_not_have_is_dead_with_its_code_and_
     assert (again.event_id, again.state, again.attempts) == (event["event_id"], "pending", 0)
     with board_sink(board.url) as sink:
         assert outbox.deliver(engine, keyring, spec, sink).dead == 1, "the cause is not fixed"
-    assert effects(board) == {}
+    assert board.effects() == {}
     assert reply_keys(board) == [event["event_id"]] * 2
 
 
@@ -554,7 +549,7 @@ def test_the_boards_retry_after_is_honoured(
         assert outbox.deliver(engine, keyring, spec, sink, clock=clock).delivered == 0
         clock.advance(seconds=1)
         assert outbox.deliver(engine, keyring, spec, sink, clock=clock).delivered == 1
-    assert effects(board) == {event["event_id"]: 1}
+    assert board.effects() == {event["event_id"]: 1}
 
 
 # -- 6. per-case order ------------------------------------------------------------------------------
@@ -577,7 +572,7 @@ def test_a_cases_newer_event_waits_for_its_older_one_and_other_cases_do_not(
     with app_sink(app.url) as sink:
         run = outbox.deliver(engine, keyring, spec, sink, clock=clock)
         assert (run.retried, run.delivered, run.held) == (1, 1, 1)
-        assert effects(app) == {unrelated: 1}
+        assert app.effects() == {unrelated: 1}
         held = by_id(engine, "neighborhood_app")[newer]
         assert (held["state"], held["attempts"]) == ("pending", 0)
 
@@ -589,7 +584,7 @@ def test_a_cases_newer_event_waits_for_its_older_one_and_other_cases_do_not(
         assert outbox.deliver(engine, keyring, spec, sink, clock=clock).delivered == 2
     assert callback_ids(app) == [unrelated, older, newer]
     assert [e["request"]["data"]["statusText"] for e in app.received()] == ["已签收", "已签收", "已办结"]
-    assert effects(app) == {unrelated: 1, older: 1, newer: 1}
+    assert app.effects() == {unrelated: 1, older: 1, newer: 1}
     assert states(engine, "neighborhood_app") == ["delivered"] * 3
 
 
@@ -617,7 +612,7 @@ def test_a_dead_older_event_holds_its_cases_newer_ones_back(
     assert found[broken]["state"] == "dead" and "data.result" in found[broken]["last_error"]["message"]
     assert (found[newer]["state"], found[newer]["attempts"]) == ("pending", 0)
     assert found[unrelated]["state"] == "delivered"
-    assert reply_keys(board) == [unrelated] and effects(board) == {unrelated: 1}
+    assert reply_keys(board) == [unrelated] and board.effects() == {unrelated: 1}
 
 
 def test_events_held_behind_a_dead_one_do_not_starve_other_cases(
@@ -635,7 +630,7 @@ def test_events_held_behind_a_dead_one_do_not_starve_other_cases(
             outbox.deliver(engine, keyring, spec, sink, clock=clock)
             clock.advance(hours=1)
     assert states(engine, "message_board") == ["dead", "pending", "pending", "delivered"]
-    assert effects(board) == {unrelated: 1}
+    assert board.effects() == {unrelated: 1}
 
 
 # -- 7. the last allowed attempt --------------------------------------------------------------------

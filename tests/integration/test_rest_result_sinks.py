@@ -117,11 +117,6 @@ def status_event(report_id: str, status: str = "processing", **data: Any) -> Out
     )
 
 
-def effects(simulator: RunningSimulator) -> dict[str, int]:
-    counted: dict[str, int] = requests.get(simulator.url + "/_admin/effects", timeout=5).json()["effects"]
-    return counted
-
-
 def message(board: RunningSimulator, message_id: str) -> dict[str, Any]:
     answer = requests.get(
         f"{board.url}/api/v1/messages/{message_id}",
@@ -143,7 +138,7 @@ def test_a_reply_is_the_boards_contract_and_has_one_effect_when_sent_twice(board
     with board_sink(board) as sink:
         first, again = sink.send(event), sink.send(event)
     assert (first.event_id, first.duplicate, again.duplicate) == (event.event_id, False, True)
-    assert effects(board) == {event.event_id: 1}
+    assert board.effects() == {event.event_id: 1}
     shown = message(board, message_id)
     assert (shown["status"], shown["replyContent"], shown["replyOrg"]) == (
         "已回复",
@@ -162,7 +157,7 @@ def test_a_reply_whose_answer_was_lost_is_recognised_when_sent_again(board: Runn
             sink.send(event)
         board.faults("none")
         assert sink.send(event).duplicate is True
-    assert effects(board) == {event.event_id: 1}
+    assert board.effects() == {event.event_id: 1}
 
 
 def test_the_board_throttling_is_transient_with_its_retry_after(board: RunningSimulator) -> None:
@@ -172,7 +167,7 @@ def test_the_board_throttling_is_transient_with_its_retry_after(board: RunningSi
         sink.send(event)
     assert (throttled.value.status, throttled.value.retry_after) == (429, 7)
     assert throttled.value.request_id == event.event_id
-    assert effects(board) == {}
+    assert board.effects() == {}
 
 
 @pytest.mark.parametrize("mode", ["5xx", "fault", "error_body", "hang"])
@@ -180,7 +175,7 @@ def test_a_failing_board_is_transient_and_applies_nothing(board: RunningSimulato
     board.faults(mode, count=1, hang_seconds=5)
     with board_sink(board, timeout=0.5) as sink, pytest.raises(TransientPartnerError):
         sink.send(result_event("message_board", first_id(board)))
-    assert effects(board) == {}
+    assert board.effects() == {}
 
 
 def test_a_refused_token_is_permanent_naming_the_code(board: RunningSimulator) -> None:
@@ -189,7 +184,7 @@ def test_a_refused_token_is_permanent_naming_the_code(board: RunningSimulator) -
     assert not isinstance(refused.value, TransientPartnerError)
     assert "credentials refused (code 40101)" in str(refused.value)
     assert "revoked-token" not in str(refused.value)
-    assert effects(board) == {}
+    assert board.effects() == {}
 
 
 def test_the_board_refusing_a_reply_is_permanent_naming_the_code(board: RunningSimulator) -> None:
@@ -202,7 +197,7 @@ def test_the_board_refusing_a_reply_is_permanent_naming_the_code(board: RunningS
             )
         with pytest.raises(PermanentPartnerError, match=r"code 40400"):
             sink.send(result_event("message_board", "1"))
-    assert effects(board) == {event.event_id: 1}
+    assert board.effects() == {event.event_id: 1}
 
 
 def test_a_board_answer_past_the_receipt_limit_breaks_the_contract(board: RunningSimulator) -> None:
@@ -238,7 +233,7 @@ def test_a_callback_is_the_apps_contract_and_has_one_effect_when_sent_twice(
     with app_sink(app) as sink:
         first, again = sink.send(event), sink.send(event)
     assert (first.duplicate, again.duplicate) == (False, True)
-    assert effects(app) == {event.event_id: 1}
+    assert app.effects() == {event.event_id: 1}
     [applied, _] = app.received()
     expected = "已办结" if kind == "result" else "处理中"
     assert (applied["request"]["data"]["reportId"], applied["request"]["data"]["statusText"]) == (
@@ -257,7 +252,7 @@ def test_every_status_renders_to_the_apps_contract(app: RunningSimulator) -> Non
         for event in events:
             CALLBACK.validate(neighborhood_app.EVENT_RENDERER.render(event))
             assert sink.send(event).duplicate is False
-    assert len(effects(app)) == 4
+    assert len(app.effects()) == 4
 
 
 def test_the_app_throttling_is_transient_with_its_retry_after(app: RunningSimulator) -> None:
@@ -272,7 +267,7 @@ def test_a_failing_app_is_transient_and_applies_nothing(app: RunningSimulator, m
     app.faults(mode, count=1, hang_seconds=5)
     with app_sink(app, timeout=0.5) as sink, pytest.raises(TransientPartnerError):
         sink.send(status_event(first_id(app)))
-    assert effects(app) == {}
+    assert app.effects() == {}
 
 
 def test_a_callback_signed_with_another_secret_is_permanent(app: RunningSimulator) -> None:
@@ -281,7 +276,7 @@ def test_a_callback_signed_with_another_secret_is_permanent(app: RunningSimulato
         sink.send(status_event(first_id(app)))
     assert not isinstance(refused.value, TransientPartnerError)
     assert refused.value.status == 401
-    assert effects(app) == {}
+    assert app.effects() == {}
 
 
 def test_each_attempt_is_signed_afresh(app: RunningSimulator) -> None:

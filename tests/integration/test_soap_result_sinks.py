@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 import zeep
 from jsonschema import Draft202012Validator
 from lxml import etree
@@ -127,13 +126,6 @@ def transfer_event(event_id: str = "0195a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c", **dat
     )
 
 
-def effects(simulator: testing.RunningSimulator) -> dict[str, int]:
-    answer = requests.get(simulator.url + "/_admin/effects", timeout=5)
-    answer.raise_for_status()
-    counts: dict[str, int] = answer.json()["effects"]
-    return counts
-
-
 def first_order(simulator: testing.RunningSimulator) -> str:
     return sorted(simulator.truth())[0]
 
@@ -197,7 +189,7 @@ def test_a_result_sent_twice_has_one_effect(work_orders: testing.RunningSimulato
     with hotline.build_event_sink(destination(work_orders, HOTLINE)) as sink:
         first, again = sink.send(event), sink.send(event)
     assert (first.event_id, first.duplicate, again.duplicate) == (event.event_id, False, True)
-    assert effects(work_orders) == {event.event_id: 1}
+    assert work_orders.effects() == {event.event_id: 1}
     [applied, repeated] = work_orders.received()
     assert applied["request"]["BLJG"] == "经现场核查，路灯已修复并恢复照明。"
     assert applied["request"]["SJBH"] == repeated["request"]["SJBH"] == event.event_id
@@ -211,7 +203,7 @@ def test_a_refused_result_is_permanent_and_names_its_code(work_orders: testing.R
         sink.send(result_event("WH19990101000001"))
     assert "JGDM 1002" in str(refused.value)
     assert "WH19990101000001" not in str(refused.value)
-    assert effects(work_orders) == {}
+    assert work_orders.effects() == {}
 
 
 def test_an_event_the_hotline_cannot_take_is_permanent_before_any_call(
@@ -237,9 +229,9 @@ def test_a_partner_failure_is_transient(
         assert isinstance(error, TransientPartnerError)
         assert error.status == status
         assert error.retry_after == (7.0 if mode == "429" else None)
-        assert effects(work_orders) == {}
+        assert work_orders.effects() == {}
         assert sink.send(event).duplicate is False
-    assert effects(work_orders) == {event.event_id: 1}
+    assert work_orders.effects() == {event.event_id: 1}
 
 
 def test_a_hung_hotline_is_transient_within_the_timeout(work_orders: testing.RunningSimulator) -> None:
@@ -261,7 +253,7 @@ def test_a_refused_credential_is_permanent(work_orders: testing.RunningSimulator
     ):
         sink.send(result_event(first_order(work_orders)))
     assert "not-the-secret" not in str(refused.value)
-    assert effects(work_orders) == {}
+    assert work_orders.effects() == {}
 
 
 def test_a_partner_that_is_not_there_is_transient() -> None:
@@ -295,7 +287,7 @@ def test_a_transfer_sent_twice_creates_one_case(urban: testing.RunningSimulator)
         first, again = sink.send(event), sink.send(event)
     assert (first.duplicate, again.duplicate) == (False, True)
     assert first.reference is not None and first.reference == again.reference
-    assert effects(urban) == {event.event_id: 1}
+    assert urban.effects() == {event.event_id: 1}
     request = urban.received()[0]["request"]
     assert request["ExternalNo"] == CASE_ID
     back = to_wgs84(float(request["CoordX"]), float(request["CoordY"]), "EPSG:4547")
@@ -310,7 +302,7 @@ def test_a_transfer_urban_management_refuses_is_permanent(urban: testing.Running
         sink.send(transfer_event(title="标" * 201))
     assert not isinstance(refused.value, ContractError)
     assert "标标" not in str(refused.value)
-    assert effects(urban) == {}
+    assert urban.effects() == {}
 
 
 @pytest.mark.parametrize(("mode", "status"), [("429", 429), ("5xx", 503), ("fault", 500)])
@@ -322,9 +314,9 @@ def test_urban_management_failing_is_transient(
         error = sent_fault(urban, mode, sink, event)
         assert isinstance(error, TransientPartnerError)
         assert (error.status, error.retry_after) == (status, 7.0 if mode == "429" else None)
-        assert effects(urban) == {}
+        assert urban.effects() == {}
         assert sink.send(event).duplicate is False
-    assert effects(urban) == {event.event_id: 1}
+    assert urban.effects() == {event.event_id: 1}
 
 
 def test_a_refused_credential_at_urban_management_is_permanent(urban: testing.RunningSimulator) -> None:
@@ -333,7 +325,7 @@ def test_a_refused_credential_at_urban_management_is_permanent(urban: testing.Ru
         pytest.raises(PermanentPartnerError, match="credentials refused"),
     ):
         sink.send(transfer_event())
-    assert effects(urban) == {}
+    assert urban.effects() == {}
 
 
 # --- progress back from urban management --------------------------------------------------

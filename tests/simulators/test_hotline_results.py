@@ -55,13 +55,6 @@ def _submit(
     return service.SubmitHandlingResult(**values)
 
 
-def _effects(simulator: testing.RunningSimulator) -> dict[str, int]:
-    answer = requests.get(simulator.url + "/_admin/effects", timeout=5)
-    answer.raise_for_status()
-    effects: dict[str, int] = answer.json()["effects"]
-    return effects
-
-
 def _post(simulator: testing.RunningSimulator, payload: bytes) -> requests.Response:
     return requests.post(
         simulator.url + "/ws/workorder",
@@ -121,7 +114,7 @@ def test_an_event_is_applied_once_and_its_repeat_is_a_duplicate(
     assert (first.JGDM, first.JGXX) == ("0", "接收成功 accepted")
     assert again.JGDM == "0"
     assert again.JGXX.startswith("重复提交 duplicate")
-    assert _effects(hotline) == {"evt-1": 1}
+    assert hotline.effects() == {"evt-1": 1}
     assert service.GetWorkOrder(GDBH=number).BLJG == "第一次提交的结果"
     assert [entry["request"]["SJBH"] for entry in hotline.received()] == ["evt-1", "evt-1"]
 
@@ -136,9 +129,9 @@ def test_effects_count_each_applied_event_and_nothing_refused(
     refused = _submit(service, "WH19990101000001", event_id="evt-unknown-order")
     legacy = _submit(service, number, event_id=None)
     assert (refused.JGDM, legacy.JGDM) == ("1002", "0")
-    assert _effects(hotline) == {"evt-a": 1, "evt-b": 1}
+    assert hotline.effects() == {"evt-a": 1, "evt-b": 1}
     hotline.reset()
-    assert _effects(hotline) == {}
+    assert hotline.effects() == {}
 
 
 # --- the callback (回访) --------------------------------------------------------------------
@@ -244,7 +237,7 @@ def test_a_hostile_submission_is_refused_by_its_code_and_applies_nothing(
     assert (answer.status_code, jgdm) == (200, code)
     assert named in jgxx
     assert "结结结" not in jgxx and "单单单" not in jgxx
-    assert _effects(hotline) == {}
+    assert hotline.effects() == {}
     assert hotline.truth()[number]["versions"] == versions
 
 
@@ -259,7 +252,7 @@ def test_an_oversized_submission_is_a_client_fault(
         "soap:Client",
         True,
     )
-    assert _effects(hotline) == {}
+    assert hotline.effects() == {}
 
 
 # --- faults apply to submissions ------------------------------------------------------------
@@ -277,10 +270,10 @@ def test_the_fault_plan_applies_to_submissions(
     assert answer.status_code == status
     if mode == "429":
         assert answer.headers["Retry-After"] == "7"
-    assert _effects(hotline) == {}
+    assert hotline.effects() == {}
     assert hotline.received() == []
     assert _answer(_post(hotline, _submission(number, SJBH="evt-faulted")))[0] == "0"
-    assert _effects(hotline) == {"evt-faulted": 1}
+    assert hotline.effects() == {"evt-faulted": 1}
 
 
 def test_a_hung_submission_is_held_past_the_clients_timeout(
@@ -296,4 +289,4 @@ def test_a_hung_submission_is_held_past_the_clients_timeout(
             timeout=1,
         )
     hotline.faults("none")
-    assert _effects(hotline) == {}
+    assert hotline.effects() == {}

@@ -33,11 +33,6 @@ def _reply(
     )
 
 
-def _effects(http: requests.Session, board: testing.RunningSimulator) -> dict[str, int]:
-    effects: dict[str, int] = http.get(board.url + "/_admin/effects", timeout=5).json()["effects"]
-    return effects
-
-
 def _versions(board: testing.RunningSimulator, message_id: str) -> int:
     versions: int = board.truth()[message_id]["versions"]
     return versions
@@ -57,7 +52,7 @@ def test_a_repeated_key_is_answered_as_the_first_time_and_adds_no_version(
     }
     assert again["data"] == {**first["data"], "duplicate": True}
     assert _versions(board, message_id) == before + 1
-    assert _effects(http, board) == {"evt-0001": 1}
+    assert board.effects() == {"evt-0001": 1}
     shown = http.get(f"{board.url}/api/v1/messages/{message_id}", headers=AUTH, timeout=5).json()["data"]
     assert (shown["replyContent"], shown["replyOrg"]) == (REPLY["replyContent"], REPLY["replyOrg"])
 
@@ -78,7 +73,7 @@ def test_a_key_reused_for_another_reply_is_refused_with_40900(
     assert (refused.status_code, refused.json()["code"], refused.json()["data"]) == (200, 40900, None)
     assert "Idempotency-Key" in refused.json()["msg"]
     assert _versions(board, target) == before
-    assert _effects(http, board) == {"evt-0001": 1}
+    assert board.effects() == {"evt-0001": 1}
 
 
 def test_without_a_key_every_reply_is_applied(
@@ -90,7 +85,7 @@ def test_without_a_key_every_reply_is_applied(
     assert [answer["code"] for answer in answers] == [0, 0]
     assert "duplicate" not in answers[0]["data"]
     assert _versions(board, message_id) == before + 2
-    assert _effects(http, board) == {}
+    assert board.effects() == {}
 
 
 @pytest.mark.parametrize(
@@ -126,7 +121,7 @@ def test_a_refused_reply_names_its_field_and_consumes_no_key(
     assert named in answer["msg"]
     assert "长长长" not in answer["msg"]
     assert _versions(board, message_id) == before
-    assert _effects(http, board) == {}
+    assert board.effects() == {}
     assert _reply(http, board, message_id, key="evt-1").json()["data"]["duplicate"] is False
 
 
@@ -134,7 +129,7 @@ def test_a_reply_to_an_unknown_message_is_40400_and_the_key_stays_free(
     board: testing.RunningSimulator, http: requests.Session
 ) -> None:
     assert _reply(http, board, "1").json()["code"] == 40400
-    assert _effects(http, board) == {}
+    assert board.effects() == {}
     assert _reply(http, board, _message_id(board)).json()["data"]["duplicate"] is False
 
 
@@ -158,7 +153,7 @@ def test_faults_reach_the_reply_and_apply_nothing(
     board.faults("error_body", count=1)
     assert _reply(http, board, message_id).headers["Content-Type"].startswith("text/html")
     assert _versions(board, message_id) == before
-    assert _effects(http, board) == {}
+    assert board.effects() == {}
     assert _reply(http, board, message_id).json()["data"]["duplicate"] is False
 
 
@@ -173,12 +168,12 @@ def test_a_bad_token_refuses_the_reply_before_its_key(
         headers={"Authorization": "Bearer wrong", "Idempotency-Key": "evt-0001"},
     ).json()
     assert answer["code"] == 40101
-    assert _effects(http, board) == {}
+    assert board.effects() == {}
 
 
 def test_a_reset_forgets_the_keys(board: testing.RunningSimulator, http: requests.Session) -> None:
     message_id = _message_id(board)
     _reply(http, board, message_id)
     board.reset()
-    assert _effects(http, board) == {}
+    assert board.effects() == {}
     assert _reply(http, board, message_id).json()["data"]["duplicate"] is False

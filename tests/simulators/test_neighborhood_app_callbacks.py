@@ -86,11 +86,6 @@ def encoded(document: Any) -> bytes:
     return json.dumps(document, ensure_ascii=False).encode("utf-8")
 
 
-def effects(app: testing.RunningSimulator) -> dict[str, int]:
-    counted: dict[str, int] = requests.get(app.url + "/_admin/effects", timeout=5).json()["effects"]
-    return counted
-
-
 def test_a_callback_is_applied_once_however_often_it_comes(
     app: testing.RunningSimulator, report_ids: list[str]
 ) -> None:
@@ -102,7 +97,7 @@ def test_a_callback_is_applied_once_however_often_it_comes(
         {"code": "OK", "reportId": report_ids[0], "duplicate": False},
     )
     assert (again.status_code, again.json()["duplicate"]) == (200, True)
-    assert effects(app) == {"evt-0001": 1}
+    assert app.effects() == {"evt-0001": 1}
     received = app.received()
     assert [entry["outcome"] for entry in received] == [
         {"status": 200, "duplicate": False},
@@ -117,7 +112,7 @@ def test_it_knows_every_report_its_sender_sends(app: testing.RunningSimulator, r
     for number, report_id in enumerate(report_ids):
         body = encoded(envelope(report_id))
         assert post(app, body, signed(body, f"evt-{number}")).status_code == 200
-    assert len(effects(app)) == RECORDS
+    assert len(app.effects()) == RECORDS
 
 
 def test_an_unknown_report_is_404_naming_the_field(app: testing.RunningSimulator) -> None:
@@ -125,7 +120,7 @@ def test_an_unknown_report_is_404_naming_the_field(app: testing.RunningSimulator
     answer = post(app, body, signed(body))
     assert (answer.status_code, answer.json()["code"]) == (404, "UNKNOWN_REPORT")
     assert "/data/reportId" in answer.json()["message"]
-    assert effects(app) == {}
+    assert app.effects() == {}
 
 
 @pytest.mark.parametrize(
@@ -172,7 +167,7 @@ def test_a_callback_that_is_not_the_hubs_is_refused(
     assert (answer.status_code, answer.json()["code"]) == (status, code)
     for header in change:
         assert header in answer.json()["message"]
-    assert effects(app) == {}
+    assert app.effects() == {}
     assert app.received()[-1]["outcome"] == {"status": status, "code": code}
 
 
@@ -195,7 +190,7 @@ def test_a_hostile_body_is_refused_and_named(
     answer = post(app, body, headers)
     assert answer.status_code == status
     assert named in answer.json()["message"]
-    assert effects(app) == {}
+    assert app.effects() == {}
 
 
 def _utf8(body: bytes) -> bool:
@@ -241,7 +236,7 @@ def test_a_malformed_callback_is_422_naming_the_field_never_the_value(
     assert (answer.status_code, answer.json()["code"]) == (422, "INVALID_FIELD")
     assert answer.json()["message"].startswith(field)
     assert "13800138000" not in answer.text
-    assert effects(app) == {}
+    assert app.effects() == {}
 
 
 def test_the_envelope_type_is_checked(app: testing.RunningSimulator, report_ids: list[str]) -> None:
@@ -261,7 +256,7 @@ def test_faults_come_before_any_check_and_apply_nothing(
     assert post(app, body, signed(body)).status_code == 503
     app.faults("fault", count=1)
     assert post(app, body, signed(body)).status_code == 500
-    assert effects(app) == {}
+    assert app.effects() == {}
     assert post(app, body, signed(body)).json()["duplicate"] is False
 
 
@@ -269,7 +264,7 @@ def test_a_reset_forgets_what_was_applied(app: testing.RunningSimulator, report_
     body = encoded(envelope(report_ids[0]))
     post(app, body, signed(body))
     app.reset()
-    assert effects(app) == {}
+    assert app.effects() == {}
     assert app.received() == []
     assert post(app, body, signed(body)).json()["duplicate"] is False
 

@@ -65,13 +65,6 @@ def _service(simulator: testing.RunningSimulator) -> zeep.proxy.ServiceProxy:
     return client.create_service(BINDING, simulator.url + "/ws/casefile")
 
 
-def _effects(simulator: testing.RunningSimulator) -> dict[str, int]:
-    answer = requests.get(simulator.url + "/_admin/effects", timeout=5)
-    answer.raise_for_status()
-    effects: dict[str, int] = answer.json()["effects"]
-    return effects
-
-
 def _progress(
     service: zeep.proxy.ServiceProxy, size: int = 500, window: tuple[str, str] = EVER
 ) -> list[dict[str, Any]]:
@@ -142,7 +135,7 @@ def test_a_transferred_case_gets_a_case_number_once(at_once: testing.RunningSimu
     again = service.CreateCase(**_case(Title="重发时改动的标题"))
     assert re.fullmatch(r"CG\d{6}9\d{5}", first.CaseNo)
     assert (first.Duplicate, again.Duplicate, again.CaseNo) == (False, True, first.CaseNo)
-    assert _effects(at_once) == {"evt-1": 1}
+    assert at_once.effects() == {"evt-1": 1}
     [_, received] = at_once.received()
     assert received["outcome"] == {"CaseNo": first.CaseNo, "Duplicate": True}
 
@@ -154,9 +147,9 @@ def test_a_second_event_for_the_same_case_creates_nothing(at_once: testing.Runni
     other = service.CreateCase(**_case("evt-3", external_no="b3c1e7f0-1c2d-5e6f-8a9b-0c1d2e3f4a5b"))
     assert (second.CaseNo, second.Duplicate) == (first.CaseNo, True)
     assert (other.CaseNo != first.CaseNo, other.Duplicate) == (True, False)
-    assert _effects(at_once) == {"evt-1": 1, "evt-3": 1}
+    assert at_once.effects() == {"evt-1": 1, "evt-3": 1}
     at_once.reset()
-    assert _effects(at_once) == {}
+    assert at_once.effects() == {}
 
 
 # --- progress ----------------------------------------------------------------------------
@@ -296,7 +289,7 @@ def test_a_hostile_case_is_refused_naming_the_element(
     assert (answer.status_code, code, error) == (500, "soap:Client", "BadRequest")
     assert named in reason
     assert "标标" not in reason and "述述" not in reason
-    assert _effects(at_once) == {}
+    assert at_once.effects() == {}
     assert _progress(_service(at_once)) == []
 
 
@@ -305,7 +298,7 @@ def test_an_oversized_case_is_refused(at_once: testing.RunningSimulator) -> None
     code, reason, _ = _fault_of(answer)
     assert (answer.status_code, code) == (500, "soap:Client")
     assert "exceeds" in reason
-    assert _effects(at_once) == {}
+    assert at_once.effects() == {}
 
 
 @pytest.mark.parametrize(
@@ -344,6 +337,6 @@ def test_the_fault_plan_applies_to_create_case(at_once: testing.RunningSimulator
     assert (throttled.status_code, throttled.headers["Retry-After"]) == (429, "9")
     at_once.faults("5xx")
     assert _post(at_once, _create_body(_case())).status_code == 503
-    assert _effects(at_once) == {}
+    assert at_once.effects() == {}
     assert _post(at_once, _create_body(_case())).status_code == 200
-    assert _effects(at_once) == {"evt-1": 1}
+    assert at_once.effects() == {"evt-1": 1}
