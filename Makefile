@@ -34,6 +34,7 @@ test-fast: venv
 bench: venv
 	$(BIN)/python benchmarks/bench_ingest.py
 	$(BIN)/python benchmarks/bench_webhooks.py
+	$(BIN)/python benchmarks/bench_outbox.py
 
 up: venv
 	$(BIN)/casehub up

@@ -18,6 +18,11 @@ ROOT = Path(__file__).resolve().parents[2]
     [
         ("bench_ingest.py", ["--records", "300"], r"^sqlite\s+300\s+[\d,]+\s+[\d,]+"),
         ("bench_webhooks.py", ["--deliveries", "60"], r"^sqlite\s+POST webhook\s+60\s+[\d,]+"),
+        (
+            "bench_outbox.py",
+            ["--events", "60", "--records", "300"],
+            r"(?s)^sqlite\s+outbox deliver\s+60\s+[\d,]+.*^sqlite\s+300\s+\d+\s+[\d,]+",
+        ),
     ],
 )
 def test_a_benchmark_runs_and_prints_its_figures(script: str, arguments: list[str], row: str) -> None:
