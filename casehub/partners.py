@@ -93,6 +93,8 @@ class Deliver:
     fields it may receive, the schema of one record, and which cases it is sent. Without one,
     the partner's code names it. A push's window ends `settle_seconds` before the run's end, so
     that a page still committing when the push reads has landed before its window is read.
+    With `feedback`, the partner's handling feedback on what it was sent is read back after each
+    push, through its connector's `build_feedback_source` and `feedback_action`.
     """
 
     schedule: str
@@ -100,6 +102,7 @@ class Deliver:
     timeout_seconds: float
     recipient: str = ""
     settle_seconds: int = 0
+    feedback: bool = False
 
     @property
     def settle(self) -> timedelta:
@@ -232,7 +235,9 @@ def _build(kind: type[T], entry: Any, where: str) -> T:
         raise ConfigurationError(f"{where}: field {missing[0]!r} is missing")
     for name, value in entry.items():
         expected = _SCALARS.get(name)
-        if expected is not None and (isinstance(value, bool) or not isinstance(value, expected)):
+        if expected is not None and (
+            not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool)
+        ):
             raise ConfigurationError(f"{where}: field {name!r} has the wrong type")
     return kind(**entry)
 
@@ -266,6 +271,7 @@ _SCALARS: dict[str, type | tuple[type, ...]] = {
     "records": int,
     "recipient": str,
     "settle_seconds": int,
+    "feedback": bool,
     "kinds": list,
     "delivery": str,
     "max_attempts": int,

@@ -81,6 +81,30 @@ def endpoint_for(spec: Partner) -> Any:
     )
 
 
+READ_BACK_PAGE_SIZE = 200
+"""Entries a page of a delivered partner's read-back asks for, unless the connection's extra says."""
+
+
+def read_back_endpoint_for(spec: Partner) -> Any:
+    """Where the hub reads back what a partner it delivers to did with the cases: the connection
+    its pushes go to (host = base URL, login = the hub's key id, password = the shared secret);
+    extra may set `timeout` for one call (else the deliver table's), `page_size` and
+    `max_reply_bytes`."""
+    from connectors.kit import MAX_REPLY_BYTES, Endpoint
+
+    deliver = spec.delivered()
+    connection = BaseHook.get_connection(spec.connection)
+    extra = connection.extra_dejson or {}
+    return Endpoint(
+        url=str(connection.host),
+        login=connection.login or "",
+        secret=connection.password or "",
+        timeout=float(extra.get("timeout", deliver.timeout_seconds)),
+        page_size=int(extra.get("page_size", READ_BACK_PAGE_SIZE)),
+        max_reply_bytes=int(extra.get("max_reply_bytes", MAX_REPLY_BYTES)),
+    )
+
+
 def destination_for(spec: Partner) -> Any:
     """The recipient's destination from its Airflow connection (host = base URL, login = the
     hub's key id there, password = the signing secret; extra may set `timeout` for one upload,
@@ -255,6 +279,30 @@ def pull_progress(spec: Partner, context: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
+def pull_feedback(spec: Partner, context: dict[str, Any]) -> dict[str, Any]:
+    """The handling feedback of a partner the hub delivers to, on the cases it was sent, applied
+    as its actions (history, no change of status)."""
+    import casehub
+    from casehub.jobs import pull_progress as pull
+    from casehub.store import connect
+
+    connector = casehub.load_connector(spec)
+    source = connector.build_feedback_source(read_back_endpoint_for(spec))
+    try:
+        summary = pull(
+            spec,
+            source,
+            connector.feedback_action,
+            engine=connect(),
+            keyring=keyring(),
+            until=run_until(context),
+        )
+    finally:
+        source.close()
+    log.info("%s feedback: %s", spec.code, json.dumps(summary))
+    return summary
+
+
 def supervise_cases() -> dict[str, int]:
     from casehub.jobs import supervise
     from casehub.store import connect
@@ -276,7 +324,8 @@ def partner_dag(
 ) -> DAG:
     """A partner's DAG: task `kind` runs `work` in the partner's pool. Bringing cases in, it
     updates the cases asset, then `reconcile` checks the store still accounts for every raw
-    record; pushing out, it updates the provisions asset and stands alone."""
+    record; pushing out, it updates the provisions asset, followed by `feedback` (which updates
+    the cases asset) when the manifest has the partner's feedback read back."""
     bringing_in = kind != "deliver"
     with DAG(
         dag_id=dag_id,
@@ -312,7 +361,14 @@ def partner_dag(
             if len(steps) > 1:
                 steps[0] >> steps[1]
         else:
-            exchange()
+            pushed = exchange()
+            if spec.delivered().feedback:
+                # What the partner did with the cases it was sent comes back as their history.
+                @task(task_id="feedback", pool=spec.pool, outlets=[CASES])
+                def feedback(**context: Any) -> dict[str, Any]:
+                    return pull_feedback(spec, context)
+
+                pushed >> feedback()
     return dag
 
 

@@ -1,8 +1,9 @@
 """Push DAGs, one per partner of `connectors/partners.toml` the hub delivers to, in manifest order.
 
 Each sends the cases changed since the recipient's last complete window, by its allow-list in
-`schemas/recipients/`, in signed batches, and records each batch in the provision log. All the
-work is in casehub; this file only wires it.
+`schemas/recipients/`, in signed batches, and records each batch in the provision log; a
+recipient whose manifest has `feedback = true` then has its handling feedback read back as case
+history. All the work is in casehub; this file only wires it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,17 @@ batch number. Once the partner's receipt is in, the batch is recorded in the pro
   `provision_log` table holds one row per batch (recipient, purpose, fields, count, receipt).
 * **Rerunning** a run is safe: the same window sends the same batch ids, and what the partner
   already holds is acknowledged without a second effect; batches already recorded are skipped.
+{feedback}"""
+
+FEEDBACK_DOC = """\
+* **Feedback** — after the push, the `feedback` task reads back the partner's handling feedback
+  (处置反馈) from the same connection, signed with the same key id and secret, from its
+  `{code}:progress` cursor, less a lookback, to the run's end; each entry becomes
+  a version of its case with the history event `{{"kind": "feedback", "code": …}}` and no
+  change of status, and lands sealed as a raw record of channel `{code}`. Its return value
+  counts what was applied, `duplicate` (read before), `refused_<reason>` (a case the partner
+  was not sent) and `invalid` (reasons logged, never values); rerunning applies nothing twice.
+  The connection's extra may set `page_size` (default 200).
 """
 
 
@@ -49,6 +61,7 @@ def build(spec: Partner) -> DAG:
             connection=spec.connection,
             pool=spec.pool,
             slots=spec.pool_slots,
+            feedback=FEEDBACK_DOC.format(code=spec.code) if deliver.feedback else "",
         ),
         schedule=deliver.schedule,
         kind="deliver",

@@ -8,6 +8,8 @@ batch is applied once: its id enters the ledger with its record count, and a bat
 before is acknowledged again with `duplicate: true` and no second effect. What arrived is in
 `/_admin/received` (the decoded records, never the signature), the ledger in `/_admin/batches`.
 Faults (`/_admin/faults`: 5xx, 429 with Retry-After, hang, trickle, …) come before any check.
+A partner that answers the hub besides (the health commission's feedback) adds its routes to the
+app, reaching the simulator's state at `app.state.simulator`, and hears of each batch applied.
 """
 
 from __future__ import annotations
@@ -83,10 +85,12 @@ def _refusal(error: Refused) -> JSONResponse:
 
 
 def _bad_total(response: Response) -> Response:
-    """A receipt whose count is written the legacy way, "12条": not a number."""
+    """A receipt whose count (or a listing whose total) is written the legacy way, "12条": not a
+    number."""
     document = json.loads(bytes(response.body))
-    if "accepted" in document:
-        document["accepted"] = f"{document['accepted']}条"
+    for name in ("accepted", "total"):
+        if name in document:
+            document[name] = f"{document[name]}条"
     return JSONResponse(document, status_code=response.status_code)
 
 
@@ -110,8 +114,14 @@ def receiver_app(
     hang_seconds: float,
     retry_after: int,
     clock: Callable[[], float] = time.time,
+    injection: Injection | None = None,
+    on_batch: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> FastAPI:
-    """A receiver of `partner`'s signed batches at `POST path`, with the admin surface."""
+    """A receiver of `partner`'s signed batches at `POST path`, with the admin surface.
+
+    `injection` takes what the partner serves besides (nothing, by default); `on_batch` hears the
+    records of each batch applied, once per batch id.
+    """
     ledger = Ledger()
     allowed = allowed_fields(partner)
     state = SimulatorState(
@@ -130,13 +140,14 @@ def receiver_app(
                 declare_length=declare_length),
             bad_total=_bad_total,
         ),
-        injection=Injection(accept=_nothing_to_inject, listing=dict),
+        injection=injection or Injection(accept=_nothing_to_inject, listing=dict),
         step=_still,
         busy=lambda version: False,
     )
     state.on_reset.append(ledger.clear)
     app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(admin_router(state))
+    app.state.simulator = state
 
     @app.get("/_admin/batches")
     async def batches() -> dict[str, Any]:
@@ -168,6 +179,8 @@ def receiver_app(
                 raise Refused(422, "FIELD_NOT_ALLOWED",
                               f"字段不在许可清单 record {position} has a field outside the allow-list")
         entry, duplicate = ledger.apply(batch_id, len(records))
+        if not duplicate and on_batch is not None:
+            on_batch(records)
         receipt = {"batchId": batch_id, "accepted": entry["records"], "duplicate": duplicate,
                    "receiptId": entry["receipt_id"]}
         state.received.record("upload", {"batch_id": batch_id, "records": records},

@@ -5,7 +5,9 @@ report most errors as HTTP 200 with `code` ≠ 0; a connector declares where the
 and the list are and which codes mean what (credentials refused: permanent; the partner's own
 failure: transient, retried; anything else a request it will never accept). Rate limiting and
 outright failures come as real HTTP 429 with Retry-After and 5xx, and an HTML maintenance page
-as HTTP 200; all go through the kit's transport and retry policy.
+as HTTP 200; all go through the kit's transport and retry policy. A partner that answers errors
+with HTTP statuses alone and puts its total and list at the top of the reply (the health
+commission's `{total, page, pageSize, items}`) declares no code field and no data field.
 
 A page is decoded with the standard library's `json`, which keeps integers of any size exact
 and text as sent (a lone surrogate included: the pipeline quarantines it), and refuses NaN and
@@ -89,14 +91,15 @@ class RestSource(PagedSource):
 
     Declare `path`, the envelope's `code_field` and `ok_code`, `data_field` with its
     `total_field` and `list_field`, the `authentication_codes` and `transient_codes`, and
-    implement `params`. A handed-in session gets the bounded adapters of
-    `connectors.kit.transport` mounted.
+    implement `params`. `code_field = None`: the reply carries no code (errors are HTTP
+    statuses); `data_field = None`: the total and the list are members of the reply itself. A
+    handed-in session gets the bounded adapters of `connectors.kit.transport` mounted.
     """
 
     path: ClassVar[str]
-    code_field: ClassVar[str] = "code"
+    code_field: ClassVar[str | None] = "code"
     ok_code: ClassVar[int] = 0
-    data_field: ClassVar[str] = "data"
+    data_field: ClassVar[str | None] = "data"
     total_field: ClassVar[str] = "total"
     list_field: ClassVar[str] = "list"
     authentication_codes: ClassVar[frozenset[int]] = frozenset()
@@ -170,12 +173,15 @@ class RestSource(PagedSource):
             envelope = decode(reply.content)
         except (ValueError, RecursionError):
             envelope = self._split(reply.content)
-        code = envelope.get(self.code_field) if isinstance(envelope, dict) else None
-        if isinstance(code, bool) or not isinstance(code, int):
+        if not isinstance(envelope, dict):
             raise _Broken("reply is not a JSON envelope")
-        if code != self.ok_code:
-            raise self._refused(code, reply.status_code, request_id)
-        data = envelope.get(self.data_field)
+        if self.code_field is not None:
+            code = envelope.get(self.code_field)
+            if isinstance(code, bool) or not isinstance(code, int):
+                raise _Broken("reply is not a JSON envelope")
+            if code != self.ok_code:
+                raise self._refused(code, reply.status_code, request_id)
+        data = envelope if self.data_field is None else envelope.get(self.data_field)
         if not isinstance(data, dict):
             raise _Broken(f"envelope has no {self.data_field} object")
         records, total = data.get(self.list_field), data.get(self.total_field)
@@ -188,18 +194,23 @@ class RestSource(PagedSource):
     def _split(self, body: bytes) -> dict[str, Any]:
         """The envelope rebuilt from its parts, each decoded on its own, for a body that does not
         decode as a whole; the list holds one `record` per item."""
+        code: Any = None
         try:
             envelope = jsonsplit.members(body)
-            code = decode(body[slice(*envelope[self.code_field])])
-            if code != self.ok_code:
-                return {self.code_field: code}
-            data = jsonsplit.members(body, envelope[self.data_field][0])
+            if self.code_field is not None:
+                code = decode(body[slice(*envelope[self.code_field])])
+                if code != self.ok_code:
+                    return {self.code_field: code}
+            data = envelope
+            if self.data_field is not None:
+                data = jsonsplit.members(body, envelope[self.data_field][0])
             total = decode(body[slice(*data[self.total_field])])
             items = jsonsplit.elements(body, data[self.list_field][0])
         except (KeyError, ValueError, RecursionError):
             raise _Broken("reply cannot be split into records") from None
-        records = [record(body[start:end]) for start, end in items]
-        return {self.code_field: code, self.data_field: {self.total_field: total, self.list_field: records}}
+        page = {self.total_field: total, self.list_field: [record(body[start:end]) for start, end in items]}
+        rebuilt = page if self.data_field is None else {self.data_field: page}
+        return rebuilt if self.code_field is None else {self.code_field: code, **rebuilt}
 
     def _refused(self, code: int, status: int, request_id: str) -> Exception:
         """The error an envelope's code stands for."""

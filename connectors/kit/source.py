@@ -3,25 +3,27 @@
 A connector's source names its operation or path and how to ask for one page; `PagedSource`
 owns the rest — the page loop, the re-walk when records move while being paged, the retries —
 and reads each record's id and update time with the partner's one key parser, its mapper's
-`key`, so that a value the mapper would refuse is never read another way here.
+`key`, so that a value the mapper would refuse is never read another way here. A stream read
+back that holds no cases (the health commission's feedback) declares a key parser of its own.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Protocol, Self
 
 from casehub.errors import ContractError, InvalidRecord
-from casehub.ports import Mapper, PageRecord, Window
+from casehub.ports import PageRecord, SourceKey, Window
 from connectors.kit.paging import Paginator
 from connectors.kit.retry import RetryPolicy, with_retries
 
 MAX_REPLY_BYTES = 16 * 1024 * 1024
 """16 MiB: a page of 500 work orders is about 0.5 MB, so a reply past this is not a page."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class Endpoint:
@@ -47,6 +49,18 @@ class Endpoint:
             raise ValueError("endpoint reply size limit must be at least 1 byte")
 
 
+class RecordKeys(Protocol):
+    """The partner's one parser of a record's id and update time: a channel's `Mapper`, or the
+    key of a stream whose records are not cases."""
+
+    @property
+    def channel(self) -> str: ...
+
+    def key(self, raw: Mapping[str, Any]) -> SourceKey:
+        """Identify the record; raises `InvalidRecord` when its id or update time is unusable."""
+        ...
+
+
 class Closing(ABC):
     """A source or sink used in a `with` block: leaving it calls `close()`."""
 
@@ -69,13 +83,13 @@ class Closing(ABC):
 class PagedSource(Closing):
     """A partner's records by update time, page by page, as a `casehub.ports.Source`.
 
-    Subclasses declare `mapper` (whose `key` is the partner's one parser of id and update
-    time), `operation` (named in errors) and `max_page_size` (the contract's limit), and
+    Subclasses declare `mapper` (a `RecordKeys`: its `key` is the partner's one parser of id
+    and update time), `operation` (named in errors) and `max_page_size` (the contract's limit), and
     implement `fetch`, one attempt at one page. A page holding more records than asked for
     breaks the contract.
     """
 
-    mapper: ClassVar[Mapper]
+    mapper: ClassVar[RecordKeys]
     operation: ClassVar[str]
     max_page_size: ClassVar[int]
 

@@ -93,7 +93,7 @@ def test_every_push_dag_is_documented_owned_retried_and_pooled(dagbag, spec) -> 
     assert f"schemas/recipients/{spec.recipient}.json" in dag.doc_md
     assert {"casehub", "deliver", spec.code} <= set(dag.tags)
     assert dag.max_active_runs == 1 and dag.catchup is False
-    assert [t.task_id for t in dag.tasks] == ["push"]
+    assert [t.task_id for t in dag.tasks] == (["push", "feedback"] if spec.delivered().feedback else ["push"])
     push = dag.get_task("push")
     assert push.owner == "casehub-data" and push.retries >= 3 and push.retry_exponential_backoff
     assert push.pool == spec.pool
