@@ -103,6 +103,9 @@ LIFE: tuple[tuple[str, dict[str, Any]], ...] = (
 """The callbacks of one report, in order: the app hears it accepted, in hand, then done."""
 BARE, INSTANT, OUTBOX = "bare sink", "outbox, no HTTP", "outbox deliver"
 
+LANES = 4
+"""Sinks the real delivery runs on at once, as the `deliver_outbox` DAG does (`dags/_glue.py`)."""
+
 
 # --- delivery ------------------------------------------------------------------------------------
 
@@ -289,9 +292,11 @@ class InstantSink:
         return None
 
 
-def delivery(backend: str, sink: Any, ids: Sequence[str], count: int, profile: int) -> dict[str, Any]:
-    """Write `count` events into a fresh store and deliver them through `sink` in one run;
-    every one must end `delivered`."""
+def delivery(
+    backend: str, sinks: Sequence[Any], ids: Sequence[str], count: int, profile: int
+) -> dict[str, Any]:
+    """Write `count` events into a fresh store and deliver them through `sinks` (one lane each)
+    in one run; every one must end `delivered`."""
     from sqlalchemy import func, select
 
     from casehub import outbox
@@ -316,12 +321,13 @@ def delivery(backend: str, sink: Any, ids: Sequence[str], count: int, profile: i
             began = time.perf_counter()
             if profiler is not None:
                 profiler.enable()
-            run = outbox.deliver(engine, keyring, partner(PARTNER), sink, limit=len(written))
+            run = outbox.deliver(engine, keyring, partner(PARTNER), sinks, limit=len(written))
             if profiler is not None:
                 profiler.disable()
             seconds = time.perf_counter() - began
         finally:
-            sink.close()
+            for sink in sinks:
+                sink.close()
         with engine.connect() as conn:
             states = dict(
                 conn.execute(select(OutboxEvent.state, func.count()).group_by(OutboxEvent.state)).all()
@@ -339,7 +345,7 @@ def delivery(backend: str, sink: Any, ids: Sequence[str], count: int, profile: i
         "events": len(written),
         "event_ids": written,
         "seconds": seconds,
-        "send_seconds": sink.seconds,
+        "send_seconds": sum(sink.seconds for sink in sinks) / len(sinks),
         "write_seconds": write_seconds,
     }
 
@@ -357,9 +363,9 @@ def measure_delivery(backend: str, count: int, profile: int) -> dict[str, dict[s
         runs[BARE] = bare_sends(url, new_events(ids, count))
         runs[BARE]["partner_seconds"] = cpu_seconds(pid) - began
         reset(url)
-        runs[INSTANT] = delivery(backend, InstantSink(), ids, count, 0)
+        runs[INSTANT] = delivery(backend, [InstantSink()], ids, count, 0)
         began = cpu_seconds(pid)
-        runs[OUTBOX] = delivery(backend, app_sink(url), ids, count, profile)
+        runs[OUTBOX] = delivery(backend, [app_sink(url) for _ in range(LANES)], ids, count, profile)
         runs[OUTBOX]["partner_seconds"] = cpu_seconds(pid) - began
         counted = effects(url)
     written = runs[OUTBOX]["event_ids"]

@@ -27,10 +27,13 @@ from __future__ import annotations
 
 import logging
 import random
+import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import orjson
@@ -223,54 +226,85 @@ def deliver(
     engine: Engine,
     keyring: KeyRing,
     spec: Partner,
-    sink: EventSink,
+    sink: EventSink | Sequence[EventSink],
     *,
     clock: Callable[[], datetime] = utcnow,
     limit: int | None = None,
 ) -> DeliveryRun:
     """Send `spec`'s due events through `sink`, oldest first, at most `limit` (default the
-    manifest's batch size) in this run; each outcome is recorded as it happens, chunk by chunk."""
+    manifest's batch size) tried in this run; each chunk's outcomes are recorded as it ends.
+
+    Given several sinks (one per connection, `EventSink`s need not be thread-safe), the events
+    are sent on that many lanes at once, each case always on the same lane, so a case's events
+    keep their order while different cases' round trips overlap.
+    """
+    sinks = [sink] if not isinstance(sink, Sequence) else list(sink)
+    if not sinks:
+        raise ValueError("deliver needs at least one sink")
     policy = spec.notified()
     budget = policy.batch_size if limit is None else limit
     run = DeliveryRun(spec.code)
     failed_cases: set[str] = set()
     last_id = 0
-    while budget > 0:
-        now = clock()
-        with store_errors(), engine.connect() as conn:
-            rows = conn.execute(
-                select(*_COLUMNS)
-                .where(
-                    OutboxEvent.partner == spec.code,
-                    OutboxEvent.state == PENDING,
-                    OutboxEvent.next_attempt_at <= now,
-                    OutboxEvent.id > last_id,
-                )
-                .order_by(OutboxEvent.id)
-                .limit(min(CHUNK, budget))
-            ).all()
-            if not rows:
-                break
-            last_id = rows[-1].id
-            sendable = _in_order(rows, _heads(conn, spec.code, (row.case_id for row in rows)))
-        run.held += len(rows) - len(sendable)
-        outcomes: list[dict[str, Any]] = []
-        for row in sendable:
-            if row.case_id in failed_cases:
-                run.held += 1
-                continue
-            outcome = _attempt(row, keyring, sink, policy, clock)
-            if outcome["state"] != DELIVERED:
-                failed_cases.add(row.case_id)
-            outcomes.append(outcome)
-            run.delivered += outcome["state"] == DELIVERED
-            run.duplicates += bool(outcome["state"] == DELIVERED and outcome["receipt"]["duplicate"])
-            run.retried += outcome["state"] == PENDING
-            run.dead += outcome["state"] == DEAD
-        _record(engine, outcomes)
-        # Only what was tried counts: events held for order must not starve other cases.
-        budget -= len(outcomes)
+    with ThreadPoolExecutor(max_workers=len(sinks), thread_name_prefix=f"outbox-{spec.code}") as pool:
+        while budget > 0:
+            now = clock()
+            with store_errors(), engine.connect() as conn:
+                rows = conn.execute(
+                    select(*_COLUMNS)
+                    .where(
+                        OutboxEvent.partner == spec.code,
+                        OutboxEvent.state == PENDING,
+                        OutboxEvent.next_attempt_at <= now,
+                        OutboxEvent.id > last_id,
+                    )
+                    .order_by(OutboxEvent.id)
+                    .limit(min(CHUNK, budget))
+                ).all()
+                if not rows:
+                    break
+                last_id = rows[-1].id
+                sendable = _in_order(rows, _heads(conn, spec.code, (row.case_id for row in rows)))
+            run.held += len(rows) - len(sendable)
+            lanes: list[list[Any]] = [[] for _ in sinks]
+            for row in sendable:
+                if row.case_id in failed_cases:
+                    run.held += 1
+                else:
+                    lanes[zlib.crc32(row.case_id.encode()) % len(sinks)].append(row)
+            attempt = partial(_lane, keyring=keyring, policy=policy, clock=clock)
+            outcomes: list[dict[str, Any]] = []
+            for done, held, failed in pool.map(attempt, lanes, sinks):
+                outcomes += done
+                run.held += held
+                failed_cases |= failed
+            for outcome in outcomes:
+                run.delivered += outcome["state"] == DELIVERED
+                run.duplicates += bool(outcome["state"] == DELIVERED and outcome["receipt"]["duplicate"])
+                run.retried += outcome["state"] == PENDING
+                run.dead += outcome["state"] == DEAD
+            _record(engine, outcomes)
+            # Only what was tried counts: events held for order must not starve other cases.
+            budget -= len(outcomes)
     return run
+
+
+def _lane(
+    rows: Sequence[Any], sink: EventSink, *, keyring: KeyRing, policy: Outbox, clock: Callable[[], datetime]
+) -> tuple[list[dict[str, Any]], int, set[str]]:
+    """One lane's events in order; a case whose event fails holds its later ones back."""
+    outcomes: list[dict[str, Any]] = []
+    failed: set[str] = set()
+    held = 0
+    for row in rows:
+        if row.case_id in failed:
+            held += 1
+            continue
+        outcome = _attempt(row, keyring, sink, policy, clock)
+        if outcome["state"] != DELIVERED:
+            failed.add(row.case_id)
+        outcomes.append(outcome)
+    return outcomes, held, failed
 
 
 def _attempt(

@@ -29,7 +29,7 @@ class _Server(uvicorn.Server):
 @contextmanager
 def serving(app: Any) -> Iterator[str]:
     """Serve `app` until the block ends; its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # so uvicorn sets TCP_NODELAY
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
     server = _Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))

@@ -129,7 +129,7 @@ class EventPost(Closing):
         self.destination = destination
         self.renderer = renderer
         self._owns_session = session is None
-        self._session = bounded(session or requests.Session())
+        self._session = bounded(session or requests.Session(), destination.url)
         self._clock = clock
         self._auth = self.authentication()
 
