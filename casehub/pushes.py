@@ -37,7 +37,7 @@ from casehub.partners import Partner
 from casehub.ports import OutboundBatch, Receipt, Renderer, Sink, Window
 from casehub.recipients import PERSONAL_FIELDS, Recipient, load_recipient
 from casehub.store.db import store_errors
-from casehub.store.models import Case, CaseHistory, ProvisionLog
+from casehub.store.models import Batch, Case, CaseHistory, ProvisionLog
 
 log = logging.getLogger(__name__)
 
@@ -161,10 +161,13 @@ def _pages(
 ) -> Iterator[tuple[list[Mapping[str, Any]], bool]]:
     """The window's selected cases in `case_id` order, `size` at a time, with whether a page is
     the last; each page is read on its own connection, so none is held while a batch is sent."""
+    # A version the recipient itself caused (its feedback) is not sent back to it.
     changed = exists().where(
         CaseHistory.case_id == Case.case_id,
         CaseHistory.recorded_at >= window.start,
         CaseHistory.recorded_at < window.end,
+        CaseHistory.batch_id == Batch.batch_id,
+        Batch.channel != contract.code,
     )
     after = ""
     while True:

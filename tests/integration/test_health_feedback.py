@@ -5,6 +5,7 @@ twice; feedback on a case it was never sent is refused; the store still reconcil
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -228,3 +229,21 @@ def _served(simulator: RunningSimulator) -> list[dict[str, Any]]:
             for record in page
             if isinstance(record, dict)
         ]
+
+
+def test_the_feedback_is_not_pushed_back_to_the_commission(
+    engine: Engine, keyring: KeyRing, commission: RunningSimulator
+) -> None:
+    ingest_and_push(engine, keyring, commission)
+    time.sleep(1.5)  # past the end of the first push's window, so the feedback falls in the next
+    assert read_back(engine, keyring, commission)["applied_feedback"] == 2
+    stand_in = SPEC.simulator
+    assert stand_in is not None
+    destination = Destination(url=commission.url, login=stand_in.login, secret=stand_in.secret, timeout=10)
+    until = datetime.now(UTC) + SPEC.delivered().settle + timedelta(seconds=2)
+    sink = build_sink(destination)
+    try:
+        again = push(SPEC, sink, RENDERER, engine=engine, keyring=keyring, until=until)
+    finally:
+        sink.close()
+    assert again["records"] == 0, "a case changed only by the commission's own feedback is not sent back"
