@@ -119,7 +119,8 @@ class Outbox:
 
     `kinds` are the events it receives (`OUTBOX_KINDS`). With `delivery = "push"` the
     `deliver_outbox` DAG sends them, at most `batch_size` per run, each attempt bounded by
-    `timeout_seconds`; a failed attempt is tried again after an exponential back-off from
+    `timeout_seconds`, on `lanes` connections at once (a case's events always on the same one,
+    in order); a failed attempt is tried again after an exponential back-off from
     `backoff_seconds` up to `max_backoff_seconds` (with jitter, or the partner's Retry-After),
     and after `max_attempts` the event goes to the dead letter. With `delivery = "pull"` the
     partner fetches its events from the gateway and confirms each (the district platforms).
@@ -132,6 +133,7 @@ class Outbox:
     max_attempts: int = 8
     backoff_seconds: int = 30
     max_backoff_seconds: int = 3600
+    lanes: int = 4
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kinds", tuple(self.kinds))
@@ -277,6 +279,7 @@ _SCALARS: dict[str, type | tuple[type, ...]] = {
     "max_attempts": int,
     "backoff_seconds": int,
     "max_backoff_seconds": int,
+    "lanes": int,
     "callback_secret": str,
 }
 _TABLES: dict[str, type[Any]] = {
@@ -314,6 +317,7 @@ def _partner(entry: Any, where: str) -> Partner:
             allowed = ", ".join(OUTBOX_DELIVERY)
             raise ConfigurationError(f"{where} [outbox]: delivery must be one of {allowed}")
         positive = notified.max_attempts >= 1 and notified.batch_size >= 1 and notified.timeout_seconds > 0
+        positive = positive and 1 <= notified.lanes <= 32
         if not positive or not 0 < notified.backoff_seconds <= notified.max_backoff_seconds:
             raise ConfigurationError(f"{where} [outbox]: attempts, batch size and back-off must be positive")
     stand_in = partner.simulator
@@ -375,7 +379,10 @@ def notified(path: Path = MANIFEST_PATH) -> list[Partner]:
 
 def load_connector(spec: Partner) -> ModuleType:
     """The connector package of a partner: `MAPPER` when cases come in from it (with
-    `build_source` when it is pulled), `RENDERER` and `build_sink` when the hub delivers to it."""
+    `build_source` when it is pulled), `RENDERER` and `build_sink` when the hub delivers to it
+    (with `build_feedback_source` and `feedback_action` when it feeds back), `EVENT_RENDERER`
+    and `build_event_sink` when the outbox sends it events (with `build_progress_source` and
+    `progress_action` when it takes transferred cases, whose progress is read back)."""
     module = importlib.import_module(spec.connector)
     needed: list[str] = []
     if spec.pull is not None or spec.push_in is not None:
@@ -384,6 +391,12 @@ def load_connector(spec: Partner) -> ModuleType:
         needed.append("build_source")
     if spec.deliver is not None:
         needed += ["RENDERER", "build_sink"]
+        if spec.deliver.feedback:
+            needed += ["build_feedback_source", "feedback_action"]
+    if spec.outbox is not None and spec.outbox.pushed:
+        needed += ["EVENT_RENDERER", "build_event_sink"]
+    if spec.outbox is not None and "transfer" in spec.outbox.kinds:
+        needed += ["build_progress_source", "progress_action"]
     for name in needed:
         if not hasattr(module, name):
             raise ConfigurationError(f"connector {spec.connector} does not export {name}")

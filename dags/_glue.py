@@ -247,11 +247,14 @@ def deliver_events(spec: Partner, context: dict[str, Any]) -> dict[str, Any]:
     import casehub
     from casehub.store import connect
 
-    sink = casehub.load_connector(spec).build_event_sink(event_destination_for(spec))
+    connector, destination = casehub.load_connector(spec), event_destination_for(spec)
+    # A sink per lane: the events of different cases go out at once, each case's in order.
+    sinks = [connector.build_event_sink(destination) for _ in range(spec.notified().lanes)]
     try:
-        summary = casehub.deliver_outbox(spec, sink, engine=connect(), keyring=keyring())
+        summary = casehub.deliver_outbox(spec, sinks, engine=connect(), keyring=keyring())
     finally:
-        sink.close()
+        for sink in sinks:
+            sink.close()
     log.info("%s outbox: %s", spec.code, json.dumps(summary))
     return summary
 
