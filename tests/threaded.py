@@ -29,7 +29,8 @@ class _Server(uvicorn.Server):
 @contextmanager
 def serving(app: Any) -> Iterator[str]:
     """Serve `app` until the block ends; its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # so uvicorn sets TCP_NODELAY
+    # IPPROTO_TCP named, so that uvicorn sets TCP_NODELAY on each connection.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
     server = _Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
