@@ -305,13 +305,15 @@ def _settled(events: list[outbox.NewEvent]) -> list[outbox.NewEvent]:
     """The page's events without the dispatches its own later versions withdrew.
 
     A page can hold several versions of one record; when a case is dispatched by its first and
-    ended at its channel by a later one, its handler need not hear of it at all.
+    ended at its channel by a later one, its handler need not hear of it at all. What is left
+    goes only to partners that hear that kind of event (the manifest's `[partner.outbox]`).
     """
     sent = {e.case_id for e in events if e.kind in ("dispatch", "transfer")}
     withdrawn = {e.case_id for e in events if e.kind == "cancel"} & sent
-    return [
+    kept = [
         e for e in events if e.case_id not in withdrawn or e.kind not in ("dispatch", "transfer", "cancel")
     ]
+    return [e for e in kept if workflow.wanted(e.partner, e.kind)]
 
 
 class Pipeline:
