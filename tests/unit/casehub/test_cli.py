@@ -86,6 +86,10 @@ def test_replay_with_another_key_ring_is_one_line_and_exit_2(store, capsys, monk
         (["quarantine", "list", "--reason", "nosuch"], "no reason code 'nosuch'"),
         (["quarantine", "replay", "--id", "99999"], "no open quarantine entry 99999"),
         (["quarantine", "replay", "--channel", "city_brain"], "no channel 'city_brain'"),
+        (["outbox", "list", "--partner", "city_brain"], "no outbox partner 'city_brain'"),
+        (["outbox", "replay", "--event", "01a2-nope"], "no dead outbox event 01a2-nope"),
+        (["district-key", "issue", "--district", "420199"], "'420199' is not a district code"),
+        (["district-key", "issue", "--district", "420102", "--scopes", "root"], "scopes must be among"),
     ],
 )
 def test_what_does_not_exist_is_one_line_naming_it_and_exit_2(store, capsys, argv, named) -> None:
@@ -93,6 +97,41 @@ def test_what_does_not_exist_is_one_line_naming_it_and_exit_2(store, capsys, arg
     captured = capsys.readouterr()
     assert captured.out == ""
     assert named in captured.err and len(captured.err.strip().splitlines()) == 1
+
+
+def test_the_outbox_lists_what_each_partner_was_told_without_bodies(store, capsys) -> None:
+    assert main(["outbox", "list", "--json"]) == 0
+    entries = json.loads(capsys.readouterr().out)
+    assert [(e["partner"], e["target"], e["kind"], e["state"], e["attempts"]) for e in entries] == [
+        ("urban_mgmt", None, "transfer", "pending", 0)  # 占道经营 is urban management's
+    ]
+    assert main(["outbox", "list", "--partner", "urban_mgmt", "--state", "dead", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert main(["outbox", "list"]) == 0
+    table = capsys.readouterr().out
+    assert "urban_mgmt" in table and "transfer" in table and "张明" not in table and "13800138000" not in table
+    assert main(["outbox", "replay"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"replayed": 0}
+
+
+def test_a_district_key_is_shown_once_and_only_its_hash_is_kept(store, capsys) -> None:
+    from sqlalchemy import select
+
+    from casehub import credentials
+    from casehub.store.models import DistrictCredential
+
+    assert main(["district-key", "issue", "--district", "420106"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["api_key"].startswith("cdk_") and shown["scopes"] == ["dispatches:read", "cases:write"]
+    caller = credentials.verify_api_key(connect(store), shown["api_key"])
+    assert caller is not None and caller.district_code == "420106"
+    with connect(store).connect() as conn:
+        kept = conn.execute(select(DistrictCredential.secret_hash, DistrictCredential.sealed_secret)).one()
+    secret = shown["api_key"].split("_", 2)[2]
+    assert kept.sealed_secret is None and secret not in kept.secret_hash
+    assert main(["district-key", "issue", "--district", "420106", "--kind", "soap"]) == 0
+    soap = json.loads(capsys.readouterr().out)
+    assert soap["username"].startswith("district-420106-") and soap["password"]
 
 
 def test_a_known_reason_with_no_entries_is_an_empty_list(store, capsys) -> None:
