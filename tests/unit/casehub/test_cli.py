@@ -99,7 +99,8 @@ def test_what_does_not_exist_is_one_line_naming_it_and_exit_2(store, capsys, arg
     assert named in captured.err and len(captured.err.strip().splitlines()) == 1
 
 
-def test_the_outbox_lists_what_each_partner_was_told_without_bodies(store, capsys) -> None:
+def test_the_outbox_lists_what_each_partner_was_told_without_bodies(store, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
     assert main(["outbox", "list", "--json"]) == 0
     entries = json.loads(capsys.readouterr().out)
     assert [(e["partner"], e["target"], e["kind"], e["state"], e["attempts"]) for e in entries] == [
