@@ -110,7 +110,9 @@ def test_the_outbox_lists_what_each_partner_was_told_without_bodies(store, capsy
     assert json.loads(capsys.readouterr().out) == []
     assert main(["outbox", "list"]) == 0
     table = capsys.readouterr().out
-    assert "urban_mgmt" in table and "transfer" in table and "张明" not in table and "13800138000" not in table
+    assert (
+        "urban_mgmt" in table and "transfer" in table and "张明" not in table and "13800138000" not in table
+    )
     assert main(["outbox", "replay"]) == 0
     assert json.loads(capsys.readouterr().out) == {"replayed": 0}
 
