@@ -31,25 +31,25 @@ the hub's code is unchanged), and the time inside the real `outbox.write` is clo
 during the first — the figure to read: the difference of two whole runs is within their noise.
 
 Measured on the 2-core development machine (PostgreSQL 15, nothing else running), the
-defaults; the real delivery runs on `LANES` sinks at once, as the DAG does:
+defaults, two runs; the real delivery runs on `LANES` sinks at once, as the DAG does:
 
     delivery, events/s         bare sink     outbox, no HTTP    outbox deliver (target 1 000)
-    SQLite                        681       10 250 (98 µs)      734 (send 1.18 ms, store 178 µs)
-    PostgreSQL                    676        4 019 (249 µs)     607 (send 1.30 ms, store 350 µs)
+    SQLite                     793–804     9 000–11 600 (86–110 µs)   902–966 (send ~0.9 ms, store ~180 µs)
+    PostgreSQL                 769–859     3 300–4 700 (215–304 µs)   822–925 (send ~0.85 ms, store ~250–350 µs)
 
-    written by outbox.write (chunks of 1 000): SQLite 19 300–23 000/s, PostgreSQL 8 900–9 300/s
+    written by outbox.write (chunks of 1 000): SQLite 16 000–23 000/s, PostgreSQL 6 000–9 300/s
 
     ingest, 20 000 cases      µs/case   outbox.write µs/case (19 680 events)
     SQLite                      547              40
     PostgreSQL                  692             118
 
 The outbox alone runs at ~10 000 (SQLite) and ~4 000 (PostgreSQL) events/s; delivery is bound
-by the HTTP exchange, which on this machine shares its two cores with the partner: ~0.55 ms of
-CPU per event in the simulator (signature, contract, its received log) and, in the hub, requests'
-own request preparation under one interpreter lock — several lanes overlap the waiting, not the
-CPU. The aim of 1 000 events/s is not reached here (734 and 607); what would reach it is a
-leaner HTTP path for the event sinks (urllib3 without requests' per-request preparation) and
-recording a chunk's outcomes while the next chunk is sent.
+by the HTTP exchange, which on this machine shares its two cores with the partner: ~0.55–0.6 ms
+of CPU per event in the simulator (signature, contract, its received log) and about as much in
+the hub for rendering, signing and the call. The event sinks call over plain watched urllib3
+pools (`connectors.kit.transport.Direct`) rather than requests, which alone doubled the figure;
+a chunk's outcomes are recorded while the next goes out. The aim of 1 000 events/s is nearly,
+not quite, reached here with the partner on the same two cores.
 """
 
 from __future__ import annotations

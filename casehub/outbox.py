@@ -30,7 +30,7 @@ import random
 import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -187,14 +187,17 @@ def _heads(conn: Connection, partner: str, case_ids: Iterable[str]) -> dict[str,
     return waiting
 
 
-def _in_order(rows: Sequence[Any], waiting: Mapping[str, list[int]]) -> list[Any]:
+def _in_order(
+    rows: Sequence[Any], waiting: Mapping[str, list[int]], delivered: frozenset[int] = frozenset()
+) -> list[Any]:
     """The rows that may be sent now, oldest first: each case's run of due events from its oldest
-    undelivered one on, stopping at the first event of the case that is not due."""
+    undelivered one on, stopping at the first event of the case that is not due. `delivered`
+    are events delivered whose outcome may not be recorded yet."""
     due = {row.id for row in rows}
     chosen: list[Any] = []
     for row in rows:
         queue = waiting.get(row.case_id, [])
-        older = [event for event in queue if event < row.id]
+        older = [event for event in queue if event < row.id and event not in delivered]
         if all(event in due for event in older):
             chosen.append(row)
     return chosen
@@ -236,7 +239,8 @@ def deliver(
 
     Given several sinks (one per connection, `EventSink`s need not be thread-safe), the events
     are sent on that many lanes at once, each case always on the same lane, so a case's events
-    keep their order while different cases' round trips overlap.
+    keep their order while different cases' round trips overlap; a chunk's outcomes are
+    recorded while the next chunk is sent, and the run returns once all are recorded.
     """
     sinks = [sink] if not isinstance(sink, Sequence) else list(sink)
     if not sinks:
@@ -246,7 +250,12 @@ def deliver(
     run = DeliveryRun(spec.code)
     failed_cases: set[str] = set()
     last_id = 0
-    with ThreadPoolExecutor(max_workers=len(sinks), thread_name_prefix=f"outbox-{spec.code}") as pool:
+    recording: Future[None] | None = None
+    recent: frozenset[int] = frozenset()
+    with (
+        ThreadPoolExecutor(max_workers=len(sinks), thread_name_prefix=f"outbox-{spec.code}") as pool,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"outbox-{spec.code}-record") as recorder,
+    ):
         while budget > 0:
             now = clock()
             with store_errors(), engine.connect() as conn:
@@ -264,7 +273,7 @@ def deliver(
                 if not rows:
                     break
                 last_id = rows[-1].id
-                sendable = _in_order(rows, _heads(conn, spec.code, (row.case_id for row in rows)))
+                sendable = _in_order(rows, _heads(conn, spec.code, (row.case_id for row in rows)), recent)
             run.held += len(rows) - len(sendable)
             lanes: list[list[Any]] = [[] for _ in sinks]
             for row in sendable:
@@ -283,9 +292,15 @@ def deliver(
                 run.duplicates += bool(outcome["state"] == DELIVERED and outcome["receipt"]["duplicate"])
                 run.retried += outcome["state"] == PENDING
                 run.dead += outcome["state"] == DEAD
-            _record(engine, outcomes)
+            # A chunk's outcomes are recorded while the next chunk goes out; one at a time, in order.
+            if recording is not None:
+                recording.result()
+            recording = recorder.submit(_record, engine, outcomes)
+            recent = frozenset(o["row"] for o in outcomes if o["state"] == DELIVERED)
             # Only what was tried counts: events held for order must not starve other cases.
             budget -= len(outcomes)
+        if recording is not None:
+            recording.result()
     return run
 
 

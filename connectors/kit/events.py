@@ -29,12 +29,22 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 import requests
+from requests.structures import CaseInsensitiveDict
 
 from casehub.errors import ConfigurationError, PermanentPartnerError
 from casehub.ports import EventReceipt, EventRenderer, OutboundEvent
 from connectors.kit.sink import Destination
 from connectors.kit.source import Closing
-from connectors.kit.transport import Reply, bounded, call_errors, exchange, maintenance_page, status_error
+from connectors.kit.transport import (
+    Direct,
+    Reply,
+    bounded,
+    call_errors,
+    direct_exchange,
+    exchange,
+    maintenance_page,
+    status_error,
+)
 
 
 class EventDataError(ValueError):
@@ -129,7 +139,10 @@ class EventPost(Closing):
         self.destination = destination
         self.renderer = renderer
         self._owns_session = session is None
-        self._session = bounded(session or requests.Session(), destination.url)
+        # Without a session of the caller's, calls go over plain watched pools (`Direct`): an
+        # outbox makes one call per event, and requests' own work per call outweighs the call.
+        self._session = None if session is None else bounded(session, destination.url)
+        self._direct = Direct(destination.url) if session is None else None
         self._clock = clock
         self._auth = self.authentication()
 
@@ -174,17 +187,29 @@ class EventPost(Closing):
         }
         call = {"partner": self.partner, "operation": self.operation, "request_id": event.event_id}
         with call_errors(**call):
-            reply = exchange(
-                self._session,
-                "POST",
-                url,
-                seconds=self.destination.timeout,
-                max_bytes=self.destination.max_reply_bytes,
-                data=body,
-                headers=headers,
-                auth=self._auth,
-                allow_redirects=False,
-            )
+            if self._direct is not None:
+                reply = direct_exchange(
+                    self._direct,
+                    "POST",
+                    url,
+                    seconds=self.destination.timeout,
+                    max_bytes=self.destination.max_reply_bytes,
+                    body=body,
+                    headers=self._signed_in(headers),
+                )
+            else:
+                assert self._session is not None
+                reply = exchange(
+                    self._session,
+                    "POST",
+                    url,
+                    seconds=self.destination.timeout,
+                    max_bytes=self.destination.max_reply_bytes,
+                    data=body,
+                    headers=headers,
+                    auth=self._auth,
+                    allow_redirects=False,
+                )
         if 300 <= reply.status_code < 400:
             raise self.refused("redirected: the URL is not the partner's endpoint", event, reply.status_code)
         failure = status_error(reply, **call) or maintenance_page(reply, expected="a receipt", **call)
@@ -192,7 +217,21 @@ class EventPost(Closing):
             raise failure
         return self.receipt(reply, event)
 
+    def _signed_in(self, headers: dict[str, str]) -> dict[str, str]:
+        """`headers` with what the partner's requests auth adds (a bearer token …)."""
+        if self._auth is None:
+            return headers
+        prepared = requests.PreparedRequest()
+        prepared.headers = CaseInsensitiveDict(headers)
+        signed = self._auth(prepared)
+        return {
+            name: value if isinstance(value, str) else value.decode("latin-1")
+            for name, value in signed.headers.items()
+        }
+
     def close(self) -> None:
         """Release the HTTP connections, unless the session was handed in."""
-        if self._owns_session:
+        if self._direct is not None:
+            self._direct.close()
+        elif self._owns_session and self._session is not None:
             self._session.close()

@@ -265,6 +265,82 @@ def exchange(
     return Reply(response.status_code, response.headers, body)
 
 
+class Direct:
+    """Plain urllib3 connection pools to one partner, for calls too many for requests' overhead.
+
+    What requests spends on each request — preparing it, merging the environment, hooks — costs
+    more than a call on the partner's own network; an outbox sends one call per event. The pools
+    here are watched as the bounded adapter's are (`exchange`'s deadline applies alike), never
+    retry or redirect on their own, and take the proxy for `url` (honouring NO_PROXY) and the CA
+    bundle from the environment once. One `Direct` serves one thread at a time.
+    """
+
+    def __init__(self, url: str) -> None:
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        options: dict[str, Any] = {"retries": False, "maxsize": 1, "block": False}
+        if bundle:
+            options["ca_certs"] = bundle
+        proxy = requests.utils.get_environ_proxies(url).get(urllib3.util.parse_url(url).scheme or "http")
+        manager = urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options)
+        manager.pool_classes_by_scheme = _POOLS
+        self._manager: urllib3.PoolManager = manager
+
+    def close(self) -> None:
+        self._manager.clear()
+
+
+def direct_exchange(
+    direct: Direct,
+    method: str,
+    url: str,
+    *,
+    seconds: float,
+    max_bytes: int,
+    body: bytes,
+    headers: dict[str, str],
+) -> Reply:
+    """`exchange` over a `Direct` pool: complete within `seconds` and `max_bytes`, with the same
+    errors (a failed connection as requests' `ConnectionError`, so `call_errors` maps it alike)."""
+    deadline = _Deadline(seconds)
+    token = _current.set(deadline)
+    response: urllib3.BaseHTTPResponse | None = None
+    content = b""
+    try:
+        response = direct._manager.request(
+            method,
+            url,
+            body=body,
+            headers=headers,
+            timeout=urllib3.Timeout(connect=seconds, read=seconds),
+            preload_content=False,
+            redirect=False,
+            retries=False,
+        )
+        declared = str(response.headers.get("Content-Length", "")).strip()
+        if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
+            raise ReplyTooLarge(max_bytes, response.status)
+        pieces: list[bytes] = []
+        size = 0
+        while piece := response.read1(PIECE_BYTES):
+            size += len(piece)
+            if size > max_bytes:
+                raise ReplyTooLarge(max_bytes, response.status)
+            pieces.append(piece)
+        content = b"".join(pieces)
+    except urllib3.exceptions.HTTPError as error:
+        if deadline.finish() or isinstance(error, urllib3.exceptions.TimeoutError):
+            raise DeadlineExceeded(seconds) from None
+        raise requests.ConnectionError(f"connection broken ({type(error).__name__})") from error
+    finally:
+        expired = deadline.finish()
+        _current.reset(token)
+        if response is not None:
+            response.release_conn()
+    if expired:
+        raise DeadlineExceeded(seconds)
+    return Reply(response.status, CaseInsensitiveDict(dict(response.headers)), content)
+
+
 def _body(response: requests.Response, max_bytes: int) -> bytes:
     declared = response.headers.get("Content-Length", "").strip()
     if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
