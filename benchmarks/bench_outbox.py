@@ -33,9 +33,9 @@ during the first — the figure to read: the difference of two whole runs is wit
 Measured on the 2-core development machine (PostgreSQL 15, nothing else running), the
 defaults, two runs; the real delivery runs on `LANES` sinks at once, as the DAG does:
 
-    delivery, events/s         bare sink     outbox, no HTTP    outbox deliver (target 1 000)
-    SQLite                     793–804     9 000–11 600 (86–110 µs)   902–966 (send ~0.9 ms, store ~180 µs)
-    PostgreSQL                 769–859     3 300–4 700 (215–304 µs)   822–925 (send ~0.85 ms, store ~250–350 µs)
+    delivery, events/s   bare sink   outbox, no HTTP          outbox deliver (target 1 000)
+    SQLite               793–804     9 000–11 600 (86–110 µs)  902–966 (send ~0.9 ms, store ~180 µs)
+    PostgreSQL           769–859     3 300–4 700 (215–304 µs)  822–925 (send ~0.85 ms, store ~300 µs)
 
     written by outbox.write (chunks of 1 000): SQLite 16 000–23 000/s, PostgreSQL 6 000–9 300/s
 
