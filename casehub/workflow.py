@@ -228,10 +228,10 @@ def on_ingest(
     target = dispatch_target(row, reference, rules)
     if target is None:
         return [], []
-    row["status"] = "dispatched"
-    event = _dispatch_event(row, target, origin, reference, rules)
+    event = _dispatch_event({**row, "status": "dispatched"}, target, origin, reference, rules)
     if outbox.echoes(event) or not wanted(event.partner, event.kind):
         return [], []
+    row["status"] = "dispatched"
     return [event], [{"kind": "dispatched", "partner": target[0], "target": target[1]}]
 
 
