@@ -63,22 +63,44 @@ DEFAULT_ARGS: dict[str, Any] = {
 }
 
 
-def endpoint_for(spec: Partner) -> Any:
-    """The channel's endpoint from its Airflow connection (host = base URL, login, password;
-    extra may set `timeout` for the whole call, `page_size` and `max_reply_bytes`)."""
+def _endpoint(spec: Partner, *, timeout: float, page_size: int) -> Any:
+    """An endpoint from the partner's Airflow connection (host = base URL, login, password);
+    extra may set `timeout` for one call, `page_size` and `max_reply_bytes`."""
     from connectors.kit import MAX_REPLY_BYTES, Endpoint
 
-    pull = spec.pulled()
     connection = BaseHook.get_connection(spec.connection)
     extra = connection.extra_dejson or {}
     return Endpoint(
         url=str(connection.host),
         login=connection.login or "",
         secret=connection.password or "",
-        timeout=float(extra.get("timeout", pull.timeout_seconds)),
-        page_size=int(extra.get("page_size", pull.page_size)),
+        timeout=float(extra.get("timeout", timeout)),
+        page_size=int(extra.get("page_size", page_size)),
         max_reply_bytes=int(extra.get("max_reply_bytes", MAX_REPLY_BYTES)),
     )
+
+
+def _destination(spec: Partner, *, timeout: float) -> Any:
+    """A destination from the partner's Airflow connection (host = base URL, login = the hub's
+    key id or account there, password = its secret or signing key); extra may set `timeout` for
+    one call and `max_reply_bytes`."""
+    from connectors.kit.sink import MAX_RECEIPT_BYTES, Destination
+
+    connection = BaseHook.get_connection(spec.connection)
+    extra = connection.extra_dejson or {}
+    return Destination(
+        url=str(connection.host),
+        login=connection.login or "",
+        secret=connection.password or "",
+        timeout=float(extra.get("timeout", timeout)),
+        max_reply_bytes=int(extra.get("max_reply_bytes", MAX_RECEIPT_BYTES)),
+    )
+
+
+def endpoint_for(spec: Partner) -> Any:
+    """Where the hub pulls the partner from; the timeout bounds the whole call (the pull table's)."""
+    pull = spec.pulled()
+    return _endpoint(spec, timeout=pull.timeout_seconds, page_size=pull.page_size)
 
 
 READ_BACK_PAGE_SIZE = 200
@@ -87,58 +109,19 @@ READ_BACK_PAGE_SIZE = 200
 
 def read_back_endpoint_for(spec: Partner) -> Any:
     """Where the hub reads back what a partner it delivers to did with the cases: the connection
-    its pushes go to (host = base URL, login = the hub's key id, password = the shared secret);
-    extra may set `timeout` for one call (else the deliver table's), `page_size` and
-    `max_reply_bytes`."""
-    from connectors.kit import MAX_REPLY_BYTES, Endpoint
-
-    deliver = spec.delivered()
-    connection = BaseHook.get_connection(spec.connection)
-    extra = connection.extra_dejson or {}
-    return Endpoint(
-        url=str(connection.host),
-        login=connection.login or "",
-        secret=connection.password or "",
-        timeout=float(extra.get("timeout", deliver.timeout_seconds)),
-        page_size=int(extra.get("page_size", READ_BACK_PAGE_SIZE)),
-        max_reply_bytes=int(extra.get("max_reply_bytes", MAX_REPLY_BYTES)),
-    )
+    its pushes go to (login = the hub's key id, password = the shared secret)."""
+    return _endpoint(spec, timeout=spec.delivered().timeout_seconds, page_size=READ_BACK_PAGE_SIZE)
 
 
 def destination_for(spec: Partner) -> Any:
-    """The recipient's destination from its Airflow connection (host = base URL, login = the
-    hub's key id there, password = the signing secret; extra may set `timeout` for one upload,
-    `max_reply_bytes`, and `settle_seconds` in place of the manifest's)."""
-    from connectors.kit.sink import MAX_RECEIPT_BYTES, Destination
-
-    deliver = spec.delivered()
-    connection = BaseHook.get_connection(spec.connection)
-    extra = connection.extra_dejson or {}
-    return Destination(
-        url=str(connection.host),
-        login=connection.login or "",
-        secret=connection.password or "",
-        timeout=float(extra.get("timeout", deliver.timeout_seconds)),
-        max_reply_bytes=int(extra.get("max_reply_bytes", MAX_RECEIPT_BYTES)),
-    )
+    """Where the recipient's batches go (password = the signing secret; the connection's extra
+    may also set `settle_seconds` in place of the manifest's, read by `push_channel`)."""
+    return _destination(spec, timeout=spec.delivered().timeout_seconds)
 
 
 def event_destination_for(spec: Partner) -> Any:
-    """Where the outbox sends a partner's events, from its Airflow connection (host = base URL,
-    login = the hub's account there, password = its secret or signing key; extra may set
-    `timeout` for one attempt)."""
-    from connectors.kit.sink import MAX_RECEIPT_BYTES, Destination
-
-    policy = spec.notified()
-    connection = BaseHook.get_connection(spec.connection)
-    extra = connection.extra_dejson or {}
-    return Destination(
-        url=str(connection.host),
-        login=connection.login or "",
-        secret=connection.password or "",
-        timeout=float(extra.get("timeout", policy.timeout_seconds)),
-        max_reply_bytes=int(extra.get("max_reply_bytes", MAX_RECEIPT_BYTES)),
-    )
+    """Where the outbox sends a partner's events; the timeout bounds one attempt."""
+    return _destination(spec, timeout=spec.notified().timeout_seconds)
 
 
 def keyring() -> Any:
