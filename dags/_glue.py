@@ -242,51 +242,40 @@ def deliver_events(spec: Partner, context: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
-def pull_progress(spec: Partner, context: dict[str, Any]) -> dict[str, Any]:
-    """How the partner is handling the cases the hub transferred to it, applied as its actions."""
+def _read_back(spec: Partner, context: dict[str, Any], what: str, endpoint: Any) -> dict[str, Any]:
+    """Read back what the partner did with the cases the hub sent it — `what` is `progress` or
+    `feedback`, naming the connector's `build_<what>_source` and `<what>_action` — and apply each
+    entry as the partner's action (`casehub.jobs.pull_progress`)."""
     import casehub
     from casehub.jobs import pull_progress as pull
     from casehub.store import connect
 
     connector = casehub.load_connector(spec)
-    source = connector.build_progress_source(endpoint_for(spec))
+    source = getattr(connector, f"build_{what}_source")(endpoint)
     try:
         summary = pull(
             spec,
             source,
-            connector.progress_action,
+            getattr(connector, f"{what}_action"),
             engine=connect(),
             keyring=keyring(),
             until=run_until(context),
         )
     finally:
         source.close()
-    log.info("%s progress: %s", spec.code, json.dumps(summary))
+    log.info("%s %s: %s", spec.code, what, json.dumps(summary))
     return summary
+
+
+def pull_progress(spec: Partner, context: dict[str, Any]) -> dict[str, Any]:
+    """How the partner is handling the cases the hub transferred to it, applied as its actions."""
+    return _read_back(spec, context, "progress", endpoint_for(spec))
 
 
 def pull_feedback(spec: Partner, context: dict[str, Any]) -> dict[str, Any]:
     """The handling feedback of a partner the hub delivers to, on the cases it was sent, applied
     as its actions (history, no change of status)."""
-    import casehub
-    from casehub.jobs import pull_progress as pull
-    from casehub.store import connect
-
-    connector = casehub.load_connector(spec)
-    source = connector.build_feedback_source(read_back_endpoint_for(spec))
-    try:
-        summary = pull(
-            spec,
-            source,
-            connector.feedback_action,
-            engine=connect(),
-            keyring=keyring(),
-            until=run_until(context),
-        )
-    finally:
-        source.close()
-    log.info("%s feedback: %s", spec.code, json.dumps(summary))
-    return summary
+    return _read_back(spec, context, "feedback", read_back_endpoint_for(spec))
 
 
 def supervise_cases() -> dict[str, int]:
