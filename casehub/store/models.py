@@ -201,6 +201,9 @@ class Quarantine(Base):
     quarantined_at: Mapped[datetime] = mapped_column(Timestamp)
     resolved_at: Mapped[datetime | None] = mapped_column(Timestamp)
     attempts: Mapped[int] = mapped_column(Integer, default=1)
+    history: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, default=list)
+    """What happened to the entry after it was opened: one `{at, action, outcome, reasons}` per
+    replay (reason codes only), oldest first."""
 
 
 class SyncCursor(Base):
@@ -378,3 +381,52 @@ class SoapNonce(Base):
     username: Mapped[str] = mapped_column(String(64), primary_key=True)
     nonce: Mapped[str] = mapped_column(String(128), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
+
+
+class QualityResult(Base):
+    """One expectation's outcome in one validation: what the quality pages and the trend count.
+
+    A validation is one run of a suite on one batch — a page at ingest (`batch_id` set) or a
+    channel's day in `quality_daily` (`day` set). `rule` is the expectation's rule id
+    (`meta.rule` in `expectations/`); `evaluated` the rows it saw, `unexpected` the rows that
+    broke it. Counts only: no value of a record is ever kept here.
+    """
+
+    __tablename__ = "quality_results"
+    __table_args__ = (
+        Index("ix_quality_results_channel_validated", "channel", "validated_at"),
+        Index("ix_quality_results_validation", "validation_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    validation_id: Mapped[str] = mapped_column(String(36))
+    suite: Mapped[str] = mapped_column(String(64))
+    rule: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(32))
+    batch_id: Mapped[str | None] = mapped_column(String(36))
+    day: Mapped[str | None] = mapped_column(String(10))
+    evaluated: Mapped[int] = mapped_column(Integer)
+    unexpected: Mapped[int] = mapped_column(Integer)
+    success: Mapped[bool] = mapped_column(Boolean)
+    validated_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class QualityTrend(Base):
+    """A rule's pass rate on one channel for one day (Asia/Shanghai), kept by `quality_daily`.
+
+    Re-validating a day replaces its rows; `pass_rate` is `1 - unexpected / evaluated` (1.0 when
+    nothing was evaluated).
+    """
+
+    __tablename__ = "quality_trend"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(64), primary_key=True)
+    suite: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16))
+    evaluated: Mapped[int] = mapped_column(Integer)
+    unexpected: Mapped[int] = mapped_column(Integer)
+    pass_rate: Mapped[float] = mapped_column(Float)
+    validated_at: Mapped[datetime] = mapped_column(Timestamp)
