@@ -770,13 +770,22 @@ class Pipeline:
             batch_id = new_id()
             with self.engine.begin() as conn:
                 rows = conn.execute(
-                    select(Quarantine.id, RawRow.raw_id, RawRow.key_id, RawRow.payload, RawRow.content_hash)
+                    select(
+                        Quarantine.id,
+                        Quarantine.history,
+                        RawRow.raw_id,
+                        RawRow.key_id,
+                        RawRow.payload,
+                        RawRow.content_hash,
+                    )
                     .join(RawRow, RawRow.raw_id == Quarantine.raw_id)
                     .where(Quarantine.id.in_(chunk), Quarantine.state == "open")
                 ).all()
                 items: list[_Item] = []
                 by_raw: dict[str, int] = {}
-                for qid, raw_id, key_id, payload, digest in rows:
+                past: dict[int, list[dict[str, Any]]] = {}
+                for qid, history, raw_id, key_id, payload, digest in rows:
+                    past[qid] = list(history or [])
                     body = self.keyring.open(
                         key_id, payload, associated_data("raw_records", "payload", raw_id)
                     )
@@ -816,7 +825,7 @@ class Pipeline:
                 if history:
                     insert_rows(conn, CaseHistory.__table__, history)  # type: ignore[arg-type]
                 outbox.write(conn, self.keyring, events, started)
-                self._record_replay(conn, items, by_raw, started, counts)
+                self._record_replay(conn, items, by_raw, past, started, counts)
                 counts["replayed"] += len(items)
 
     def _record_replay(
@@ -824,12 +833,27 @@ class Pipeline:
         conn: Connection,
         items: Sequence[_Item],
         entry_of: Mapping[str, int],
+        past: Mapping[int, list[dict[str, Any]]],
         now: datetime,
         counts: dict[str, int],
     ) -> None:
-        """Write a replayed chunk's outcomes set-wise: one statement per kind of change."""
+        """Write a replayed chunk's outcomes set-wise, and append each to its entry's history."""
+
+        def history(item: _Item, outcome: str) -> list[dict[str, Any]]:
+            step = {
+                "at": now.isoformat(),
+                "action": "replay",
+                "outcome": outcome,
+                "reasons": sorted({r.code for r in item.reasons}),
+            }
+            return [*past.get(entry_of[item.raw_id], []), step]
+
         failing = [
-            {"entry": entry_of[i.raw_id], "new_reasons": [r.as_dict() for r in i.reasons]}
+            {
+                "entry": entry_of[i.raw_id],
+                "new_reasons": [r.as_dict() for r in i.reasons],
+                "new_history": history(i, "still_quarantined"),
+            }
             for i in items
             if i.outcome == QUARANTINED
         ]
@@ -837,19 +861,28 @@ class Pipeline:
             conn.execute(
                 update(Quarantine)
                 .where(Quarantine.id == bindparam("entry"))
-                .values(reasons=bindparam("new_reasons"), attempts=Quarantine.attempts + 1),
+                .values(
+                    reasons=bindparam("new_reasons"),
+                    history=bindparam("new_history"),
+                    attempts=Quarantine.attempts + 1,
+                ),
                 failing,
             )
         for outcome, state in ((ACCEPTED, "resolved"), (SUPERSEDED, SUPERSEDED)):
             done = [i for i in items if i.outcome == outcome]
             if not done:
                 continue
-            for chunk in _chunks([entry_of[i.raw_id] for i in done]):
-                conn.execute(
-                    update(Quarantine)
-                    .where(Quarantine.id.in_(chunk))
-                    .values(state=state, resolved_at=now, attempts=Quarantine.attempts + 1)
-                )
+            conn.execute(
+                update(Quarantine)
+                .where(Quarantine.id == bindparam("entry"))
+                .values(
+                    state=state,
+                    resolved_at=now,
+                    history=bindparam("new_history"),
+                    attempts=Quarantine.attempts + 1,
+                ),
+                [{"entry": entry_of[i.raw_id], "new_history": history(i, state)} for i in done],
+            )
             conn.execute(
                 update(RawRow)
                 .where(RawRow.raw_id == bindparam("raw"))

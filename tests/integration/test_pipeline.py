@@ -108,7 +108,13 @@ def test_replay_after_the_crosswalk_learns_a_code(engine: Engine, keyring: KeyRi
     assert stats["cases"]["total"] == 1 and stats["quarantined"]["total"] == 0
     assert stats["raw_by_outcome"]["accepted"] == 1 and stats["reconciled"]
     with engine.connect() as conn:
-        assert conn.scalar(select(Quarantine.attempts)) == 3
+        entry = conn.execute(select(Quarantine.attempts, Quarantine.history)).one()
+    assert entry.attempts == 3
+    # The entry's history tells what each replay found: first the same failure, then the fix.
+    assert [(step["outcome"], step["reasons"]) for step in entry.history] == [
+        ("still_quarantined", ["unknown_status"]),
+        ("resolved", []),
+    ]
 
 
 def test_personal_data_is_sealed_at_rest(engine: Engine, keyring: KeyRing) -> None:
