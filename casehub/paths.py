@@ -19,3 +19,9 @@ def var_dir() -> Path:
     path = Path(os.environ.get("CASEHUB_HOME", ROOT / "var"))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def data_docs_dir() -> Path:
+    """Where `quality_daily`'s checkpoints build the Great Expectations Data Docs site
+    (`index.html` at its root), served in the Airflow UI behind Airflow's login."""
+    return var_dir() / "quality" / "data_docs"
