@@ -6,6 +6,8 @@ commission's call-back number.
 
 from __future__ import annotations
 
+import re
+
 
 def mask_name(name: str | None) -> str | None:
     """The first character only (欧阳明华 → 欧*): a caller is recognisable to staff, not identifiable."""
@@ -20,3 +22,22 @@ def mask_phone(phone: str | None) -> str | None:
     if len(national) < 8:
         return prefix + "*" * len(national)
     return prefix + national[:3] + "*" * (len(national) - 7) + national[-4:]
+
+
+_DIGIT_RUN = re.compile(r"\+?\d[\d -]{5,}\d[\dXx]?")
+
+
+def mask_digits(text: str) -> str:
+    """Every run of seven or more digits in free text masked as a phone is (an ID number too).
+
+    A reason's message names a field and a rule, never a value; this is the guard for a page
+    that shows one anyway, should a message ever quote a number.
+    """
+
+    def masked(match: re.Match[str]) -> str:
+        digits = re.sub(r"[ -]", "", match.group())
+        if sum(c.isdigit() for c in digits) < 7:
+            return match.group()
+        return mask_phone(digits) or ""
+
+    return _DIGIT_RUN.sub(masked, text)

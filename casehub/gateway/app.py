@@ -12,11 +12,12 @@ from fastapi import FastAPI
 
 from casehub.gateway import problems
 from casehub.gateway.context import TOKEN_ENV, Context
-from casehub.gateway.routers import district_soap, districts, health, read, webhooks
+from casehub.gateway.routers import district_soap, districts, health, pages, read, webhooks
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from casehub.gateway.viewer import Guard
     from casehub.partners import Partner
 
 log = logging.getLogger("casehub.gateway")
@@ -36,6 +37,9 @@ network.
   token configured they answer 503.
 - **webhooks** — pushing partners (the community app) deliver signed webhooks (Standard
   Webhooks). A delivery is acknowledged only once it is committed, sealed, to the hub's inbox.
+- **pages** — the pages for people under `/pages/` (Data Docs, quality, quarantine with replay,
+  store stats): HTML for a browser, JSON for a client, behind the login of the host that mounts
+  the gateway (Airflow's, through the plugin); served without one they answer 403.
 - **district** — the district standard interface (区级平台标准接口): a district platform lists
   the cases dispatched to it and accepts, handles, completes, postpones or returns them, with
   its own API key (`Authorization: Bearer cdk_…`). The same interface is served over SOAP at
@@ -47,16 +51,22 @@ Every error is problem details (RFC 9457, `application/problem+json`) with a sta
 TAGS = [
     {"name": "health", "description": "liveness and whether the store answers"},
     {"name": "read", "description": "what the store holds, behind the gateway's bearer token"},
+    {"name": "pages", "description": "pages for people, behind the host's login (Airflow's)"},
     {"name": "webhooks", "description": "partners' signed pushes, landed before acknowledged"},
     {"name": "district", "description": "the district standard interface, per-district API keys and scopes"},
 ]
 
 
 def create_app(
-    engine: Engine | None = None, *, token: str | None = None, partners: Sequence[Partner] | None = None
+    engine: Engine | None = None,
+    *,
+    token: str | None = None,
+    partners: Sequence[Partner] | None = None,
+    guard: Guard | None = None,
 ) -> FastAPI:
-    """The gateway on `engine` (default: the configured store), guarded by `token` (default: env),
-    receiving webhooks from `partners` (default: the manifest's pushing partners, read on first use)."""
+    """The gateway on `engine` (default: the configured store), its read routes guarded by `token`
+    (default: env), receiving webhooks from `partners` (default: the manifest's pushing partners,
+    read on first use), its pages let in by `guard` (`casehub/gateway/viewer.py`; none: nobody)."""
     app = FastAPI(
         title=TITLE,
         description=DESCRIPTION,
@@ -68,8 +78,10 @@ def create_app(
     )
     app.state.context = Context(engine, token=token, partners=partners)
     problems.install(app)
+    pages.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(pages.build(guard))
     return app
 
 

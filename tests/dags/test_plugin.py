@@ -74,17 +74,45 @@ def test_the_mounted_gateway_keeps_its_own_authentication(
     assert unconfigured.status_code == 503
 
 
-def test_menu_links_are_views_the_airflow_ui_accepts(plugin: ModuleType) -> None:
+def test_the_mounted_pages_refuse_anyone_airflow_has_not_let_in(
+    plugin: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without an Airflow session or token the pages answer 401 and show nothing of the store —
+    not even to a caller holding the gateway's own token."""
+    monkeypatch.setenv("CASEHUB_DB_URL", f"sqlite:///{tmp_path / 'casehub.db'}")
+    monkeypatch.setenv("CASEHUB_GATEWAY_TOKEN", "plugin-test-token")
+    [mounted] = plugin.CasehubPlugin.fastapi_apps
+    server = FastAPI()
+    server.mount(mounted["url_prefix"], mounted["app"])
+    client = TestClient(server)
+    for path in ("stats", "quality", "quarantine", "data-docs/", "data-docs/index.html"):
+        for headers in ({}, {"Accept": "text/html"}, {"Authorization": "Bearer plugin-test-token"}):
+            refused = client.get(f"/casehub/pages/{path}", headers=headers)
+            assert refused.status_code in (401, 403), (path, headers)
+            assert "raw" not in refused.text and "hotline" not in refused.text
+    posted = client.post("/casehub/pages/quarantine/replay", data={"all": "1"})
+    assert posted.status_code in (401, 403)
+
+
+def test_menu_links_are_pages_the_airflow_ui_frames(plugin: ModuleType) -> None:
     from airflow.api_fastapi.core_api.datamodels.plugins import ExternalViewResponse
 
     views = {view["name"]: ExternalViewResponse(**view) for view in plugin.CasehubPlugin.external_views}
-    assert set(views) == {"casehub: store stats", "casehub: quarantine"}
+    assert set(views) == {
+        "casehub: Data Docs",
+        "casehub: quality",
+        "casehub: quarantine",
+        "casehub: store stats",
+    }
     [mounted] = plugin.CasehubPlugin.fastapi_apps
     served = {route.path for route in mounted["app"].routes}
     prefix = mounted["url_prefix"].lstrip("/") + "/"
+    routes = [view.url_route for view in views.values()]
+    assert len(set(routes)) == len(routes)
     for view in views.values():
         assert view.destination == "nav"
-        assert view.url_route is None, "a plain link: the gateway answers JSON, not a page to embed"
+        assert view.category == "browse"
+        assert view.url_route, "shown inside the UI, framed under /plugin/<url_route>"
         assert view.href.startswith(prefix), "relative to the UI's base URL, under the mount"
         assert "/" + view.href.removeprefix(prefix) in served
 
@@ -112,5 +140,8 @@ def test_loading_the_plugin_pulls_in_no_store_keys_or_data_libraries() -> None:
         "zeep",
         "alembic.command",
         "uvicorn",
+        "casehub.quality_summary",
+        "casehub.quarantine_view",
+        "airflow.api_fastapi.core_api.security",
     }
     assert not heavy & loaded

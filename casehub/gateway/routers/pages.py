@@ -1,0 +1,559 @@
+"""The pages for people: Data Docs, the quality summary, the quarantine with replay, store stats.
+
+Each answers HTML to a browser (`Accept: text/html`) and JSON to any other caller, and lets a
+request in only through the guard the host supplied (`casehub/gateway/viewer.py`): inside the
+Airflow UI that is Airflow's own login; with no guard, nobody. A refusal reveals nothing of the
+store — no count, no name.
+
+Nothing personal is shown: quarantine reasons name the field and the rule, never the value
+(and are masked besides); quality results are counts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import mimetypes
+from datetime import UTC, date, datetime
+from html import escape
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import parse_qs, urlencode
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from casehub.gateway import render
+from casehub.gateway.context import context_of
+from casehub.gateway.problems import Problem, documented
+from casehub.gateway.viewer import Guard, PageRefusal, Viewer, forbidden, no_guard, wants_html
+
+log = logging.getLogger("casehub.gateway")
+
+PREFIX = "/pages"
+MAX_FORM_BYTES = 64 * 1024
+DATA_DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'self'; "
+    "form-action 'self'"
+)
+PAGE_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'self'"
+)
+
+
+def _html(body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(body, status_code=status, headers={"Content-Security-Policy": PAGE_CSP})
+
+
+def _answer(request: Request, data: Any, html: str | None) -> Response:
+    if html is not None and wants_html(request):
+        return _html(html)
+    return JSONResponse(json.loads(json.dumps(data, default=_jsonable)))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(type(value).__name__)
+
+
+def install(app: FastAPI) -> None:
+    """Answer a page's refusals as a page for a browser, as problem+json for anyone else."""
+
+    @app.exception_handler(PageRefusal)
+    async def on_refusal(request: Request, exc: PageRefusal) -> Response:
+        if not wants_html(request):
+            return exc.response()
+        here = request.url.path.split(PREFIX + "/", 1)[-1]
+        login = ""
+        if exc.status == 401:
+            login = '<p><a href="/" target="_top">Open the Airflow UI</a> and log in.</p>'
+        body = render.notice(f"<b>{escape(exc.title)}</b>: {escape(exc.detail)}{login}", error=True)
+        response = _html(render.page(exc.title, body, here=here), exc.status)
+        response.headers.update(exc.headers)
+        return response
+
+
+def build(guard: Guard | None) -> APIRouter:
+    """The pages behind `guard` (None: nobody gets in)."""
+    router = APIRouter(
+        prefix=PREFIX,
+        tags=["pages"],
+        responses=documented(
+            {
+                401: "not logged in (no or an expired Airflow session or token)",
+                403: "logged in without the role, a form from another site, or no host login at all",
+            }
+        ),
+    )
+    admit = Depends(guard or no_guard)  # a closure's Annotated alias would not resolve as a string
+
+    @router.get("/stats", summary="Store statistics, as tables")
+    def stats(request: Request, viewer: Viewer = admit) -> Response:
+        from casehub.stats import collect
+
+        data = collect(context_of(request).store())
+        return _answer(request, data, _stats_page(data, viewer) if wants_html(request) else None)
+
+    @router.get("/quality", summary="Which rules the data broke, per channel and day")
+    def quality(
+        request: Request,
+        viewer: Viewer = admit,
+        channel: Annotated[str | None, Query(description="only this channel")] = None,
+        days: Annotated[int, Query(ge=1, le=90, description="days up to `until`")] = 14,
+        until: Annotated[
+            date | None, Query(description="the last day (default today, Asia/Shanghai)")
+        ] = None,
+    ) -> Response:
+        from casehub.quality_summary import summarize
+
+        engine = context_of(request).store()
+        summary = summarize(engine, channel=channel or None, days=days, until=until)
+        every = summary if not channel else summarize(engine, days=days, until=until)
+        html = _quality_page(summary, every.channels, viewer) if wants_html(request) else None
+        return _answer(request, summary.as_dict(), html)
+
+    @router.get("/quarantine", summary="Quarantined records and why, filtered; replay after a fix")
+    def quarantine(
+        request: Request,
+        viewer: Viewer = admit,
+        channel: Annotated[str | None, Query(description="only this channel's entries")] = None,
+        reason: Annotated[str | None, Query(description="only entries with this reason code")] = None,
+        limit: Annotated[int, Query(ge=1, le=1000, description="at most this many")] = 200,
+    ) -> Response:
+        from casehub.quarantine_view import listing
+
+        found = listing(
+            context_of(request).store(), channel=channel or None, reason=reason or None, limit=limit
+        )
+        data = {**found.as_dict(), "may_replay": viewer.may_replay}
+        html = _quarantine_page(found, viewer, channel or "", reason or "") if wants_html(request) else None
+        return _answer(request, data, html)
+
+    @router.post("/quarantine/replay", summary="Run entries through the pipeline again")
+    async def replay(request: Request, viewer: Viewer = admit) -> Response:
+        form = await _form(request)
+        viewer.check_form(request, _one(form, "token"))
+        if not viewer.may_replay:
+            raise forbidden("your Airflow role may not replay: it needs to change DAG runs")
+        ids, channel, reason = _selection(request, form)
+        outcome = _replay(request, ids)
+        html = _replayed_page(outcome, viewer, channel, reason) if wants_html(request) else None
+        return _answer(request, {**outcome.as_dict(), "requested": len(ids)}, html)
+
+    @router.get("/data-docs", include_in_schema=False)
+    def data_docs_bare(viewer: Viewer = admit) -> Response:
+        return RedirectResponse("data-docs/", status_code=307)
+
+    @router.get("/data-docs/", summary="The Great Expectations Data Docs site")
+    def data_docs(request: Request, viewer: Viewer = admit) -> Response:
+        from casehub.paths import data_docs_dir
+
+        root = data_docs_dir()
+        index = root / "index.html"
+        if not index.is_file():
+            data: dict[str, Any] = {"built": False, "where": str(root), "how": HOW_TO_BUILD}
+            return _answer(request, data, _unbuilt_page(viewer))
+        if not wants_html(request):
+            built = datetime.fromtimestamp(index.stat().st_mtime, UTC).isoformat()
+            return JSONResponse({"built": True, "index": "index.html", "built_at": built})
+        return _file(index)
+
+    @router.get("/data-docs/{path:path}", summary="A file of the Data Docs site")
+    def data_docs_file(path: str, viewer: Viewer = admit) -> Response:
+        from casehub.paths import data_docs_dir
+
+        return _file(_inside(data_docs_dir(), path))
+
+    return router
+
+
+HOW_TO_BUILD = (
+    "the quality_daily DAG builds it: trigger quality_daily in the Airflow UI (Dags), "
+    "or run `airflow dags test quality_daily`"
+)
+
+
+def _inside(root: Path, path: str) -> Path:
+    """`path` under `root`, or a 404: no `..`, no absolute path, no link out of the site."""
+    base = root.resolve()
+    if "\x00" in path or path.startswith(("/", "\\")):
+        raise PageRefusal(404, "not-found", "Not found", "no such file in the Data Docs")
+    target = (base / path).resolve()
+    if not target.is_relative_to(base) or not target.is_file():
+        raise PageRefusal(404, "not-found", "Not found", "no such file in the Data Docs")
+    return target
+
+
+def _file(path: Path) -> Response:
+    kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    headers = {"Content-Security-Policy": DATA_DOCS_CSP, "X-Content-Type-Options": "nosniff"}
+    return FileResponse(path, media_type=kind, headers=headers)
+
+
+async def _form(request: Request) -> dict[str, list[str]]:
+    """The POST body, urlencoded (a browser's form) or JSON (`{"ids": [...]}` or a filter)."""
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        raise Problem(413, "too-large", "Request too large", f"at most {MAX_FORM_BYTES} bytes")
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind == "application/json":
+        try:
+            sent = json.loads(body or b"{}")
+        except ValueError:
+            raise Problem(400, "invalid-request", "Invalid request", "the body is not JSON") from None
+        if not isinstance(sent, dict):
+            raise Problem(400, "invalid-request", "Invalid request", "send a JSON object")
+        ids = sent.get("ids") or []
+        form = {
+            k: [str(v)]
+            for k, v in sent.items()
+            if k in {"channel", "reason", "all", "token"} and v is not None
+        }
+        form["id"] = [str(i) for i in (ids if isinstance(ids, list) else [ids])]
+        return form
+    return parse_qs(body.decode("utf-8", "replace"), max_num_fields=1100)
+
+
+def _one(form: dict[str, list[str]], name: str) -> str | None:
+    values = form.get(name) or []
+    return values[0] if values else None
+
+
+def _selection(request: Request, form: dict[str, list[str]]) -> tuple[list[int], str, str]:
+    """The entry ids to replay: those named, or every open one the filter matches (`all`)."""
+    from casehub.quarantine_view import MAX_SHOWN, listing
+
+    channel, reason = _one(form, "channel") or "", _one(form, "reason") or ""
+    try:
+        ids = sorted({int(i) for i in form.get("id", []) if i.strip()})
+    except ValueError:
+        raise Problem(400, "invalid-request", "Invalid request", "an id is not a number") from None
+    if not ids and _one(form, "all"):
+        chosen = listing(
+            context_of(request).store(), channel=channel or None, reason=reason or None, limit=MAX_SHOWN
+        )
+        ids = [e.id for e in chosen.entries]
+    if not ids:
+        raise Problem(400, "nothing-chosen", "Nothing to replay", "name entries (id) or a filter with all=1")
+    return ids, channel, reason
+
+
+def _replay(request: Request, ids: list[int]) -> Any:
+    from casehub.crypto import load_keyring
+    from casehub.errors import ConfigurationError
+    from casehub.quarantine_view import replay
+
+    try:
+        keyring = load_keyring()
+    except ConfigurationError as exc:
+        raise PageRefusal(503, "keyring-unavailable", "No key ring", str(exc)) from None
+    return replay(context_of(request).store(), keyring, ids)
+
+
+# --- HTML ------------------------------------------------------------------------------------
+
+
+def _stats_page(data: dict[str, Any], viewer: Viewer) -> str:
+    raw = data["raw_by_outcome"]
+    verdict = (
+        '<span class="ok">reconciled</span>'
+        if data["reconciled"]
+        else '<span class="bad">NOT reconciled</span>'
+    )
+    body = [
+        render.notice(
+            f"raw records <b>{data['raw']:,}</b> = accepted <b>{raw['accepted']:,}</b> + quarantined "
+            f"<b>{raw['quarantined']:,}</b> + superseded <b>{raw['superseded']:,}</b>: {verdict}",
+            error=not data["reconciled"],
+        ),
+        render.cards(
+            {
+                "raw records": data["raw"],
+                "cases": data["cases"]["total"],
+                "open quarantine": data["quarantined"]["total"],
+                "reconciled": data["reconciled"],
+            }
+        ),
+        "<h2>Reconciliation checks</h2>",
+        render.table(["check", "holds"], [(k.replace("_", " "), v) for k, v in data["checks"].items()]),
+    ]
+    cases = data["cases"]
+    statuses = sorted({s for per in cases["by_channel_status"].values() for s in per})
+    body += [
+        "<h2>Cases by channel and status</h2>",
+        render.table(
+            ["channel", "total", *statuses],
+            [
+                (ch, cases["by_channel"].get(ch, 0), *(per.get(s, 0) for s in statuses))
+                for ch, per in cases["by_channel_status"].items()
+            ],
+            numeric=range(1, len(statuses) + 2),
+        ),
+        '<div style="display:flex;gap:2em;flex-wrap:wrap"><div><h2>By grade</h2>',
+        render.table(["grade", "cases"], cases["by_grade"].items(), numeric=[1]),
+        "</div><div><h2>By routed unit kind</h2>",
+        render.table(["unit kind", "cases"], cases["by_unit_kind"].items(), numeric=[1]),
+        "</div><div><h2>Quarantine by reason</h2>",
+        render.table(["reason", "open entries"], data["quarantined"]["by_reason"].items(), numeric=[1]),
+        "</div><div><h2>Quarantine by state</h2>",
+        render.table(["state", "entries"], data["quarantined"]["by_state"].items(), numeric=[1]),
+        "</div></div>",
+        "<h2>Outbox</h2>",
+        render.table(
+            ["partner", "pending", "delivered", "dead"],
+            [
+                (p, c.get("pending", 0), c.get("delivered", 0), c.get("dead", 0))
+                for p, c in data["outbox"].items()
+            ],
+            numeric=[1, 2, 3],
+        ),
+        "<h2>Webhook inbox</h2>",
+        render.table(
+            ["partner", "pending", "processed"],
+            [(p, c.get("pending", 0), c.get("processed", 0)) for p, c in data["inbox"].items()],
+            numeric=[1, 2],
+        ),
+        "<h2>Scheduled pushes (provision log)</h2>",
+        render.table(
+            ["recipient", "batches", "records", "provided until"],
+            [(r, p["batches"], p["records"], p["provided_until"]) for r, p in data["provisions"].items()],
+            numeric=[1, 2],
+        ),
+        "<h2>Cursors</h2>",
+        render.table(["channel", "read up to"], data["cursors"].items()),
+    ]
+    return render.page("Store stats", "".join(body), here="stats", who=viewer.name)
+
+
+def _quality_page(summary: Any, channels: tuple[str, ...], viewer: Viewer) -> str:
+    chosen = summary.channel or ""
+    filters = (
+        '<form class="filters" method="get">'
+        '<label>channel<select name="channel">'
+        f"{render.options([('', 'all channels'), *((c, c) for c in channels)], chosen)}"
+        "</select></label>"
+        f'<label>days<input type="number" name="days" min="1" max="90" value="{len(summary.days)}"></label>'
+        f'<label>until<input type="date" name="until" value="{summary.until}"></label>'
+        "<button>Show</button></form>"
+    )
+    last = summary.last_validated_at.isoformat(timespec="seconds") if summary.last_validated_at else None
+    broken = sum(1 for c in summary.channel_days if c.rules_broken)
+    body = [
+        filters,
+        render.cards(
+            {
+                "validations": summary.validations,
+                "rows breaking a rule": sum(c.unexpected for c in summary.channel_days),
+                "rules broken": len(summary.top),
+                "channel-days with a broken rule": broken,
+            }
+        ),
+        f'<p class="muted">{summary.since} – {summary.until} (Asia/Shanghai); '
+        f"last validation {escape(last or 'none')}"
+        ". A day <code>quality_daily</code> validated is read from its trend; other days from the pages "
+        "validated at ingest.</p>",
+    ]
+    if not summary.rules:
+        body.append(
+            render.notice(
+                "No validation results in this window yet: they are written as pages are ingested and by "
+                "the <code>quality_daily</code> DAG."
+            )
+        )
+        return render.page("Data quality", "".join(body), here="quality", who=viewer.name)
+    body += [
+        "<h2>Rows breaking a rule, per day</h2>",
+        render.line_chart(summary.days, summary.series(), title="rows breaking a rule per channel and day"),
+        "<h2>Top failing rules</h2>",
+        render.table(
+            [
+                "rule",
+                "severity",
+                "suite",
+                "rows broken",
+                "rows checked",
+                "pass rate",
+                "days broken",
+                "channels",
+                "last broken",
+            ],
+            [
+                (
+                    render.Raw(f"<code>{escape(r.rule)}</code>"),
+                    render.Raw(f'<span class="{escape(r.severity)}">{escape(r.severity)}</span>'),
+                    r.suite,
+                    r.unexpected,
+                    r.evaluated,
+                    r.pass_rate,
+                    r.days_broken,
+                    ", ".join(r.channels),
+                    r.last_broken,
+                )
+                for r in summary.top
+            ],
+            numeric=[3, 4, 5, 6],
+            cls="top",
+        )
+        if summary.top
+        else render.notice("No rule broken in this window."),
+        "<h2>Per channel and day</h2>",
+        render.table(
+            ["day", "channel", "rules checked", "rules broken", "rows broken", "from"],
+            [
+                (
+                    c.day,
+                    c.channel,
+                    c.rules_checked,
+                    render.Raw(", ".join(f"<code>{escape(r)}</code>" for r in c.rules_broken) or "none"),
+                    c.unexpected,
+                    c.source,
+                )
+                for c in reversed(summary.channel_days)
+            ],
+            numeric=[2, 4],
+            cls="days",
+        ),
+    ]
+    return render.page("Data quality", "".join(body), here="quality", who=viewer.name)
+
+
+def _quarantine_page(found: Any, viewer: Viewer, channel: str, reason: str) -> str:
+    filters = (
+        '<form class="filters" method="get">'
+        f'<label>channel<select name="channel">'
+        f"{render.options([('', 'all channels'), *_counted(found.channels)], channel)}"
+        "</select></label>"
+        f'<label>reason<select name="reason">'
+        f"{render.options([('', 'all reasons'), *_counted(found.reasons)], reason)}"
+        "</select></label><button>Filter</button></form>"
+    )
+    token = f'<input type="hidden" name="token" value="{escape(viewer.form_token())}">'
+    body = [
+        filters,
+        f'<p><b class="matched">{found.matched:,}</b> open entries match; '
+        f"{len(found.entries):,} shown, oldest first. "
+        "Reasons name the field and the rule, never the value.</p>",
+    ]
+    if viewer.may_replay and found.matched:
+        body.append(
+            '<form method="post" action="quarantine/replay" class="filters">'
+            f'{token}<input type="hidden" name="all" value="1">'
+            f'<input type="hidden" name="channel" value="{escape(channel)}">'
+            f'<input type="hidden" name="reason" value="{escape(reason)}">'
+            f'<button class="replay-all">Replay these {len(found.entries):,} after a fix</button></form>'
+        )
+    rows = []
+    for e in found.entries:
+        reasons = "<br>".join(
+            f"<code>{escape(r['code'])}</code> {escape(r['field'])}: {escape(r['message'])}"
+            for r in e.reasons
+        )
+        steps = "<br>".join(
+            f"{escape(str(s['at'])[:19])} {escape(str(s['action']))} → {escape(str(s['outcome']))}"
+            for s in e.history
+        )
+        action = (
+            f'<form method="post" action="quarantine/replay">{token}'
+            f'<input type="hidden" name="id" value="{e.id}">'
+            f'<input type="hidden" name="channel" value="{escape(channel)}">'
+            f'<input type="hidden" name="reason" value="{escape(reason)}"><button>Replay</button></form>'
+            if viewer.may_replay
+            else ""
+        )
+        rows.append(
+            (
+                e.id,
+                e.channel,
+                e.source_id,
+                e.source_updated_at.isoformat(timespec="seconds") if e.source_updated_at else None,
+                e.quarantined_at.isoformat(timespec="seconds"),
+                e.attempts,
+                render.Raw(reasons),
+                render.Raw(steps or '<span class="muted">—</span>'),
+                render.Raw(action),
+            )
+        )
+    body.append(
+        render.table(
+            [
+                "id",
+                "channel",
+                "source id",
+                "source updated",
+                "quarantined",
+                "attempts",
+                "reasons",
+                "history",
+                "",
+            ],
+            rows,
+            numeric=[0, 5],
+            cls="entries",
+        )
+    )
+    return render.page("Quarantine", "".join(body), here="quarantine", who=viewer.name)
+
+
+def _counted(counts: dict[str, int]) -> list[tuple[str, str]]:
+    return [(value, f"{value} ({number:,})") for value, number in counts.items()]
+
+
+def _replayed_page(outcome: Any, viewer: Viewer, channel: str, reason: str) -> str:
+    back = "../quarantine" + (
+        "?" + urlencode({k: v for k, v in (("channel", channel), ("reason", reason)) if v})
+        if channel or reason
+        else ""
+    )
+    totals = render.table(
+        ["channel", "replayed", "resolved", "superseded", "still quarantined"],
+        [
+            (
+                ch,
+                t.get("replayed", 0),
+                t.get("resolved", 0),
+                t.get("superseded", 0),
+                t.get("still_quarantined", 0),
+            )
+            for ch, t in outcome.totals.items()
+        ],
+        numeric=[1, 2, 3, 4],
+        cls="totals",
+    )
+    rows = [
+        (
+            e.id,
+            e.channel,
+            e.source_id,
+            render.Raw(f'<span class="{"ok" if e.state != "open" else "bad"}">{escape(e.state)}</span>'),
+            e.history[-1]["outcome"] if e.history else None,
+            ", ".join(e.codes) or None,
+        )
+        for e in outcome.entries
+    ]
+    body = (
+        "<h2>Per channel</h2>"
+        + totals
+        + "<h2>Each entry now</h2>"
+        + render.table(
+            ["id", "channel", "source id", "state", "last replay", "reasons left"],
+            rows,
+            numeric=[0],
+            cls="entries",
+        )
+        + f'<p><a href="{escape(back)}">Back to the quarantine</a></p>'
+    )
+    return render.page("Replay", body, here="quarantine/replay", who=viewer.name)
+
+
+def _unbuilt_page(viewer: Viewer) -> str:
+    from casehub.paths import data_docs_dir
+
+    body = render.notice(
+        "<b>The Data Docs are not built yet.</b> They are the Great Expectations validation reports, "
+        f"built at <code>{escape(str(data_docs_dir()))}</code>: {escape(HOW_TO_BUILD.split(': ', 1)[0])}: "
+        "trigger <code>quality_daily</code> in the Airflow UI (Dags), or run "
+        "<code>airflow dags test quality_daily</code>. This page shows them once they exist."
+    )
+    return render.page("Data Docs", body, here="data-docs/", who=viewer.name)
