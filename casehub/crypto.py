@@ -9,8 +9,10 @@ open with theirs.
 The phone number also gets a blind index — HMAC-SHA256 under a separate key — so cases from the
 same caller can be matched without decrypting anything.
 
-The key ring comes from `CASEHUB_KEYRING` (JSON), `CASEHUB_KEYRING_FILE` (a path to the same
-JSON), or is handed in by the Airflow glue from the `casehub_keyring` connection. The JSON is
+Every process finds the key ring the same way, through `load_keyring` (the CLI, the demo, the
+gateway, the DAG glue): `CASEHUB_KEYRING` (the JSON), `CASEHUB_KEYRING_FILE` (a path to it), the
+Airflow connection `casehub_keyring`, then the `keyring.json` that `casehub demo` creates in the
+working directory (`var/`, or `CASEHUB_HOME`). The JSON is
 `{"active": "<key id>", "keys": {"<key id>": "<base64, 32 bytes>"}, "index_key": "<base64>"}`.
 """
 
@@ -22,15 +24,17 @@ import hmac
 import json
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from casehub.errors import ConfigurationError
+from casehub.paths import ROOT
 
 NONCE_BYTES = 12
 INDEX_KEY_ID = "index"
@@ -136,17 +140,99 @@ class KeyRing:
         )
 
 
-def load_keyring(env: Mapping[str, str] | None = None) -> KeyRing:
-    """The key ring from the environment; a missing one is a deployment error, never a default."""
+KEYRING_CONNECTION = "casehub_keyring"
+"""The Airflow connection that may hold the ring: password = its JSON, or extra = the ring itself."""
+CONNECTION_VARIABLE = "AIRFLOW_CONN_CASEHUB_KEYRING"
+"""Where Airflow itself reads that connection from the environment (JSON or URI form)."""
+LOCAL_KEYRING = "keyring.json"
+
+
+def local_keyring_path(env: Mapping[str, str] | None = None) -> Path:
+    """The demo's ring: `keyring.json` in the working directory (`var/`, or `CASEHUB_HOME`)."""
+    env = os.environ if env is None else env
+    return Path(env.get("CASEHUB_HOME") or ROOT / "var") / LOCAL_KEYRING
+
+
+def load_keyring(
+    env: Mapping[str, str] | None = None, *, connection: Callable[[], str | None] | None = None
+) -> KeyRing:
+    """The key ring from the first place that holds one; none anywhere is a deployment error.
+
+    1. `CASEHUB_KEYRING`, the JSON itself;
+    2. `CASEHUB_KEYRING_FILE`, a path to it;
+    3. the Airflow connection `casehub_keyring`: `connection()` reads it where Airflow is at hand
+       (the DAG glue asks Airflow's own lookup: environment, secrets backend, metadata database)
+       and returns what it holds, or None when there is no such connection; without it, the
+       connection is read from `AIRFLOW_CONN_CASEHUB_KEYRING` as Airflow would (JSON or URI);
+    4. the local file `casehub demo` created (`local_keyring_path`).
+
+    A place that holds something unusable is an error naming that place, never a reason to look
+    further: a ring found later would seal with keys nobody meant.
+    """
     env = os.environ if env is None else env
     if text := env.get("CASEHUB_KEYRING"):
-        return KeyRing.from_json(text)
+        return _ring(text, "CASEHUB_KEYRING")
     if path := env.get("CASEHUB_KEYRING_FILE"):
         try:
-            return KeyRing.from_json(Path(path).read_text(encoding="utf-8"))
+            return _ring(Path(path).read_text(encoding="utf-8"), f"CASEHUB_KEYRING_FILE ({path})")
         except FileNotFoundError:
             raise ConfigurationError(f"CASEHUB_KEYRING_FILE points to a missing file: {path}") from None
-    raise ConfigurationError("no key ring: set CASEHUB_KEYRING or CASEHUB_KEYRING_FILE")
+    where = f"the Airflow connection {KEYRING_CONNECTION}"
+    if connection is None:
+        held = _connection_from_environment(env)
+        where = f"{where} ({CONNECTION_VARIABLE})"
+    else:
+        held = connection()
+    if held is not None:
+        if not held.strip() or held.strip() == "{}":
+            raise ConfigurationError(f"{where} holds no key ring (password = the JSON, or extra = the ring)")
+        return _ring(held, where)
+    local = local_keyring_path(env)
+    if local.is_file():
+        return _ring(local.read_text(encoding="utf-8"), str(local))
+    raise ConfigurationError(
+        f"no key ring: looked in CASEHUB_KEYRING, CASEHUB_KEYRING_FILE, {where} and {local}"
+    )
+
+
+def _ring(text: str, place: str) -> KeyRing:
+    try:
+        return KeyRing.from_json(text)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{place}: {exc}") from None
+
+
+def _connection_from_environment(env: Mapping[str, str]) -> str | None:
+    """What `AIRFLOW_CONN_CASEHUB_KEYRING` holds: its password, else its extra, as JSON text.
+
+    Airflow accepts a connection in the environment as JSON (`{"conn_type": …, "password": …,
+    "extra": …}`) or as a URI (`generic://:<url-encoded JSON>@`, or the extra in `?__extra__=`).
+    """
+    value = env.get(CONNECTION_VARIABLE)
+    if value is None:
+        return None
+    value = value.strip()
+    if value.startswith("{"):
+        try:
+            fields = json.loads(value)
+        except ValueError:
+            raise ConfigurationError(f"{CONNECTION_VARIABLE} is not JSON nor a connection URI") from None
+        if not isinstance(fields, dict):
+            raise ConfigurationError(f"{CONNECTION_VARIABLE} is not a connection object")
+        password, extra = fields.get("password"), fields.get("extra")
+    else:
+        try:
+            parts = urlsplit(value)
+            password = unquote(parts.password) if parts.password else None
+        except ValueError:
+            raise ConfigurationError(f"{CONNECTION_VARIABLE} is not JSON nor a connection URI") from None
+        query = parse_qs(parts.query)
+        extra = query["__extra__"][0] if "__extra__" in query else None
+    if password:
+        return str(password)
+    if isinstance(extra, dict):
+        return json.dumps(extra)
+    return str(extra or "")
 
 
 def ensure_local_keyring(path: Path) -> Path:

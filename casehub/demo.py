@@ -41,7 +41,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine
 
-from casehub.crypto import ensure_local_keyring
+from casehub.crypto import ensure_local_keyring, local_keyring_path
 from casehub.errors import ConfigurationError
 from casehub.partners import Partner, delivered, load_partners, pulled, pushing
 from casehub.paths import ROOT, var_dir
@@ -535,7 +535,9 @@ def prepare(
     logs = home / "logs" / "demo"
     logs.mkdir(parents=True, exist_ok=True)
     if not (os.environ.get("CASEHUB_KEYRING") or os.environ.get("CASEHUB_KEYRING_FILE")):
-        os.environ["CASEHUB_KEYRING_FILE"] = str(ensure_local_keyring(home / "keyring.json"))
+        # Later commands find this file by themselves (`casehub.crypto.load_keyring`); the demo's
+        # own processes are pointed at it so that none of them takes another ring.
+        os.environ["CASEHUB_KEYRING_FILE"] = str(ensure_local_keyring(local_keyring_path()))
         console.print(f"key ring: created or reused {os.environ['CASEHUB_KEYRING_FILE']} (local use only)")
     with console.status("migrating the store …"):
         migrate(connect())

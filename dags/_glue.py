@@ -125,18 +125,19 @@ def event_destination_for(spec: Partner) -> Any:
 
 
 def keyring() -> Any:
-    """The key ring from the `casehub_keyring` connection, else from the environment."""
-    from casehub.crypto import KeyRing, load_keyring
-    from casehub.errors import ConfigurationError
+    """The key ring, found as everywhere else (`casehub.crypto.load_keyring`); its Airflow
+    connection `casehub_keyring` is read through Airflow's own lookup, so a secrets backend or
+    the metadata database may hold it too."""
+    from casehub.crypto import KEYRING_CONNECTION, load_keyring
 
-    try:
-        connection = BaseHook.get_connection("casehub_keyring")
-    except AirflowNotFoundException:
-        return load_keyring()
-    text = connection.password or json.dumps(connection.extra_dejson or {})
-    if not text or text == "{}":
-        raise ConfigurationError("the casehub_keyring connection holds no key ring")
-    return KeyRing.from_json(text)
+    def airflow_connection() -> str | None:
+        try:
+            connection = BaseHook.get_connection(KEYRING_CONNECTION)
+        except AirflowNotFoundException:
+            return None
+        return connection.password or json.dumps(connection.extra_dejson or {})
+
+    return load_keyring(connection=airflow_connection)
 
 
 def run_until(context: dict[str, Any]) -> datetime:

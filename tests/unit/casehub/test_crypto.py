@@ -1,11 +1,20 @@
 from __future__ import annotations
 
 import json
+import re
 import stat
+from urllib.parse import quote
 
 import pytest
 
-from casehub.crypto import KeyRing, associated_data, ensure_local_keyring, load_keyring
+from casehub.crypto import (
+    CONNECTION_VARIABLE,
+    KeyRing,
+    associated_data,
+    ensure_local_keyring,
+    load_keyring,
+    local_keyring_path,
+)
 from casehub.errors import ConfigurationError
 
 
@@ -48,7 +57,7 @@ def test_malformed_key_ring_is_refused_without_echoing_it() -> None:
         KeyRing.from_json(text)
     assert "c2VjcmV0" not in str(raised.value)
     with pytest.raises(ConfigurationError, match="no key ring"):
-        load_keyring({})
+        load_keyring({"CASEHUB_HOME": "/nonexistent"})
 
 
 def test_index_key_must_differ_from_encryption_keys() -> None:
@@ -64,3 +73,93 @@ def test_local_key_ring_is_private_and_never_overwritten(tmp_path) -> None:
     ensure_local_keyring(path)
     assert path.read_text() == first
     assert load_keyring({"CASEHUB_KEYRING_FILE": str(path)}).active == "k1"
+
+
+def _rings(count: int) -> list[KeyRing]:
+    return [KeyRing.generate(f"k{n}") for n in range(1, count + 1)]
+
+
+def test_the_key_ring_is_looked_for_in_one_order(tmp_path) -> None:
+    env_ring, file_ring, connection_ring, local_ring = _rings(4)
+    ring_file = tmp_path / "ring.json"
+    ring_file.write_text(file_ring.to_json())
+    local = local_keyring_path({"CASEHUB_HOME": str(tmp_path)})
+    local.write_text(local_ring.to_json())
+    everywhere = {
+        "CASEHUB_HOME": str(tmp_path),
+        "CASEHUB_KEYRING": env_ring.to_json(),
+        "CASEHUB_KEYRING_FILE": str(ring_file),
+        CONNECTION_VARIABLE: json.dumps({"conn_type": "generic", "password": connection_ring.to_json()}),
+    }
+    found = []
+    for drop in ("", "CASEHUB_KEYRING", "CASEHUB_KEYRING_FILE", CONNECTION_VARIABLE):
+        everywhere.pop(drop, None)
+        found.append(load_keyring(everywhere).active)
+    assert found == ["k1", "k2", "k3", "k4"]
+
+
+def test_the_demos_local_file_is_found_with_nothing_set(tmp_path) -> None:
+    env = {"CASEHUB_HOME": str(tmp_path)}
+    path = ensure_local_keyring(local_keyring_path(env))
+    assert path == tmp_path / "keyring.json"
+    assert load_keyring(env).to_json() == path.read_text()
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        lambda ring: json.dumps({"conn_type": "generic", "password": ring.to_json()}),
+        lambda ring: json.dumps({"conn_type": "generic", "extra": json.loads(ring.to_json())}),
+        lambda ring: json.dumps({"conn_type": "generic", "extra": ring.to_json()}),
+        lambda ring: "generic://:" + quote(ring.to_json(), safe="") + "@",
+        lambda ring: "generic://?__extra__=" + quote(ring.to_json(), safe=""),
+    ],
+    ids=["json-password", "json-extra-object", "json-extra-text", "uri-password", "uri-extra"],
+)
+def test_the_airflow_connection_is_read_from_the_environment_in_each_form(tmp_path, form) -> None:
+    ring = KeyRing.generate("conn")
+    env = {"CASEHUB_HOME": str(tmp_path), CONNECTION_VARIABLE: form(ring)}
+    assert load_keyring(env).to_json() == ring.to_json()
+
+
+def test_the_glue_hands_in_airflows_own_lookup_of_the_connection(tmp_path) -> None:
+    ring, other = _rings(2)
+    env = {"CASEHUB_HOME": str(tmp_path), CONNECTION_VARIABLE: json.dumps({"password": other.to_json()})}
+    assert load_keyring(env, connection=ring.to_json).active == "k1"
+    asked = []
+    assert (
+        load_keyring({**env, "CASEHUB_KEYRING": other.to_json()}, connection=lambda: asked.append(1)) == other
+    )
+    assert asked == []  # the environment comes first: Airflow is not asked
+    ensure_local_keyring(local_keyring_path(env))
+    assert load_keyring(env, connection=lambda: None).active == "k1"  # no connection: the local file
+
+
+def test_nothing_found_names_every_place_looked_in(tmp_path) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        load_keyring({"CASEHUB_HOME": str(tmp_path)})
+    message = str(raised.value)
+    for place in ("CASEHUB_KEYRING", "CASEHUB_KEYRING_FILE", "casehub_keyring", CONNECTION_VARIABLE):
+        assert place in message
+    assert str(tmp_path / "keyring.json") in message
+    with pytest.raises(ConfigurationError) as raised:
+        load_keyring({"CASEHUB_HOME": str(tmp_path)}, connection=lambda: None)
+    assert "the Airflow connection casehub_keyring and" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"CASEHUB_KEYRING": "{"}, "CASEHUB_KEYRING: key ring JSON is malformed"),
+        (
+            {CONNECTION_VARIABLE: json.dumps({"password": "{"})},
+            "casehub_keyring (AIRFLOW_CONN_CASEHUB_KEYRING)",
+        ),
+        ({CONNECTION_VARIABLE: json.dumps({"conn_type": "generic"})}, "holds no key ring"),
+        ({CONNECTION_VARIABLE: "{not json"}, "is not JSON nor a connection URI"),
+    ],
+)
+def test_an_unusable_ring_is_refused_where_it_was_found(tmp_path, env, named) -> None:
+    ensure_local_keyring(local_keyring_path({"CASEHUB_HOME": str(tmp_path)}))
+    with pytest.raises(ConfigurationError, match=re.escape(named)):
+        load_keyring({"CASEHUB_HOME": str(tmp_path), **env})
