@@ -139,8 +139,8 @@ class EventPost(Closing):
         self.destination = destination
         self.renderer = renderer
         self._owns_session = session is None
-        # Without a session of the caller's, calls go over plain watched pools (`Direct`): an
-        # outbox makes one call per event, and requests' own work per call outweighs the call.
+        # Without a session of the caller's, calls go over one lean connection (`Direct`): an
+        # outbox makes one call per event, and a general client's own work outweighs the call.
         self._session = None if session is None else bounded(session, destination.url)
         self._direct = Direct(destination.url) if session is None else None
         self._clock = clock
