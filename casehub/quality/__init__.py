@@ -1,13 +1,25 @@
-"""The data-quality specification, run with Great Expectations Core on each page of cases.
+"""The data-quality specification, run with Great Expectations Core.
 
-The suite is a file (`expectations/case_batch.json`); this module only runs it. Expectations
-marked `critical` quarantine the rows that break them, with the expectation's `meta.reason` as
-the reason code; `warning` expectations are reported with the batch. Values that belong to the
-reference data (the 461 categories, the 13 districts) are `$PARAMETER`s filled from
-`schemas/reference/` at run time, so the suite never restates them.
+The specification is a committed GX file context, `expectations/` (docs/data-quality.md says it
+in words): one suite per inbound channel's raw shape, one for the unified case, one per outbound
+feed, and the table-level suites `channel_day` and `case_history`. Each expectation is one rule;
+its `meta` names the rule id, the dimension, the action its severity drives and a message in
+words. This package only runs them:
 
-Personal fields never enter the validated frame: GX results (and any Data Docs built from them)
-may quote unexpected values.
+- `critical` on a record-level (map) rule: the rows that break it are quarantined, with the rule
+  id as the reason code and the expectation's message — never the value;
+- `warning`: recorded with the batch and reported;
+- `critical` on a batch-level rule: the caller fails the run (`DataQualityError`) after the
+  results are recorded.
+
+Every validation's outcome per expectation (evaluated, unexpected, success) is kept in the store
+(`quality_results`, see `casehub.quality.results`). Values that belong to the reference data (the
+461 categories, the 13 districts, a recipient's allow-list) are `$PARAMETER`s filled at run time,
+so the suites never restate them.
+
+Personal fields enter a validated frame only as the columns the masking expectations of
+`casehub.quality.expectations` judge; every other personal value stays out, since GX results
+(and the Data Docs built from them) quote unexpected values.
 """
 
 from __future__ import annotations
@@ -15,78 +27,217 @@ from __future__ import annotations
 import json
 import logging
 import os
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from casehub.errors import ConfigurationError, Reason
-from casehub.paths import EXPECTATIONS_DIR
-from casehub.reference import Reference
+from casehub.paths import EXPECTATIONS_DIR, data_docs_dir, var_dir
 
-SUITE_PATH = EXPECTATIONS_DIR / "case_batch.json"
+log = logging.getLogger(__name__)
 
-# Columns of the unified case that the suite may see: no reporter data.
-COLUMNS = (
+CRITICAL, WARNING = "critical", "warning"
+QUARANTINE = "quarantine"
+"""The action of a critical row-wise rule; `fail_run` and `stop_push` stop the job instead."""
+MAP_TYPES_PREFIXES = ("expect_column_values_", "expect_column_pair_values_", "expect_multicolumn_")
+"""Expectation types judged row by row (their critical breaks quarantine rows); the rest judge
+the batch as a whole."""
+ROW_WISE = {
+    "expect_compound_columns_to_be_unique",
+    "expect_region_codes_to_nest",
+    "expect_case_fields_required_by_nature",
+    "expect_deadline_to_follow_working_days",
+}
+
+CASE_COLUMNS = (
     "case_id",
     "channel",
     "title",
     "content",
+    "nature",
     "category",
     "district_code",
+    "street_code",
+    "community_code",
+    "grid_code",
     "grade",
     "status",
     "lng",
     "lat",
-    "reported_at",
-    "received_at",
-    "updated_at",
-    "closed_at",
+    "time_limit_days",
 )
-TIME_COLUMNS = ("reported_at", "received_at", "updated_at", "closed_at")
+TIME_COLUMNS = ("reported_at", "received_at", "updated_at", "closed_at", "deadline_at")
+PERSONAL_COLUMNS = ("reporter_phone", "reporter_id_number")
+"""The only personal values a frame holds: judged by masking expectations, never quoted."""
 
 
 @dataclass(frozen=True)
-class Warning_:
-    """A warning-level expectation that failed on a batch."""
+class Rule:
+    """One expectation of a suite, as the specification states it."""
 
-    expectation: str
-    column: str
-    reason: str
-    unexpected_count: int
+    rule: str
+    id: str
+    suite: str
+    type: str
+    severity: str
+    dimension: str
+    action: str
+    message: str
+    note: str
+    columns: tuple[str, ...]
 
-    def as_dict(self) -> dict[str, Any]:
+    @property
+    def column(self) -> str:
+        return ",".join(self.columns)
+
+    @property
+    def row_wise(self) -> bool:
+        return self.type in ROW_WISE or self.type.startswith(MAP_TYPES_PREFIXES)
+
+
+@dataclass(frozen=True)
+class SuiteSpec:
+    name: str
+    asset: str
+    description: str
+    rules: tuple[Rule, ...]
+
+    def columns(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for rule in self.rules:
+            seen.update(dict.fromkeys(rule.columns))
+        return list(seen)
+
+
+def _columns_of(kwargs: Mapping[str, Any]) -> tuple[str, ...]:
+    if "column" in kwargs:
+        return (str(kwargs["column"]),)
+    if "column_A" in kwargs:
+        return (str(kwargs["column_A"]), str(kwargs["column_B"]))
+    if "column_list" in kwargs:
+        return tuple(str(c) for c in kwargs["column_list"])
+    if isinstance(kwargs.get("column_set"), list):
+        return tuple(str(c) for c in kwargs["column_set"])
+    return ()
+
+
+@cache
+def load_specs(directory: Path = EXPECTATIONS_DIR) -> dict[str, SuiteSpec]:
+    """Every suite of the file context, read as plain JSON (no GX needed), by name."""
+    suites_dir = directory / "expectations"
+    definitions_dir = directory / "validation_definitions"
+    if not suites_dir.is_dir():
+        raise ConfigurationError(f"the data-quality specification is missing: {suites_dir}")
+    specs: dict[str, SuiteSpec] = {}
+    for path in sorted(suites_dir.glob("*.json")):
+        suite = json.loads(path.read_text(encoding="utf-8"))
+        name = str(suite["name"])
+        definition = json.loads((definitions_dir / f"{name}.json").read_text(encoding="utf-8"))
+        rules = tuple(
+            Rule(
+                rule=str(e["meta"]["rule"]),
+                id=str(e["id"]),
+                suite=name,
+                type=str(e["type"]),
+                severity=str(e.get("severity", CRITICAL)),
+                dimension=str(e["meta"]["dimension"]),
+                action=str(e["meta"]["action"]),
+                message=str(e["meta"]["message"]),
+                note=str(e["meta"]["note"]),
+                columns=_columns_of(e["kwargs"]),
+            )
+            for e in suite["expectations"]
+        )
+        specs[name] = SuiteSpec(
+            name=name,
+            asset=str(definition["data"]["asset"]["name"]),
+            description=str(suite["meta"].get("description", "")),
+            rules=rules,
+        )
+    return specs
+
+
+def rules_by_id(directory: Path = EXPECTATIONS_DIR) -> dict[str, Rule]:
+    return {rule.rule: rule for spec in load_specs(directory).values() for rule in spec.rules}
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    rule: Rule
+    evaluated: int
+    unexpected: int
+    success: bool
+    rows: tuple[int, ...] = ()
+
+    def as_warning(self) -> dict[str, Any]:
+        """The shape of a batch's `warnings` entry (`batches.warnings`)."""
         return {
-            "expectation": self.expectation,
-            "column": self.column,
-            "reason": self.reason,
-            "unexpected_count": self.unexpected_count,
+            "expectation": self.rule.type,
+            "column": self.rule.column,
+            "reason": self.rule.rule,
+            "unexpected_count": self.unexpected,
         }
 
 
 @dataclass
-class QualityReport:
-    """Row failures by position in the page, and batch warnings."""
+class Validation:
+    """One suite run on one batch: every rule's result."""
 
-    failures: dict[int, list[Reason]] = field(default_factory=dict)
-    warnings: list[Warning_] = field(default_factory=list)
+    suite: str
+    rows: int
+    results: list[RuleResult] = field(default_factory=list)
+    validation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
+    def failures(self) -> dict[int, list[Reason]]:
+        """Row position → the reasons of the critical row-wise rules it breaks."""
+        failed: dict[int, list[Reason]] = {}
+        for result in self.results:
+            if result.rule.severity != CRITICAL or result.rule.action != QUARANTINE:
+                continue
+            for position in result.rows:
+                failed.setdefault(position, []).append(
+                    Reason(code=result.rule.rule, field=result.rule.column, message=result.rule.message)
+                )
+        return failed
 
-def _column_of(kwargs: Mapping[str, Any]) -> str:
-    if "column" in kwargs:
-        return str(kwargs["column"])
-    if "column_A" in kwargs:
-        return f"{kwargs['column_A']},{kwargs['column_B']}"
-    return ",".join(kwargs.get("column_list", []))
+    def warnings(self) -> list[dict[str, Any]]:
+        return [r.as_warning() for r in self.results if not r.success and r.rule.severity != CRITICAL]
+
+    def broken(self) -> list[RuleResult]:
+        """Critical rules whose action is to fail the run or stop the push, that failed."""
+        return [
+            r
+            for r in self.results
+            if not r.success and r.rule.severity == CRITICAL and r.rule.action != QUARANTINE
+        ]
+
+    def rows_for_store(
+        self, channel: str, *, at: datetime, batch_id: str | None = None, day: str | None = None
+    ) -> list[dict[str, Any]]:
+        return [
+            {
+                "validation_id": self.validation_id,
+                "suite": self.suite,
+                "rule": r.rule.rule,
+                "severity": r.rule.severity,
+                "channel": channel,
+                "batch_id": batch_id,
+                "day": day,
+                "evaluated": r.evaluated,
+                "unexpected": r.unexpected,
+                "success": r.success,
+                "validated_at": at,
+            }
+            for r in self.results
+        ]
 
 
 def _raised(info: Mapping[str, Any] | None) -> str | None:
-    """The message of an exception GX caught while computing a metric, if any.
-
-    GX reports it either flat or keyed by metric; either way, an expectation that could not be
-    computed must not pass for a data failure (or a success).
-    """
+    """The message of an exception GX caught while computing a metric, if any."""
     if not info:
         return None
     if info.get("raised_exception"):
@@ -97,84 +248,94 @@ def _raised(info: Mapping[str, Any] | None) -> str | None:
     return None
 
 
-class QualitySuite:
-    """A loaded suite, ready to validate pages; build once per process (see `quality_suite`)."""
+def _positions(indexes: Sequence[Any]) -> tuple[int, ...]:
+    return tuple(int(i["index"] if isinstance(i, Mapping) else i) for i in indexes)
 
-    def __init__(self, path: Path = SUITE_PATH) -> None:
+
+class QualityContext:
+    """The file context of `expectations/`, opened once per process (see `quality_context`).
+
+    Runtime output never lands in the repository: validation results go to
+    `var/quality/results/` and the Data Docs site to `casehub.paths.data_docs_dir()`.
+    """
+
+    def __init__(self, directory: Path = EXPECTATIONS_DIR) -> None:
         os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+        os.environ.setdefault("CASEHUB_GX_RESULTS_DIR", str(var_dir() / "quality" / "results"))
+        os.environ.setdefault("CASEHUB_DATA_DOCS_DIR", str(data_docs_dir()))
         logging.getLogger("great_expectations").setLevel(logging.WARNING)
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
+        import casehub.quality.expectations  # noqa: F401 - registers the hub's own expectations
+
+        if not (directory / "great_expectations.yml").is_file():
+            raise ConfigurationError(f"the data-quality specification is missing: {directory}")
+        self.specs = load_specs(directory)
+        self.context = gx.get_context(mode="file", project_root_dir=None, context_root_dir=str(directory))
+        self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        self._suites = {name: self.context.suites.get(name) for name in self.specs}
+        source = self.context.data_sources.get("casehub")
+        self._batches = {
+            name: source.get_asset(spec.asset).get_batch_definition("batch")
+            for name, spec in self.specs.items()
+        }
+
+    def spec(self, suite: str) -> SuiteSpec:
         try:
-            spec = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigurationError(f"expectation suite missing: {path}") from None
-        context = gx.get_context(mode="ephemeral")
-        context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        asset = context.data_sources.add_pandas("casehub").add_dataframe_asset("cases")
-        self._batches = asset.add_batch_definition_whole_dataframe("page")
-        self.suite = context.suites.add(gx.ExpectationSuite(**spec))
-        self.name = str(spec["name"])
+            return self.specs[suite]
+        except KeyError:
+            raise ConfigurationError(f"no expectation suite {suite!r} in expectations/") from None
 
-    def validate(self, rows: Sequence[Mapping[str, Any]], reference: Reference) -> QualityReport:
-        import pandas as pd
-
-        frame = pd.DataFrame.from_records(
-            [
-                {column: row.get(column) for column in COLUMNS}
-                | {"has_contact": bool(row.get("has_contact"))}
-                for row in rows
-            ],
-            columns=[*COLUMNS, "has_contact"],
-        )
-        for column in TIME_COLUMNS:
-            # Naive UTC: comparisons are the same, and GX's pair metrics handle no time zones.
-            frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601").dt.tz_convert(None)
-        for column in ("lng", "lat"):
-            frame[column] = frame[column].astype("float64")
-        batch = self._batches.get_batch(batch_parameters={"dataframe": frame})
-        result = batch.validate(
-            self.suite,
+    def validate(self, suite: str, frame: Any, parameters: Mapping[str, Any] | None = None) -> Validation:
+        """Run `suite` on `frame` in memory (nothing stored by GX): the ingest path's check."""
+        spec = self.spec(suite)
+        batch = self._batches[suite].get_batch(batch_parameters={"dataframe": frame})
+        outcome = batch.validate(
+            self._suites[suite],
             result_format={"result_format": "COMPLETE", "include_unexpected_rows": False},
-            expectation_parameters={
-                "categories": sorted(reference.categories),
-                "districts": sorted(reference.districts),
-            },
+            expectation_parameters=dict(parameters or {}),
         )
-        report = QualityReport()
-        for outcome in result.results:
-            if outcome.success:
-                continue
-            config = outcome.expectation_config
-            if config is None:
-                continue
-            reason = str(config.meta.get("reason", config.type))
-            column = _column_of(config.kwargs)
-            severity = str(getattr(config, "severity", "critical")).split(".")[-1].lower()
+        return self._read(spec, frame, outcome.results)
+
+    def checkpoint(self, suite: str, frame: Any, parameters: Mapping[str, Any] | None = None) -> Validation:
+        """Run the suite's checkpoint on `frame`: the results are kept and the Data Docs rebuilt."""
+        spec = self.spec(suite)
+        checkpoint = self.context.checkpoints.get(suite)
+        result = checkpoint.run(
+            batch_parameters={"dataframe": frame}, expectation_parameters=dict(parameters or {})
+        )
+        (run,) = result.run_results.values()
+        return self._read(spec, frame, run.results)
+
+    def _read(self, spec: SuiteSpec, frame: Any, outcomes: Sequence[Any]) -> Validation:
+        validation = Validation(suite=spec.name, rows=len(frame))
+        absent = set(spec.columns()) - set(frame.columns)
+        by_id = {str(o.expectation_config.id): o for o in outcomes if o.expectation_config is not None}
+        for rule in spec.rules:
+            outcome = by_id.get(rule.id)
+            if outcome is None:
+                raise ConfigurationError(f"rule {rule.rule} of suite {spec.name} was not run")
             failed = _raised(outcome.exception_info)
             if failed is not None:
-                raise ConfigurationError(f"expectation {config.type} on {column} could not run: {failed}")
-            indexes = outcome.result.get("unexpected_index_list") or []
-            if severity == "critical" and indexes:
-                message = f"breaks {config.type}"
-                for index in indexes:
-                    position = int(index if not isinstance(index, Mapping) else index["index"])
-                    report.failures.setdefault(position, []).append(
-                        Reason(code=reason, field=column, message=message)
-                    )
+                if rule.row_wise and set(rule.columns) & absent:
+                    # The batch lacks the field altogether: every record breaks the rule.
+                    validation.results.append(RuleResult(rule, len(frame), len(frame), len(frame) == 0))
+                    continue
+                raise ConfigurationError(f"rule {rule.rule} ({rule.type}) could not run: {failed}")
+            details = outcome.result or {}
+            if rule.row_wise:
+                rows = int(details.get("element_count") or 0) - int(details.get("missing_count") or 0)
+                unexpected = int(details.get("unexpected_count") or 0)
+                positions = _positions(details.get("unexpected_index_list") or [])
             else:
-                report.warnings.append(
-                    Warning_(
-                        expectation=config.type,
-                        column=column,
-                        reason=reason,
-                        unexpected_count=int(outcome.result.get("unexpected_count") or 0),
-                    )
-                )
-        return report
+                rows, unexpected, positions = 1, int(not outcome.success), ()
+            validation.results.append(
+                RuleResult(rule, max(rows, 0), unexpected, bool(outcome.success), positions)
+            )
+        return validation
 
 
 @cache
-def quality_suite(path: Path = SUITE_PATH) -> QualitySuite:
-    return QualitySuite(path)
+def quality_context(directory: Path = EXPECTATIONS_DIR) -> QualityContext:
+    return QualityContext(directory)
