@@ -43,13 +43,14 @@ from casehub.crypto import KeyRing, associated_data
 from casehub.enrich import Rules, enrich, load_rules
 from casehub.errors import InvalidRecord, Reason
 from casehub.ports import Mapper, PageRecord, Source, UnreadableRecord, Window
-from casehub.quality import QualitySuite, quality_suite
+from casehub.quality import QualityContext, Validation, quality_context
+from casehub.quality.frames import case_frame, raw_frame
 from casehub.reasons import Code
 from casehub.reference import Reference, load_reference
 from casehub.store.bulk import insert_rows, upsert_newer
 from casehub.store.db import StoreRejected, store_errors
 from casehub.store.keys import check_keyring
-from casehub.store.models import Batch, Case, CaseHistory, Quarantine, SyncCursor
+from casehub.store.models import Batch, Case, CaseHistory, QualityResult, Quarantine, SyncCursor
 from casehub.store.models import RawRecord as RawRow
 
 ACCEPTED, QUARANTINED, SUPERSEDED = "accepted", "quarantined", "superseded"
@@ -326,7 +327,7 @@ class Pipeline:
         keyring: KeyRing,
         *,
         reference: Reference | None = None,
-        quality: QualitySuite | None = None,
+        quality: QualityContext | None = None,
         contract: CaseContract | None = None,
         rules: Rules | None = None,
         clock: Callable[[], datetime] = utcnow,
@@ -337,7 +338,7 @@ class Pipeline:
         self.channel = mapper.channel
         self.keyring = keyring
         self.reference = reference or load_reference()
-        self.quality = quality or quality_suite()
+        self.quality = quality or quality_context()
         self.contract = contract or case_contract()
         self.rules = rules or load_rules()
         self.clock = clock
@@ -473,7 +474,7 @@ class Pipeline:
                     _reject(item)
                 else:
                     self._evaluate(item, received_at=started)
-            warnings = self._check_quality(fresh)
+            warnings, validations = self._check_quality(fresh)
             cases, history, events = self._resolve_versions(conn, fresh, batch_id, started)
             superseded_quarantine = self._supersede_quarantine(conn, fresh, started)
             high_water = max((i.updated_at for i in fresh if i.updated_at), default=None)
@@ -502,6 +503,7 @@ class Pipeline:
                 ],
             )
             self._write(conn, fresh, cases, history, batch_id, started)
+            self._record_validations(conn, validations, batch_id, started)
             outbox.write(conn, self.keyring, events, started)
             if high_water is not None and not page.hold_cursor:
                 self._advance_cursor(conn, high_water, batch_id, started)
@@ -607,21 +609,43 @@ class Pipeline:
             raise InvalidRecord(problems)
         item.case, item.events, item.warnings = enriched.case, enriched.events, enriched.warnings
 
-    def _check_quality(self, items: Sequence[_Item]) -> list[dict[str, Any]]:
-        """Run the batch suite; rows failing a critical expectation leave for quarantine."""
+    def _check_quality(self, items: Sequence[_Item]) -> tuple[list[dict[str, Any]], list[Validation]]:
+        """Run the channel's raw suite and the case suite on a page; rows breaking a critical
+        rule leave for quarantine. The batch's warnings, and every validation for the store."""
+        validations: list[Validation] = []
+        raw_suite = f"raw_{self.channel}"
+        readable = [i for i in items if i.unreadable is None and isinstance(i.raw, Mapping)]
+        if readable and raw_suite in self.quality.specs:
+            spec = self.quality.spec(raw_suite)
+            checked = self.quality.validate(raw_suite, raw_frame([i.raw for i in readable], spec))
+            for position, reasons in checked.failures().items():
+                readable[position].case = None
+                readable[position].reasons = [*reasons, *readable[position].reasons]
+            validations.append(checked)
         candidates = [i for i in items if i.case is not None]
-        if not candidates:
-            return []
-        frame_rows = [
-            {**case, "has_contact": bool(case["reporter"]["phone"])}
-            for case in (item.case for item in candidates)
-            if case is not None
-        ]
-        report = self.quality.validate(frame_rows, self.reference)
-        for position, reasons in report.failures.items():
-            candidates[position].case = None
-            candidates[position].reasons = reasons
-        return [w.as_dict() for w in report.warnings] + _record_warnings(candidates)
+        if candidates:
+            checked = self.quality.validate(
+                "case",
+                case_frame([i.case for i in candidates if i.case is not None]),
+                {
+                    "categories": sorted(self.reference.categories),
+                    "districts": sorted(self.reference.districts),
+                    "future_tolerance_minutes": self.future_tolerance.total_seconds() / 60,
+                },
+            )
+            for position, reasons in checked.failures().items():
+                candidates[position].case = None
+                candidates[position].reasons = reasons
+            validations.append(checked)
+        warnings = [w for v in validations for w in v.warnings()]
+        return warnings + _record_warnings(candidates), validations
+
+    def _record_validations(
+        self, conn: Connection, validations: Sequence[Validation], batch_id: str, now: datetime
+    ) -> None:
+        rows = [row for v in validations for row in v.rows_for_store(self.channel, at=now, batch_id=batch_id)]
+        if rows:
+            conn.execute(insert(QualityResult), rows)
 
     def _seal_case(self, case: Mapping[str, Any], row: dict[str, Any]) -> None:
         person = case.get("reporter") or {}
@@ -798,7 +822,7 @@ class Pipeline:
                     self._evaluate(item, received_at=started)
                     items.append(item)
                     by_raw[raw_id] = qid
-                warnings = self._check_quality(items)
+                warnings, validations = self._check_quality(items)
                 cases, history, events = self._resolve_versions(conn, items, batch_id, started)
                 superseded_quarantine = self._supersede_quarantine(conn, items, started)
                 outcomes = Counter(item.outcome for item in items)
@@ -824,6 +848,7 @@ class Pipeline:
                     self._upsert_cases(conn, list(cases.values()))
                 if history:
                     insert_rows(conn, CaseHistory.__table__, history)  # type: ignore[arg-type]
+                self._record_validations(conn, validations, batch_id, started)
                 outbox.write(conn, self.keyring, events, started)
                 self._record_replay(conn, items, by_raw, past, started, counts)
                 counts["replayed"] += len(items)
