@@ -43,8 +43,9 @@ from sqlalchemy import Engine
 
 from casehub.crypto import ensure_local_keyring, local_keyring_path
 from casehub.errors import ConfigurationError
+from casehub.normalize import SHANGHAI
 from casehub.partners import Partner, delivered, load_partners, pulled, pushing
-from casehub.paths import ROOT, var_dir
+from casehub.paths import ROOT, data_docs_dir, var_dir
 from casehub.stats import collect
 from casehub.store import connect, migrate
 
@@ -54,6 +55,8 @@ PUSH_LINE = re.compile(r"(\w+) push: (\{.*\})")
 OUTBOX_LINE = re.compile(r"(\w+) outbox: (\{.*\})")
 SUPERVISION_LINE = re.compile(r"supervision: (\{.*\})")
 OUTBOX_DAG = "deliver_outbox"
+QUALITY_DAG = "quality_daily"
+QUALITY_LINE = re.compile(r"quality_daily: (\{.*\})$", re.MULTILINE)
 DISTRICT_COUNT = re.compile(r"(\w+) (\d+)")
 PAGE_LINE = re.compile(r"(\w+) page: (\d+) received, (\d+) already landed, (\d+) accepted, (\d+) quarantined")
 
@@ -309,11 +312,14 @@ def run_dag(spec: Partner, env: Mapping[str, str], log: Path, console: Console) 
     )
 
 
-def _airflow_test(dag_id: str, env: Mapping[str, str], log: Path, console: Console) -> str:
+def _airflow_test(
+    dag_id: str, env: Mapping[str, str], log: Path, console: Console, *, conf: Mapping[str, Any] | None = None
+) -> str:
     """`airflow dags test dag_id`, its log to `log`; the log's text, or the failure's cause."""
+    extra = ["--conf", json.dumps(dict(conf))] if conf else []
     with log.open("wb") as handle, console.status(f"running {dag_id} …"):
         done = subprocess.run(  # noqa: S603 - the venv's own airflow, fixed arguments
-            [str(Path(sys.executable).with_name("airflow")), "dags", "test", dag_id],
+            [str(Path(sys.executable).with_name("airflow")), "dags", "test", dag_id, *extra],
             env=dict(env),
             stdout=handle,
             stderr=subprocess.STDOUT,
@@ -340,6 +346,23 @@ def run_outbox(env: Mapping[str, str], log: Path, console: Console) -> dict[str,
     seconds = time.monotonic() - started
     console.print(f"[green]✓[/] {OUTBOX_DAG}: delivered {sent}{overdue} in {seconds:.0f} s")
     return runs
+
+
+def run_quality(env: Mapping[str, str], log: Path, console: Console) -> dict[str, Any]:
+    """`quality_daily` on today (the day the demo's records landed), which builds the Data Docs."""
+    started = time.monotonic()
+    day = datetime.now(SHANGHAI).date().isoformat()
+    text = _airflow_test(QUALITY_DAG, env, log, console, conf={"day": day})
+    found = QUALITY_LINE.findall(text)
+    summary: dict[str, Any] = json.loads(found[-1]) if found else {"channels": {}}
+    rules = sum(entry["rules"] for entry in summary["channels"].values())
+    failed = sorted({rule for entry in summary["channels"].values() for rule in entry["failed"]})
+    seconds = time.monotonic() - started
+    console.print(
+        f"[green]✓[/] {QUALITY_DAG}: {rules} rule results on {len(summary['channels'])} channels for {day}"
+        f" in {seconds:.0f} s; broken: {', '.join(failed) or 'none'}; Data Docs in {data_docs_dir()}"
+    )
+    return summary
 
 
 def issue_district_credentials(path: Path) -> None:
@@ -590,6 +613,7 @@ def run(options: DemoOptions | None = None, console: Console | None = None) -> d
             run_dag(spec, env, logs / f"{dag_id_of(spec)}-2.log", console)
         for spec in delivered():
             run_dag(spec, env, logs / f"{dag_id_of(spec)}.log", console)
+        run_quality(env, logs / f"{QUALITY_DAG}.log", console)
     finally:
         stop(processes)
     stats = report(console)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from alembic.config import Config
@@ -131,8 +131,9 @@ def _delivered_record(body: bytes) -> PageRecord:
     return record
 
 
-def reconcile(engine: Engine) -> dict[str, Any]:
-    """Fail loudly if the store has lost track of any raw record."""
+def reconcile(engine: Engine, channel: Partner | None = None) -> dict[str, Any]:
+    """Fail loudly if the store has lost track of any raw record; with a `channel`, also run the
+    table-level suite `channel_day` on it (reconciled, fresh), which fails the run when broken."""
     stats = collect(engine)
     if not stats["reconciled"]:
         broken = [name for name, ok in stats["checks"].items() if not ok]
@@ -141,7 +142,24 @@ def reconcile(engine: Engine) -> dict[str, Any]:
             suite="reconciliation",
             expectations=broken,
         )
-    return {"raw": stats["raw"], "raw_by_outcome": stats["raw_by_outcome"], "reconciled": True}
+    summary: dict[str, Any] = {
+        "raw": stats["raw"],
+        "raw_by_outcome": stats["raw_by_outcome"],
+        "reconciled": True,
+    }
+    if channel is not None:
+        from casehub.quality.daily import gate
+
+        summary["quality"] = gate(engine, channel)
+    return summary
+
+
+def quality_daily(engine: Engine, keyring: KeyRing, day: date) -> dict[str, Any]:
+    """Validate `day` for every inbound channel (`casehub.quality.daily`), rebuilding Data Docs."""
+    from casehub.quality.daily import validate_day
+
+    require_current_schema(engine)
+    return validate_day(engine, keyring, day).summary()
 
 
 def deliver_outbox(

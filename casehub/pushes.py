@@ -37,7 +37,7 @@ from casehub.partners import Partner
 from casehub.ports import OutboundBatch, Receipt, Renderer, Sink, Window
 from casehub.recipients import PERSONAL_FIELDS, Recipient, load_recipient
 from casehub.store.db import store_errors
-from casehub.store.models import Batch, Case, CaseHistory, ProvisionLog
+from casehub.store.models import Batch, Case, CaseHistory, ProvisionLog, QualityResult
 
 log = logging.getLogger(__name__)
 
@@ -251,6 +251,7 @@ def _push_window(
             batch_id=identifier,
             records=_rendered(cases, contract, renderer, keyring),
         )
+        _check_feed(engine, contract, batch, clock())
         receipt = sink.deliver(batch)
         _check(receipt, batch, sink.recipient)
         with store_errors(), engine.begin() as conn:
@@ -268,6 +269,32 @@ def _push_window(
         )
         if on_batch:
             on_batch(batch, receipt)
+
+
+def _check_feed(engine: Engine, contract: Recipient, batch: OutboundBatch, now: datetime) -> None:
+    """The recipient's feed suite (`expectations/`, `feed_<recipient>`) on the rendered batch,
+    its results kept; a broken rule stops the push before anything is sent."""
+    from casehub.quality import quality_context
+    from casehub.quality.frames import feed_frame
+
+    quality = quality_context()
+    suite = f"feed_{contract.code}"
+    if suite not in quality.specs or not batch.records:
+        return
+    checked = quality.validate(suite, feed_frame(batch.records), {"allowed": list(contract.fields)})
+    with store_errors(), engine.begin() as conn:
+        conn.execute(
+            insert(QualityResult), checked.rows_for_store(contract.code, at=now, batch_id=batch.batch_id)
+        )
+    broken = checked.broken()
+    if broken:
+        raise DataQualityError(
+            f"{contract.code}: batch {batch.batch_id} breaks "
+            + "; ".join(f"{r.rule.rule} ({r.rule.message})" for r in broken)
+            + ": nothing was sent",
+            suite=suite,
+            expectations=[r.rule.rule for r in broken],
+        )
 
 
 def _check(receipt: Receipt, batch: OutboundBatch, partner: str) -> None:

@@ -17,6 +17,11 @@ batches, records and the end of the last window provided.
 district, hotline, message_board, neighborhood_app, urban_mgmt) `pending`, `delivered` and
 `dead`, zeros included; `cases.by_channel_status` the cases of each channel by status, which is
 where a case stands in the loop (dispatched, accepted, processing, completed, returned …).
+
+`quality` is the data-quality specification at work (docs/data-quality.md): `rules` (how many,
+by severity and dimension), `last_day` validated by `quality_daily`, and `by_channel`: each
+channel's pass rate of all its rules together per day over the last 14 days, and the rules that
+failed on the last day.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from sqlalchemy import Engine, func, select
 from casehub import inbox, outbox
 from casehub.enrich.rules import GRADES, UNIT_KINDS, load_rules
 from casehub.partners import notified
+from casehub.quality.trend import trend
 from casehub.store.models import Case, ProvisionLog, Quarantine, RawRecord, SyncCursor
 
 UNROUTED = "unrouted"
@@ -118,6 +124,7 @@ def collect(engine: Engine) -> dict[str, Any]:
         "inbox": dict(sorted(inbox.counts(engine).items())),
         "provisions": _provisions(engine),
         "outbox": outbox.counts(engine, [p.code for p in notified()]),
+        "quality": trend(engine),
         "reconciled": all(checks.values()),
         "checks": checks,
     }

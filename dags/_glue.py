@@ -14,7 +14,7 @@ import dataclasses
 import json
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -323,7 +323,7 @@ def partner_dag(
 
             @task(task_id="reconcile", retries=0)
             def reconcile() -> dict[str, Any]:
-                return reconcile_store()
+                return reconcile_store(spec)
 
             steps = [exchange()]
             if kind == "ingest" and spec.outbox is not None and "transfer" in spec.outbox.kinds:
@@ -352,8 +352,22 @@ TASK_OF = {"ingest": "ingest", "webhooks": "process", "deliver": "push"}
 """The task that exchanges a partner's cases, by the kind of DAG (its tag)."""
 
 
-def reconcile_store() -> dict[str, Any]:
+def reconcile_store(spec: Partner) -> dict[str, Any]:
     import casehub
     from casehub.store import connect
 
-    return casehub.reconcile(connect())
+    return casehub.reconcile(connect(), spec)
+
+
+def validate_quality(context: dict[str, Any]) -> dict[str, Any]:
+    """The day the run's `day` param names, else the previous day (Asia/Shanghai) of the run's
+    data interval end, for every inbound channel."""
+    from casehub.jobs import quality_daily
+    from casehub.quality.daily import previous_day
+    from casehub.store import connect
+
+    asked = (context.get("params") or {}).get("day")
+    day = date.fromisoformat(str(asked)) if asked else previous_day(run_until(context))
+    summary = quality_daily(connect(), keyring(), day)
+    log.info("quality_daily: %s", json.dumps(summary))
+    return summary

@@ -18,9 +18,11 @@ DOC = """\
 Pulls `{code}` records updated since the channel's cursor (re-reading a
 {lookback}-minute lookback window), and for every page, in one transaction: lands the raw
 payloads (sealed, hashed), maps them to the unified case, classifies, grades, routes and times
-them, checks each against `schemas/case.schema.json` and the page against the GX suite
-`expectations/case_batch.json`, quarantines what fails with its reasons and upserts the rest
-with history. The cursor moves once the whole window has been read.
+them, checks each against `schemas/case.schema.json` and the page against the GX suites
+`raw_{code}` and `case` (`expectations/`, docs/data-quality.md), quarantines what fails with its
+reasons (a broken rule's id) and upserts the rest with history, keeping every rule's outcome.
+The cursor moves once the whole window has been read. `reconcile` then runs the table-level
+suite `channel_day` on the channel: a lost record or a channel silent too long fails the run.
 
 * **Connection** `{connection}` — host is the partner's base URL; login and password.
 * **Pool** `{pool}` — at most {slots} tasks talk to this partner at once.

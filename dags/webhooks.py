@@ -20,8 +20,8 @@ gateway verifies the signature and timestamp and lands each delivery sealed in t
 before it answers 2xx. This DAG takes the pending deliveries, {batch} at a time, and for each
 batch, in one transaction: lands each delivery's `data` as a raw record (sealed, hashed), maps
 it to the unified case, enriches it, checks it against `schemas/case.schema.json` and the GX
-suite, quarantines what fails with its reasons and upserts the rest with history; then marks
-the deliveries processed.
+suites `raw_{code}` and `case` (docs/data-quality.md), quarantines what fails with its reasons
+and upserts the rest with history; then marks the deliveries processed.
 
 * **Secret** — the gateway reads `{secret_env}` (space-separated `whsec_` secrets during a rotation).
 * **Pool** `{pool}` — one batch at a time.
@@ -40,6 +40,7 @@ def build(spec: Partner) -> DAG:
         description=f"Turn {spec.title}'s landed webhooks into unified cases",
         doc_md=DOC.format(
             title=spec.title,
+            code=spec.code,
             path=push.path,
             batch=push.batch_size,
             secret_env=push.secret_env,

@@ -30,7 +30,8 @@ crosswalk lacks is filed under 其他 with a warning."""
 
 def test_dag_folder_imports_without_errors(dagbag) -> None:
     assert dagbag.import_errors == {}
-    assert sorted(dagbag.dag_ids) == sorted([*DAG_IDS, *WEBHOOK_DAG_IDS, *PUSH_DAG_IDS, "deliver_outbox"])
+    others = ["deliver_outbox", "quality_daily"]
+    assert sorted(dagbag.dag_ids) == sorted([*DAG_IDS, *WEBHOOK_DAG_IDS, *PUSH_DAG_IDS, *others])
     assert PUSH_DAG_IDS == ["push_city_brain", "push_health_commission"]
 
 
@@ -111,7 +112,7 @@ def test_the_push_schedules_come_from_the_manifest(dagbag) -> None:
     assert schedules == {"city_brain": "0 * * * *", "health_commission": "*/15 * * * *"}
 
 
-@pytest.mark.parametrize("dag_file", ["ingest.py", "webhooks.py", "pushes.py", "outbox.py"])
+@pytest.mark.parametrize("dag_file", ["ingest.py", "webhooks.py", "pushes.py", "outbox.py", "quality.py"])
 def test_parsing_the_dag_file_loads_no_connector_store_or_quality_code(dag_file: str) -> None:
     probe = (
         f"import sys, runpy; runpy.run_path('dags/{dag_file}');"
