@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv demo test test-fast bench up lint clean
+.PHONY: help venv browser demo test test-fast bench up lint clean
 
 help:
 	@echo "make demo   run the ingest DAGs against the partner simulators (SQLite, var/)"
@@ -22,10 +22,18 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
+# The browser test drives Debian's headless Chromium through its matching driver; installed when missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  echo "installing Debian's chromium and chromium-driver (the browser test needs them)"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+
 demo: venv
 	$(BIN)/casehub demo
 
-test: venv
+test: venv browser
 	$(BIN)/python -m pytest
 
 test-fast: venv

@@ -7,8 +7,12 @@ offline, inside the Airflow UI's frame); every value is escaped on the way in.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from html import escape
 from typing import Any
+from zoneinfo import ZoneInfo
+
+CITY_TIME = ZoneInfo("Asia/Shanghai")
 
 PAGES = (
     ("data-docs/", "Data Docs"),
@@ -40,7 +44,7 @@ select,input,button{font:inherit;padding:.25em .5em}button{cursor:pointer}
 .notice{border:1px solid #d0d7de;border-left:4px solid #0969da;padding:.6em 1em;background:#f6f8fa;
 margin:.6em 0}
 .notice.error{border-left-color:#cf222e}
-code{background:#f6f8fa;padding:0 .3em;border-radius:3px}
+code{background:#f6f8fa;padding:0 .3em;border-radius:3px}.t{white-space:nowrap}
 """
 
 
@@ -101,6 +105,15 @@ def cell(value: Any) -> str:
     return escape(str(value))
 
 
+def when(moment: datetime | str | None) -> Raw | None:
+    """A moment as the city reads it, `2026-11-20 09:00:00` in Asia/Shanghai, on one line."""
+    if moment is None:
+        return None
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return Raw(f'<span class="t">{moment.astimezone(CITY_TIME):%Y-%m-%d %H:%M:%S}</span>')
+
+
 def cards(items: Mapping[str, Any]) -> str:
     return (
         '<div class="cards">'
@@ -129,7 +142,7 @@ PALETTE = ("#0969da", "#cf222e", "#1a7f37", "#9a6700", "#8250df", "#bf3989", "#0
 
 def line_chart(labels: Sequence[str], series: Mapping[str, Sequence[int]], *, title: str) -> str:
     """An SVG line chart: one line per series over `labels` (days), a legend, the peak on the axis."""
-    width, height, left, right, top, bottom = 760, 240, 48, 150, 16, 36
+    width, height, left, right, top, bottom = 820, 240, 48, 210, 16, 36
     plot_w, plot_h = width - left - right, height - top - bottom
     peak = max([1, *(v for values in series.values() for v in values)])
     step = plot_w / max(1, len(labels) - 1)

@@ -290,6 +290,7 @@ def _stats_page(data: dict[str, Any], viewer: Viewer) -> str:
                 for ch, per in cases["by_channel_status"].items()
             ],
             numeric=range(1, len(statuses) + 2),
+            cls="channels",
         ),
         '<div style="display:flex;gap:2em;flex-wrap:wrap"><div><h2>By grade</h2>',
         render.table(["grade", "cases"], cases["by_grade"].items(), numeric=[1]),
@@ -338,7 +339,7 @@ def _quality_page(summary: Any, channels: tuple[str, ...], viewer: Viewer) -> st
         f'<label>until<input type="date" name="until" value="{summary.until}"></label>'
         "<button>Show</button></form>"
     )
-    last = summary.last_validated_at.isoformat(timespec="seconds") if summary.last_validated_at else None
+    last = render.when(summary.last_validated_at)
     broken = sum(1 for c in summary.channel_days if c.rules_broken)
     body = [
         filters,
@@ -351,7 +352,7 @@ def _quality_page(summary: Any, channels: tuple[str, ...], viewer: Viewer) -> st
             }
         ),
         f'<p class="muted">{summary.since} – {summary.until} (Asia/Shanghai); '
-        f"last validation {escape(last or 'none')}"
+        f"last validation {last or 'none'}"
         ". A day <code>quality_daily</code> validated is read from its trend; other days from the pages "
         "validated at ingest.</p>",
     ]
@@ -433,7 +434,7 @@ def _quarantine_page(found: Any, viewer: Viewer, channel: str, reason: str) -> s
     body = [
         filters,
         f'<p><b class="matched">{found.matched:,}</b> open entries match; '
-        f"{len(found.entries):,} shown, oldest first. "
+        f"{len(found.entries):,} shown, oldest first; times in Asia/Shanghai. "
         "Reasons name the field and the rule, never the value.</p>",
     ]
     if viewer.may_replay and found.matched:
@@ -446,12 +447,10 @@ def _quarantine_page(found: Any, viewer: Viewer, channel: str, reason: str) -> s
         )
     rows = []
     for e in found.entries:
-        reasons = "<br>".join(
-            f"<code>{escape(r['code'])}</code> {escape(r['field'])}: {escape(r['message'])}"
-            for r in e.reasons
-        )
+        reasons = "<br>".join(f"<code>{escape(r['code'])}</code> {escape(_said(r))}" for r in e.reasons)
         steps = "<br>".join(
-            f"{escape(str(s['at'])[:19])} {escape(str(s['action']))} → {escape(str(s['outcome']))}"
+            f"{render.when(s['at']) if s['at'] else ''} {escape(str(s['action']))} → "
+            f"{escape(_outcome(s['outcome']))}"
             for s in e.history
         )
         action = (
@@ -467,8 +466,8 @@ def _quarantine_page(found: Any, viewer: Viewer, channel: str, reason: str) -> s
                 e.id,
                 e.channel,
                 e.source_id,
-                e.source_updated_at.isoformat(timespec="seconds") if e.source_updated_at else None,
-                e.quarantined_at.isoformat(timespec="seconds"),
+                render.when(e.source_updated_at),
+                render.when(e.quarantined_at),
                 e.attempts,
                 render.Raw(reasons),
                 render.Raw(steps or '<span class="muted">—</span>'),
@@ -494,6 +493,16 @@ def _quarantine_page(found: Any, viewer: Viewer, channel: str, reason: str) -> s
         )
     )
     return render.page("Quarantine", "".join(body), here="quarantine", who=viewer.name)
+
+
+def _said(reason: dict[str, str]) -> str:
+    """A reason's message, its field named once (messages that already start with it keep it)."""
+    message, field = reason["message"], reason["field"]
+    return message if not field or message.startswith(field) else f"{field}: {message}"
+
+
+def _outcome(outcome: object) -> str:
+    return str(outcome).replace("_", " ")
 
 
 def _counted(counts: dict[str, int]) -> list[tuple[str, str]]:
@@ -527,7 +536,7 @@ def _replayed_page(outcome: Any, viewer: Viewer, channel: str, reason: str) -> s
             e.channel,
             e.source_id,
             render.Raw(f'<span class="{"ok" if e.state != "open" else "bad"}">{escape(e.state)}</span>'),
-            e.history[-1]["outcome"] if e.history else None,
+            _outcome(e.history[-1]["outcome"]) if e.history else None,
             ", ".join(e.codes) or None,
         )
         for e in outcome.entries
@@ -552,8 +561,9 @@ def _unbuilt_page(viewer: Viewer) -> str:
 
     body = render.notice(
         "<b>The Data Docs are not built yet.</b> They are the Great Expectations validation reports, "
-        f"built at <code>{escape(str(data_docs_dir()))}</code>: {escape(HOW_TO_BUILD.split(': ', 1)[0])}: "
-        "trigger <code>quality_daily</code> in the Airflow UI (Dags), or run "
-        "<code>airflow dags test quality_daily</code>. This page shows them once they exist."
+        f"which the <code>quality_daily</code> DAG builds into <code>{escape(str(data_docs_dir()))}</code>."
+        "<br>To build them now, trigger <code>quality_daily</code> in the Airflow UI (Dags → quality_daily "
+        "→ Trigger), or run <code>airflow dags test quality_daily</code>. This page shows them once they "
+        "exist."
     )
     return render.page("Data Docs", body, here="data-docs/", who=viewer.name)

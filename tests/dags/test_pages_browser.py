@@ -1,0 +1,446 @@
+"""The pages for people in a real Airflow UI, driven by headless Chromium.
+
+A real Airflow API server, shaped as `make up` starts it (the environment of
+`casehub.demo.airflow_environment`, the plugin loaded, SimpleAuthManager with users and a
+password file), over a store the real pipeline filled: five days of the simulators' hotline,
+message board and urban management records, each day's pages ingested on that day. A person
+logs in through Airflow's login page and opens each page from the Browse menu; the test reads
+what the page shows against the store. Screenshots go to `var/screenshots/`.
+
+Chromium and its driver are Debian's (`make test` installs them when missing, as `make browser`);
+without them the module skips and says so, except in CI, where it fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import Engine
+
+from casehub.crypto import KeyRing
+from casehub.demo import airflow_environment
+from casehub.partners import load_connector, load_partners
+from casehub.pipeline import Pipeline
+from casehub.quality_summary import CITY_TIME, summarize
+from casehub.quarantine_view import entries, listing
+from casehub.stats import collect
+from casehub.store import connect, migrate
+from simulators.generator import generate
+from simulators.records import Options
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "var" / "screenshots"
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+CHANNELS = ("hotline", "message_board", "urban_mgmt")
+DAYS = 5
+USERS = {"admin": "admin-pages-test", "viewer": "viewer-pages-test"}
+START_SECONDS = 90.0
+
+pytestmark = [
+    pytest.mark.slow,
+    # In CI a missing browser fails the module instead: `make test` installs it there.
+    pytest.mark.skipif(
+        (CHROMIUM is None or CHROMEDRIVER is None) and not os.environ.get("CI"),
+        reason="needs Debian's chromium and chromium-driver (make browser installs them)",
+    ),
+]
+
+
+@dataclass
+class Hub:
+    url: str
+    engine: Engine
+    home: Path
+    data_docs: Path
+
+
+def _day_clock(day: datetime) -> Any:
+    return lambda: day
+
+
+def _fill(engine: Engine, keyring: KeyRing) -> None:
+    """Each channel's generated records ingested day by day, each page at the end of its day."""
+    specs = {p.code: p for p in load_partners()}
+    anchor = datetime.now(CITY_TIME).replace(hour=0, minute=0, second=0, microsecond=0)
+    for code in CHANNELS:
+        records = generate(code, Options(seed=8, records=90, defect_rate=0.2, days=DAYS, anchor=anchor))
+        by_day: dict[datetime, list[dict[str, Any]]] = defaultdict(list)
+        for record in records:
+            for version in record.versions:
+                moment = datetime.fromtimestamp(version.updated_ms / 1000, CITY_TIME)
+                by_day[moment.replace(hour=23, minute=59, second=0, microsecond=0)].append(
+                    dict(version.payload)
+                )
+        mapper = load_connector(specs[code]).MAPPER
+        for end_of_day, payloads in sorted(by_day.items()):
+            Pipeline(engine, mapper, keyring, clock=_day_clock(end_of_day)).ingest(payloads)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + START_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the API server exited ({process.returncode}): {log.read_text()[-2000:]}")
+        try:
+            if requests.get(f"{url}/api/v2/monitor/health", timeout=2).ok:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"the API server did not answer in {START_SECONDS:.0f} s: {log.read_text()[-2000:]}")
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    base = tmp_path_factory.mktemp("pages")
+    keyring = KeyRing.generate()
+    ring_file = base / "keyring.json"
+    ring_file.write_text(keyring.to_json(), encoding="utf-8")
+    db_url = f"sqlite:///{base / 'casehub.db'}"
+    engine = connect(db_url)
+    migrate(engine)
+    _fill(engine, keyring)
+    home = base / "airflow"
+    home.mkdir()
+    passwords = home / "simple_auth_manager_passwords.json.generated"
+    passwords.write_text(json.dumps(USERS), encoding="utf-8")
+    env = {
+        **{
+            k: v for k, v in airflow_environment(home, connections={}).items() if not k.startswith("CASEHUB_")
+        },
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,viewer:viewer",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        "AIRFLOW__API_AUTH__JWT_SECRET": "pages-test-jwt-secret",
+        "AIRFLOW__API__EXPOSE_CONFIG": "False",
+        "CASEHUB_DB_URL": db_url,
+        "CASEHUB_KEYRING_FILE": str(ring_file),
+        "CASEHUB_HOME": str(base / "var"),
+    }
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    log = base / "api-server.log"
+    subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True, timeout=180)
+    port = _free_port()
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [airflow, "api-server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, process, log)
+        yield Hub(url, engine, home, base / "var" / "quality" / "data_docs")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1440,1000"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.implicitly_wait(0)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _wait(driver: Any, condition: Any, seconds: float = 30.0) -> Any:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, seconds).until(condition)
+
+
+def _log_in(driver: Any, hub: Hub, user: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.delete_all_cookies()
+    driver.get(f"{hub.url}/")
+    _wait(driver, lambda d: d.find_elements(By.NAME, "username"))[0].send_keys(user)
+    driver.find_element(By.NAME, "password").send_keys(USERS[user])
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    _wait(driver, lambda d: "/auth/login" not in d.current_url and d.get_cookie("_token"))
+
+
+def _open_from_menu(driver: Any, hub: Hub, name: str) -> None:
+    """Browse → `name` in the Airflow UI's navigation, then into the frame that shows the page."""
+    from selenium.webdriver.common.by import By
+
+    driver.switch_to.default_content()
+    driver.get(f"{hub.url}/")
+    _wait(driver, lambda d: d.find_elements(By.XPATH, "//*[normalize-space(text())='Browse']"))[0].click()
+    item = _wait(driver, lambda d: d.find_elements(By.XPATH, f"//*[normalize-space(text())='{name}']"))[0]
+    item.click()
+    frame = _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "iframe"))[0]
+    driver.switch_to.frame(frame)
+    _wait(driver, lambda d: d.find_elements(By.TAG_NAME, "h1") or d.find_elements(By.TAG_NAME, "body"))
+
+
+def _texts(driver: Any, css: str) -> list[str]:
+    from selenium.webdriver.common.by import By
+
+    return [e.text for e in driver.find_elements(By.CSS_SELECTOR, css)]
+
+
+def _card(driver: Any, label: str) -> str:
+    from selenium.webdriver.common.by import By
+
+    for card in driver.find_elements(By.CSS_SELECTOR, ".card"):
+        if card.find_element(By.CSS_SELECTOR, ".muted").text == label:
+            return str(card.find_element(By.CSS_SELECTOR, ".v").text)
+    raise AssertionError(f"no card {label!r}")
+
+
+def _shot(driver: Any, name: str) -> None:
+    assert driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+
+
+def test_a_person_logs_in_and_reads_each_page_from_the_menu(hub: Hub, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    _log_in(browser, hub, "admin")
+
+    _open_from_menu(browser, hub, "casehub: store stats")
+    stats = collect(hub.engine)
+    raw = stats["raw_by_outcome"]
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Store stats"
+    line = browser.find_element(By.CSS_SELECTOR, ".notice").text
+    assert line == (
+        f"raw records {stats['raw']:,} = accepted {raw['accepted']:,} + quarantined {raw['quarantined']:,}"
+        f" + superseded {raw['superseded']:,}: reconciled"
+    )
+    assert _card(browser, "cases") == f"{stats['cases']['total']:,}"
+    assert _card(browser, "open quarantine") == f"{stats['quarantined']['total']:,}"
+    shown = {row.split(" ")[0]: row.split(" ")[1] for row in _texts(browser, "table.channels tbody tr")}
+    assert shown == {channel: f"{n:,}" for channel, n in stats["cases"]["by_channel"].items()}
+    assert set(shown) == set(CHANNELS)
+    _shot(browser, "store-stats")
+
+    _open_from_menu(browser, hub, "casehub: quality")
+    summary = summarize(hub.engine)
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Data quality"
+    assert _card(browser, "validations") == f"{summary.validations:,}"
+    assert summary.validations > 0, "the pipeline stores every page's validation"
+    assert _card(browser, "rows breaking a rule") == f"{sum(c.unexpected for c in summary.channel_days):,}"
+    assert browser.find_elements(By.CSS_SELECTOR, "svg polyline"), "the trend chart"
+    top = [row.split(" ")[0] for row in _texts(browser, "table.top tbody tr")]
+    assert top == [r.rule for r in summary.top]
+    assert top, "the simulators' defects break rules"
+    days = _texts(browser, "table.days tbody tr")
+    assert len(days) == len(summary.channel_days)
+    assert len({c.day for c in summary.channel_days}) >= 3, "pages ingested on several days"
+    _shot(browser, "quality")
+    Select(browser.find_element(By.NAME, "channel")).select_by_value("urban_mgmt")
+    browser.find_element(By.CSS_SELECTOR, "form.filters button").click()
+    _wait(browser, lambda d: "channel=urban_mgmt" in d.current_url)
+    one = summarize(hub.engine, channel="urban_mgmt")
+    assert [row.split(" ")[0] for row in _texts(browser, "table.top tbody tr")] == [r.rule for r in one.top]
+    assert {row.split(" ")[1] for row in _texts(browser, "table.days tbody tr")} == {"urban_mgmt"}
+
+    _open_from_menu(browser, hub, "casehub: quarantine")
+    everything = listing(hub.engine)
+    assert browser.find_element(By.CSS_SELECTOR, "b.matched").text == f"{everything.matched:,}"
+    reason = next(iter(everything.reasons))
+    Select(browser.find_element(By.NAME, "channel")).select_by_value("hotline")
+    Select(browser.find_element(By.NAME, "reason")).select_by_value(reason)
+    browser.find_element(By.CSS_SELECTOR, "form.filters button").click()
+    _wait(browser, lambda d: f"reason={reason}" in d.current_url)
+    chosen = listing(hub.engine, channel="hotline", reason=reason)
+    assert browser.find_element(By.CSS_SELECTOR, "b.matched").text == f"{chosen.matched:,}"
+    rows = _texts(browser, "table.entries tbody tr")
+    assert len(rows) == len(chosen.entries) > 0
+    first = chosen.entries[0]
+    assert rows[0].startswith(f"{first.id} hotline {first.source_id} ")
+    assert first.source_updated_at is not None
+    assert f"{first.source_updated_at.astimezone(CITY_TIME):%Y-%m-%d %H:%M:%S}" in rows[0], "in city time"
+    assert all(reason in row for row in rows)
+    _shot(browser, "quarantine")
+
+    browser.find_elements(By.CSS_SELECTOR, "table.entries tbody tr button")[0].click()
+    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "table.totals"))
+    now = entries(hub.engine, [first.id])[first.id]
+    assert now.attempts == first.attempts + 1
+    assert now.history and now.history[-1]["action"] == "replay"
+    totals = _texts(browser, "table.totals tbody tr")
+    assert totals == [
+        f"hotline 1 {int(now.state == 'resolved')} {int(now.state == 'superseded')} "
+        f"{int(now.state == 'open')}"
+    ]
+    entry_row = _texts(browser, "table.entries tbody tr")[0]
+    outcome = str(now.history[-1]["outcome"]).replace("_", " ")
+    assert entry_row.startswith(f"{first.id} hotline {first.source_id} {now.state} {outcome}")
+    _shot(browser, "quarantine-replayed")
+
+    _open_from_menu(browser, hub, "casehub: Data Docs")
+    assert "The Data Docs are not built yet." in browser.find_element(By.CSS_SELECTOR, ".notice").text
+    assert "quality_daily" in browser.find_element(By.CSS_SELECTOR, ".notice").text
+    _shot(browser, "data-docs-not-built")
+    _build_site(hub.data_docs)
+    _open_from_menu(browser, hub, "casehub: Data Docs")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Data Docs site"
+    browser.find_element(By.LINK_TEXT, "case suite, hotline").click()
+    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "h2.validation"))
+    assert browser.find_element(By.CSS_SELECTOR, "h2.validation").text == "case suite on hotline"
+    colour = browser.find_element(By.CSS_SELECTOR, "h2.validation").value_of_css_property("color")
+    assert colour == "rgba(207, 34, 46, 1)", "its stylesheet served from the site"
+    _shot(browser, "data-docs")
+
+
+def _build_site(root: Path) -> None:
+    """A Data Docs site as a build leaves one: an index, a validation page, a stylesheet."""
+    (root / "validations" / "case").mkdir(parents=True)
+    (root / "static" / "styles").mkdir(parents=True)
+    (root / "index.html").write_text(
+        '<!doctype html><html><head><link rel="stylesheet" href="static/styles/site.css"></head>'
+        '<body><h1>Data Docs site</h1><a href="validations/case/hotline.html">case suite, hotline</a>'
+        "</body></html>",
+        encoding="utf-8",
+    )
+    (root / "validations" / "case" / "hotline.html").write_text(
+        '<!doctype html><html><head><link rel="stylesheet" href="../../static/styles/site.css"></head>'
+        '<body><h2 class="validation">case suite on hotline</h2></body></html>',
+        encoding="utf-8",
+    )
+    (root / "static" / "styles" / "site.css").write_text(".validation{color:#cf222e}", encoding="utf-8")
+
+
+def _token(hub: Hub, user: str) -> str:
+    answer = requests.post(
+        f"{hub.url}/auth/token", json={"username": user, "password": USERS[user]}, timeout=10
+    )
+    assert answer.status_code == 201
+    return str(answer.json()["access_token"])
+
+
+def test_an_anonymous_request_gets_401_and_nothing_of_the_store(hub: Hub) -> None:
+    for path in ("stats", "quality", "quarantine", "data-docs/", "data-docs/index.html"):
+        for accept in ("application/json", "text/html"):
+            answer = requests.get(f"{hub.url}/casehub/pages/{path}", headers={"Accept": accept}, timeout=10)
+            assert answer.status_code == 401, path
+            for secret in ("hotline", "message_board", "urban_mgmt", "invalid", "unknown_", "raw records"):
+                assert secret not in answer.text, (path, secret)
+    forged = requests.get(
+        f"{hub.url}/casehub/pages/stats", headers={"Authorization": "Bearer not-a-token"}, timeout=10
+    )
+    assert forged.status_code == 401
+    assert (
+        requests.post(f"{hub.url}/casehub/pages/quarantine/replay", data={"all": "1"}, timeout=10).status_code
+        == 401
+    )
+
+
+def test_an_api_client_gets_json_with_an_airflow_token(hub: Hub) -> None:
+    headers = {"Authorization": f"Bearer {_token(hub, 'admin')}"}
+    stats = requests.get(f"{hub.url}/casehub/pages/stats", headers=headers, timeout=10)
+    assert stats.headers["content-type"] == "application/json"
+    assert stats.json()["raw"] == collect(hub.engine)["raw"]
+    assert stats.json()["reconciled"] is True
+    quality = requests.get(
+        f"{hub.url}/casehub/pages/quality?channel=message_board", headers=headers, timeout=10
+    )
+    assert quality.json()["top_failing_rules"] == [
+        r.as_dict() for r in summarize(hub.engine, channel="message_board").top
+    ]
+    open_now = listing(hub.engine, channel="urban_mgmt")
+    quarantine = requests.get(
+        f"{hub.url}/casehub/pages/quarantine?channel=urban_mgmt", headers=headers, timeout=10
+    )
+    assert quarantine.json()["matched"] == open_now.matched
+    assert quarantine.json()["may_replay"] is True
+    # A replay of a filtered set, as a tool sends it: no form token needed with a header token.
+    replayed = requests.post(
+        f"{hub.url}/casehub/pages/quarantine/replay",
+        json={"channel": "urban_mgmt", "all": True},
+        headers=headers,
+        timeout=60,
+    )
+    assert replayed.status_code == 200
+    body = replayed.json()
+    assert body["requested"] == open_now.matched
+    assert body["totals"]["urban_mgmt"]["replayed"] == open_now.matched
+    assert {e["id"] for e in body["entries"]} == {e.id for e in open_now.entries}
+    assert all(e["history"][-1]["action"] == "replay" for e in body["entries"])
+    built = requests.get(f"{hub.url}/casehub/pages/data-docs/", headers=headers, timeout=10).json()
+    assert set(built) >= {"built"}
+
+
+def test_the_data_docs_never_serve_a_file_outside_the_site(hub: Hub) -> None:
+    headers = {"Authorization": f"Bearer {_token(hub, 'admin')}"}
+    hub.data_docs.mkdir(parents=True, exist_ok=True)
+    secret = hub.data_docs.parent / "outside.txt"
+    secret.write_text("not for the pages", encoding="utf-8")
+    for path in ("..%2Foutside.txt", "%2E%2E/outside.txt", "static/..%2F..%2Foutside.txt", "%2Fetc%2Fpasswd"):
+        answer = requests.get(f"{hub.url}/casehub/pages/data-docs/{path}", headers=headers, timeout=10)
+        assert answer.status_code == 404, path
+        assert "not for the pages" not in answer.text
+
+
+def test_a_browser_form_needs_its_session_token_and_a_viewer_may_not_replay(hub: Hub, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    _log_in(browser, hub, "viewer")
+    _open_from_menu(browser, hub, "casehub: quarantine")
+    assert browser.find_element(By.CSS_SELECTOR, "b.matched").text == f"{listing(hub.engine).matched:,}"
+    assert not browser.find_elements(By.CSS_SELECTOR, "table.entries button"), (
+        "a viewer gets no replay button"
+    )
+    assert browser.find_element(By.CSS_SELECTOR, "header .who").text == "viewer"
+    _shot(browser, "quarantine-viewer")
+    cookie = {"_token": browser.get_cookie("_token")["value"]}
+    url = f"{hub.url}/casehub/pages/quarantine/replay"
+    entry = listing(hub.engine).entries[0].id
+    as_viewer = requests.post(url, data={"id": entry}, cookies=cookie, timeout=10)
+    assert as_viewer.status_code == 403
+
+    _log_in(browser, hub, "admin")
+    _open_from_menu(browser, hub, "casehub: quarantine")
+    token = browser.find_element(By.CSS_SELECTOR, "input[name=token]").get_attribute("value")
+    cookie = {"_token": browser.get_cookie("_token")["value"]}
+    for forged in (
+        {"data": {"id": entry}},
+        {"data": {"id": entry, "token": "0" * 64}},
+        {"data": {"id": entry, "token": token}, "headers": {"Origin": "http://127.0.0.1:8101"}},
+    ):
+        answer = requests.post(url, cookies=cookie, timeout=10, **forged)  # type: ignore[arg-type]
+        assert answer.status_code == 403, forged
+        assert "totals" not in answer.text
+    accepted = requests.post(
+        url,
+        data={"id": entry, "token": token},
+        cookies=cookie,
+        headers={"Origin": hub.url, "Accept": "application/json"},
+        timeout=60,
+    )
+    assert accepted.status_code == 200
+    assert accepted.json()["entries"][0]["id"] == entry
