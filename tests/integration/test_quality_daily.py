@@ -16,7 +16,7 @@ from casehub.normalize import SHANGHAI
 from casehub.partners import partner
 from casehub.pipeline import Pipeline
 from casehub.quality import quality_context
-from casehub.quality.daily import validate_day
+from casehub.quality.daily import gate, validate_day
 from casehub.quality.frames import case_frame
 from casehub.stats import collect
 from casehub.store.models import QualityResult, QualityTrend, RawRecord
@@ -126,3 +126,17 @@ def test_a_broken_table_rule_fails_the_day_naming_rule_and_channel_after_recordi
         assert conn.scalar(
             select(QualityTrend.pass_rate).where(QualityTrend.rule == "table_reconciled")
         ) == pytest.approx(0.0)
+
+
+def test_after_a_run_a_channel_silent_past_its_freshness_limit_fails_naming_rule_and_channel(
+    engine: Engine, keyring: KeyRing
+) -> None:
+    _ingest(engine, keyring)
+    assert gate(engine, partner("hotline"), clock=lambda: NOON + timedelta(hours=1))["warnings"] == [
+        "table_quarantine_rate"
+    ]
+    with pytest.raises(DataQualityError, match=r"hotline: table_fresh broke after this run"):
+        gate(engine, partner("hotline"), clock=lambda: NOON + timedelta(hours=27))
+    with engine.connect() as conn:
+        kept = select(QualityResult.rule, QualityResult.success).where(QualityResult.day.is_(None))
+        assert {("table_fresh", True), ("table_fresh", False)} <= set(conn.execute(kept).all())
