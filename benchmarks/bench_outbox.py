@@ -395,7 +395,7 @@ def ingest(engine: Any, records: int, mode: str) -> dict[str, Any]:
     from casehub import outbox
     from casehub.crypto import KeyRing
     from casehub.pipeline import Pipeline
-    from casehub.quality import quality_suite
+    from casehub.quality import quality_context
     from casehub.store import migrate
     from casehub.store.models import OutboxEvent
     from connectors.hotline import MAPPER
@@ -415,7 +415,7 @@ def ingest(engine: Any, records: int, mode: str) -> dict[str, Any]:
 
     outbox.write = timed_write if mode == "events" else no_write
     migrate(engine)
-    quality_suite()  # loading GX is a once-per-worker cost, not a per-record one
+    quality_context()  # opening the GX context is a once-per-worker cost, not a per-record one
     pipeline = Pipeline(engine, MAPPER, KeyRing.generate())
     elapsed = 0.0
     accepted = 0
