@@ -7,7 +7,13 @@ casehub migrate                   bring the store's schema to the newest revisio
 casehub airflow-setup             Airflow's pools, and the partners' connections, from the manifest
 casehub stats [--json]            what the store holds; `reconciled` when nothing is lost
 casehub quarantine list           quarantined records and their reasons (no personal data)
+casehub quarantine show ID        one entry: reasons, replay history, the raw record masked
 casehub quarantine replay         run open quarantined records through the pipeline again
+casehub outbox list | replay      what partners were told; send dead events again
+casehub district-key issue        a district platform's API key or SOAP credential, shown once
+
+A usage or configuration error (an unknown channel, reason code or id, a store that cannot be
+reached, no key ring) is one line on stderr and exit status 2.
 """
 
 from __future__ import annotations
@@ -15,17 +21,28 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rich.cells import cell_len
+from rich.columns import Columns
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
-from casehub.errors import CasehubError
+from casehub.errors import CasehubError, ConfigurationError, StoreError, describe
+
+
+class _Console(Console):
+    """stdout for people: a reader that goes away (`| head`) ends the command quietly, as for
+    JSON (rich's own answer is exit status 1)."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -57,35 +74,152 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0  # pragma: no cover - execv does not return
 
 
-def _migrate(_: argparse.Namespace) -> int:
-    from casehub.store import connect, migrate
-    from casehub.store.db import database_url
+def _store() -> Engine:
+    """The configured store's engine; a URL that names no usable database is a one-line error."""
+    from casehub.store import connect
 
-    migrate(connect())
-    url = database_url()
-    Console().print(f"store migrated: {url.split('@')[-1]}")
+    try:
+        return connect()
+    except ArgumentError:
+        raise ConfigurationError(
+            f"CASEHUB_DB_URL {_shown_url()!r} is not a database URL "
+            "(e.g. postgresql+psycopg://user@host:5432/casehub)"
+        ) from None
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"CASEHUB_DB_URL {_shown_url()!r} needs the database driver {exc.name!r}, which is not installed"
+        ) from None
+
+
+def _migrate(_: argparse.Namespace) -> int:
+    from casehub.store import migrate
+
+    migrate(_store())
+    _Console().print(f"store migrated: {_store_place()}")
     return 0
 
 
 def _stats(args: argparse.Namespace) -> int:
     from casehub.stats import collect
-    from casehub.store import connect
 
-    stats = collect(connect())
+    stats = collect(_store())
     if args.json:
         print(json.dumps(stats, ensure_ascii=False, indent=2))
     else:
-        console = Console()
-        console.print_json(json.dumps(stats, ensure_ascii=False))
-        for title, key in (("cases by grade", "by_grade"), ("cases by unit kind", "by_unit_kind")):
-            counts = " · ".join(f"{name} {count}" for name, count in stats["cases"][key].items())
-            console.print(f"{title}: {counts}", soft_wrap=True)
+        _print_stats(stats, _Console())
     return 0 if stats["reconciled"] else 1
+
+
+_HEADLINE = ("raw", "raw_by_outcome", "reconciled", "checks")
+
+
+def _print_stats(stats: dict[str, Any], console: Console) -> None:
+    """The store's counts as tables: the reconciliation first, then each section's tables.
+
+    Every key of `casehub.stats.collect` is shown, those added later too: a mapping of counts
+    becomes a two-column table, a mapping of such mappings one table with a column per count,
+    anything else a line.
+    """
+    outcome = stats.get("raw_by_outcome", {})
+    mark = "[green]reconciled[/]" if stats.get("reconciled") else "[red]NOT reconciled[/]"
+    console.print(
+        f"[bold]raw records[/] {stats.get('raw', 0)} = accepted {outcome.get('accepted', 0)} + "
+        f"quarantined {outcome.get('quarantined', 0)} + superseded {outcome.get('superseded', 0)}: {mark}",
+        soft_wrap=True,
+    )
+    if not stats.get("reconciled"):
+        failed = [name for name, held in stats.get("checks", {}).items() if not held]
+        console.print(f"[red]failing checks: {', '.join(failed)}[/]", soft_wrap=True)
+    for key, value in stats.items():
+        if key in _HEADLINE:
+            continue
+        console.print()
+        for part in _section(_title(key), value):
+            console.print(part, soft_wrap=True)
+
+
+def _title(key: str) -> str:
+    return key.replace("_", " ")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _is_flat(value: Any) -> bool:
+    return isinstance(value, dict) and all(not isinstance(v, dict | list) for v in value.values())
+
+
+def _table(title: str, header: Sequence[str] | None) -> Table:
+    table = Table(title=title, title_justify="left", show_header=header is not None, show_edge=False)
+    table.min_width = cell_len(title)
+    for n, column in enumerate(header or ("", "")):
+        table.add_column(column, justify="left" if n == 0 else "right")
+    return table
+
+
+def _is_matrix(value: Any) -> bool:
+    """A mapping of mappings of counts (per partner: pending, delivered, dead)."""
+    return isinstance(value, dict) and bool(value) and all(v and _is_flat(v) for v in value.values())
+
+
+def _is_rows(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(_is_flat(v) for v in value)
+
+
+def _matrix(title: str, rows: dict[str, dict[str, Any]] | list[dict[str, Any]]) -> Table:
+    keyed = isinstance(rows, dict)
+    items = list(rows.values()) if isinstance(rows, dict) else rows
+    columns = list(dict.fromkeys(str(column) for row in items for column in row))
+    table = _table(title, ["" if keyed else _title(columns[0]), *(_title(c) for c in columns[not keyed :])])
+    for name, row in zip(rows if isinstance(rows, dict) else [None] * len(rows), items, strict=True):
+        cells = [_cell(row.get(column, 0 if keyed else None)) for column in columns]
+        table.add_row(*([str(name), *cells] if keyed else cells))
+    return table
+
+
+def _section(title: str, value: Any) -> list[Any]:
+    """What a person sees of one part of the stats: a line with its title and single values,
+    then its tables side by side, then its deeper parts in the same way."""
+    if not isinstance(value, dict | list) or not value:
+        return [f"[bold]{title}[/]: {_cell(value) if value not in ({}, [], None) else 'none'}"]
+    if _is_matrix(value) or _is_rows(value):
+        return [f"[bold]{title}[/]", _matrix("", value)]
+    if isinstance(value, list):
+        return [f"[bold]{title}[/]: {_cell(value)}"]
+    scalars = {k: v for k, v in value.items() if not isinstance(v, dict | list)}
+    counts = " · ".join(
+        f"{_title(str(k))} {_cell(v) if v is not None else 'none'}" for k, v in scalars.items()
+    )
+    parts: list[Any] = [f"[bold]{title}[/]" + (f": {counts}" if counts else "")]
+    tables: list[Table] = []
+    deeper: list[Any] = []
+    for name, inner in value.items():
+        if not isinstance(inner, dict | list):
+            continue
+        label = _title(str(name))
+        if isinstance(inner, dict) and inner and _is_flat(inner):
+            table = _table(label, None)
+            for key, count in inner.items():
+                table.add_row(str(key), _cell(count))
+            tables.append(table)
+        elif _is_matrix(inner) or _is_rows(inner):
+            tables.append(_matrix(label, inner))
+        else:
+            deeper += _section(f"{title} · {label}", inner)
+    if tables:
+        parts.append(Columns(tables, padding=(0, 4)))
+    return parts + deeper
 
 
 def _incoming_channel(code: str | None) -> None:
     """A `--channel` must name a partner cases come in from: a typo is an error, not an empty list."""
-    from casehub.errors import ConfigurationError
     from casehub.partners import load_partners
 
     known = [p.code for p in load_partners() if p.pull or p.push_in]
@@ -94,41 +228,86 @@ def _incoming_channel(code: str | None) -> None:
 
 
 def _reason_detail(reason: dict[str, str]) -> str:
-    """`code (message)`; the message names its field already unless it is the schema's own."""
-    message, field = reason["message"], reason["field"]
-    detail = message if message.startswith(field) else f"{field}: {message}"
-    return f"{reason['code']} ({detail})"
+    """`code (field: message)`, the field named once."""
+    return f"{reason.get('code')} ({describe(reason.get('field', ''), reason.get('message', ''))})"
+
+
+def _without_field(reason: dict[str, str]) -> str:
+    """The message beside its field's own column: `not a valid phone number`, not `LDHM: …`."""
+    message, field = reason.get("message", ""), reason.get("field", "")
+    return message[len(field) + 1 :].lstrip() if field and message.startswith(f"{field}:") else message
+
+
+_RULE_ID = re.compile(r'"(DQ-[A-Za-z0-9_.-]+)"')
+
+
+def _registered_reasons() -> set[str]:
+    """Every reason code a quarantined record can carry: the registry's, and the data-quality
+    rule ids of the suites in `expectations/` (`DQ-…`); the schema's `schema_<keyword>` are
+    recognised by their prefix."""
+    from casehub.paths import EXPECTATIONS_DIR
+    from casehub.reasons import Code
+
+    codes = {str(code) for code in Code}
+    for path in EXPECTATIONS_DIR.rglob("*.json"):
+        if "uncommitted" not in path.relative_to(EXPECTATIONS_DIR).parts:
+            codes.update(_RULE_ID.findall(path.read_text(encoding="utf-8")))
+    return codes
+
+
+def _known_reason(engine: Engine, code: str) -> None:
+    """A `--reason` must be a code the hub knows or one some entry carries: a typo is an error."""
+    from casehub.store import Quarantine
+
+    if code.startswith("schema_") or code in _registered_reasons():
+        return
+    with engine.connect() as conn:
+        for reasons in conn.scalars(select(Quarantine.reasons)):
+            if any(reason.get("code") == code for reason in reasons or []):
+                return
+    raise ConfigurationError(
+        f"no reason code {code!r}: not in casehub/reasons.py, not a rule of expectations/, "
+        "and no entry carries it"
+    )
 
 
 def _quarantine_list(args: argparse.Namespace) -> int:
-    from casehub.errors import ConfigurationError
-    from casehub.reasons import Code
-    from casehub.store import Quarantine, connect
+    from casehub.store import Quarantine
 
     _incoming_channel(args.channel)
+    engine = _store()
+    if args.reason:
+        _known_reason(engine, args.reason)
     query = select(Quarantine).where(Quarantine.state == args.state).order_by(Quarantine.id)
     if args.channel:
         query = query.where(Quarantine.channel == args.channel)
-    with connect().connect() as conn:
+    with engine.connect() as conn:
         rows = [dict(r) for r in conn.execute(query).mappings()]
     if args.reason:
-        stored = {reason["code"] for r in rows for reason in r["reasons"]}
-        registered = args.reason in {str(code) for code in Code} or args.reason.startswith("schema_")
-        if not registered and args.reason not in stored:
-            raise ConfigurationError(f"no reason code {args.reason!r} (see casehub/reasons.py)")
         rows = [r for r in rows if any(reason["code"] == args.reason for reason in r["reasons"])]
     rows = rows[: args.limit]
     if args.json:
         print(json.dumps([_entry(r) for r in rows], ensure_ascii=False, indent=2))
         return 0
     table = Table(show_edge=False)
-    for column in ("id", "channel", "source id", "quarantined at", "reasons"):
+    for column in ("id", "channel", "source id", "source updated at", "quarantined at", "reasons"):
         table.add_column(column)
     for r in rows:
         reasons = "; ".join(_reason_detail(x) for x in r["reasons"])
-        table.add_row(str(r["id"]), r["channel"], r["source_id"], r["quarantined_at"].isoformat(), reasons)
-    Console().print(table)
+        table.add_row(
+            str(r["id"]),
+            r["channel"],
+            r["source_id"],
+            _time(r["source_updated_at"]),
+            _time(r["quarantined_at"]),
+            reasons,
+        )
+    _Console().print(table)
     return 0
+
+
+def _time(moment: Any) -> str:
+    return "" if moment is None else str(moment.isoformat(timespec="seconds"))
 
 
 def _entry(row: dict[str, Any]) -> dict[str, Any]:
@@ -144,27 +323,138 @@ def _entry(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _quarantine_show(args: argparse.Namespace) -> int:
+    from casehub.store import Quarantine, RawRecord
+
+    with _store().connect() as conn:
+        row = (
+            conn.execute(
+                select(Quarantine, RawRecord.key_id, RawRecord.payload)
+                .join(RawRecord, RawRecord.raw_id == Quarantine.raw_id)
+                .where(Quarantine.id == args.id)
+            )
+            .mappings()
+            .first()
+        )
+    if row is None:
+        raise ConfigurationError(f"no quarantine entry {args.id} (see casehub quarantine list)")
+    entry = dict(row)
+    shown = {**_entry(entry), "history": list(entry["history"] or [])}
+    raw, unavailable = _masked_raw(entry)
+    shown["raw"] = raw
+    if unavailable is not None:
+        shown["raw_unavailable"] = unavailable
+    if args.json:
+        print(json.dumps(shown, ensure_ascii=False, indent=2))
+        return 0
+    _print_entry(shown, _Console())
+    return 0
+
+
+def _masked_raw(entry: dict[str, Any]) -> tuple[Any, str | None]:
+    """The entry's raw record opened with the key ring and masked, or why it cannot be shown."""
+    from casehub.crypto import associated_data, load_keyring
+    from casehub.partners import load_connector, load_partners
+    from casehub.pipeline import decode_body
+    from casehub.raw_view import masked_record
+
+    try:
+        ring = load_keyring()
+        body = ring.open(
+            entry["key_id"], entry["payload"], associated_data("raw_records", "payload", entry["raw_id"])
+        )
+    except ConfigurationError as exc:
+        return None, str(exc)
+    raw, unreadable = decode_body(body)
+    if unreadable is not None:
+        return None, f"{unreadable.message} ({len(body)} bytes)"
+    mapper = next(
+        (
+            load_connector(p).MAPPER
+            for p in load_partners()
+            if p.code == entry["channel"] and (p.pull or p.push_in)
+        ),
+        None,
+    )
+    personal = getattr(mapper, "personal_fields", None)
+    plain = () if mapper is None else (mapper.id_field, mapper.updated_field)
+    return masked_record(raw, personal, plain=plain), None
+
+
+def _print_entry(shown: dict[str, Any], console: Console) -> None:
+    from casehub.raw_view import flattened
+
+    head = Table(show_header=False, show_edge=False, box=None)
+    head.add_column(style="bold")
+    head.add_column()
+    for label, key in (
+        ("entry", "id"),
+        ("channel", "channel"),
+        ("source id", "source_id"),
+        ("source updated at", "source_updated_at"),
+        ("quarantined at", "quarantined_at"),
+        ("state", "state"),
+        ("attempts", "attempts"),
+    ):
+        head.add_row(label, _cell(shown[key]))
+    console.print(head)
+    reasons = Table(title="reasons", title_justify="left", show_edge=False)
+    for column in ("code", "field", "message"):
+        reasons.add_column(column)
+    for reason in shown["reasons"]:
+        reasons.add_row(reason.get("code", ""), reason.get("field", ""), _without_field(reason))
+    console.print(reasons)
+    if shown["history"]:
+        history = Table(title="history", title_justify="left", show_edge=False)
+        for column in ("at", "action", "outcome", "reasons"):
+            history.add_column(column)
+        for step in shown["history"]:
+            history.add_row(
+                _cell(step.get("at")),
+                _cell(step.get("action")),
+                _cell(step.get("outcome")),
+                ", ".join(step.get("reasons") or []),
+            )
+        console.print(history)
+    else:
+        console.print("history: not replayed yet")
+    if shown["raw"] is None:
+        console.print(f"raw record not shown: {shown.get('raw_unavailable')}", soft_wrap=True)
+        return
+    raw = Table(title="raw record (personal values masked)", title_justify="left", show_edge=False)
+    raw.add_column("field")
+    raw.add_column("value")
+    for path, value in flattened(shown["raw"]):
+        raw.add_row(path, _cell(value))
+    console.print(raw)
+
+
 def _quarantine_replay(args: argparse.Namespace) -> int:
     from casehub.crypto import load_keyring
-    from casehub.errors import ConfigurationError
     from casehub.partners import load_connector, load_partners
     from casehub.pipeline import Pipeline
-    from casehub.store import Quarantine, connect
+    from casehub.store import Quarantine
 
     _incoming_channel(args.channel)
+    engine = _store()
     if args.id:
-        with connect().connect() as conn:
-            query = select(Quarantine.id).where(Quarantine.id.in_(args.id), Quarantine.state == "open")
+        query = select(Quarantine.id).where(Quarantine.id.in_(args.id), Quarantine.state == "open")
+        if args.channel:
+            query = query.where(Quarantine.channel == args.channel)
+        with engine.connect() as conn:
             found = set(conn.scalars(query))
         missing = sorted(set(args.id) - found)
         if missing:
-            raise ConfigurationError(f"no open quarantine entry {missing[0]} (see casehub quarantine list)")
+            where = f" of channel {args.channel}" if args.channel else ""
+            raise ConfigurationError(
+                f"no open quarantine entry {missing[0]}{where} (see casehub quarantine list)"
+            )
     keyring = load_keyring()
     totals: dict[str, dict[str, int]] = {}
     for spec in load_partners():
         if (args.channel and spec.code != args.channel) or not (spec.pull or spec.push_in):
             continue  # a partner the hub only delivers to sends no records to replay
-        pipeline = Pipeline(connect(), load_connector(spec).MAPPER, keyring)
+        pipeline = Pipeline(engine, load_connector(spec).MAPPER, keyring)
         totals[spec.code] = pipeline.replay(args.id or None)
     print(json.dumps(totals, indent=2))
     return 0
@@ -172,7 +462,6 @@ def _quarantine_replay(args: argparse.Namespace) -> int:
 
 def _outbox_partner(code: str | None) -> None:
     """A `--partner` must name a partner that hears from the outbox."""
-    from casehub.errors import ConfigurationError
     from casehub.partners import notified
 
     known = [p.code for p in notified()]
@@ -182,10 +471,9 @@ def _outbox_partner(code: str | None) -> None:
 
 def _outbox_list(args: argparse.Namespace) -> int:
     from casehub import outbox
-    from casehub.store import connect
 
     _outbox_partner(args.partner)
-    rows = outbox.entries(connect(), partner=args.partner, state=args.state, limit=args.limit)
+    rows = outbox.entries(_store(), partner=args.partner, state=args.state, limit=args.limit)
     if args.json:
         print(json.dumps([row.as_dict() for row in rows], ensure_ascii=False, indent=2))
         return 0
@@ -210,17 +498,15 @@ def _outbox_list(args: argparse.Namespace) -> int:
         table.add_row(
             row.event_id, partner, row.kind, row.case_id, row.state, str(row.attempts), next_at, error
         )
-    Console().print(table)
+    _Console().print(table)
     return 0
 
 
 def _outbox_replay(args: argparse.Namespace) -> int:
     from casehub import outbox
-    from casehub.errors import ConfigurationError
-    from casehub.store import connect
 
     _outbox_partner(args.partner)
-    engine = connect()
+    engine = _store()
     if args.event:
         dead = {row.event_id for row in outbox.entries(engine, state=outbox.DEAD, limit=1_000_000)}
         missing = sorted(set(args.event) - dead)
@@ -236,11 +522,10 @@ def _outbox_replay(args: argparse.Namespace) -> int:
 def _district_key(args: argparse.Namespace) -> int:
     from casehub import credentials
     from casehub.crypto import load_keyring
-    from casehub.store import connect
 
     scopes = tuple(part.strip() for part in args.scopes.split(",") if part.strip())
     kind = "soap" if args.kind == "soap" else "api_key"
-    issued = credentials.issue(connect(), load_keyring(), args.district, kind=kind, scopes=scopes)
+    issued = credentials.issue(_store(), load_keyring(), args.district, kind=kind, scopes=scopes)
     shown = {
         "district": issued.district_code,
         "kind": issued.kind,
@@ -315,6 +600,10 @@ def parser() -> argparse.ArgumentParser:
     listing.add_argument("--limit", type=int, default=200)
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=_quarantine_list)
+    show = quarantine.add_parser("show", help="one entry: reasons, history, its raw record masked")
+    show.add_argument("id", type=int, help="the entry's id (casehub quarantine list)")
+    show.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    show.set_defaults(func=_quarantine_show)
     replay = quarantine.add_parser("replay", help="run open quarantined records through the pipeline again")
     replay.add_argument("--channel")
     replay.add_argument("--id", type=int, action="append", help="a quarantine entry id (repeatable)")
@@ -350,40 +639,69 @@ def main(argv: Sequence[str] | None = None) -> int:
     if words[:1] == ["simulate"]:
         # Everything after `simulate`, options included, belongs to the simulators' own parser.
         return _simulate(argparse.Namespace(rest=words[1:]))
-    args = parser().parse_args(words)
     try:
-        return int(args.func(args))
+        args = parser().parse_args(words)
+        status = int(args.func(args))
+        sys.stdout.flush()  # a reader gone (`| head`) shows here, not in Python's exit
+    except BrokenPipeError:
+        # The reader has gone: end quietly, and keep Python from complaining at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except StoreError as exc:
+        return _fail(_store_message(exc, str(exc)))
     except CasehubError as exc:
         return _fail(str(exc))
     except ArgumentError:
-        return _fail(
-            "CASEHUB_DB_URL is not a database URL (e.g. postgresql+psycopg://user@host:5432/casehub)"
-        )
-    except OperationalError as exc:
-        return _fail(f"the store {_store_place()} cannot be reached ({type(exc.orig).__name__})")
-    except DBAPIError as exc:
-        return _fail(f"the store {_store_place()} refused the request ({type(exc.orig).__name__})")
-    except BrokenPipeError:
-        # The reader (`| head`) has gone: end quietly, and keep Python from complaining at exit.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        return _fail(f"CASEHUB_DB_URL {_shown_url()!r} is not a database URL")
+    except (OperationalError, DBAPIError) as exc:
+        from casehub.store.db import store_error
+
+        return _fail(_store_message(exc, str(store_error(exc))))
+    return status
+
+
+def _missing_schema(exc: BaseException | None) -> bool:
+    """Whether a database error, or the driver's error beneath it, is a table that does not exist:
+    a store nobody migrated (the driver's text is read here, never printed)."""
+    while exc is not None:
+        original = getattr(exc, "orig", None) or exc
+        if getattr(original, "sqlstate", None) == "42P01" or "no such table" in str(original):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _store_message(exc: BaseException, message: str) -> str:
+    """A store error's message with the store named: `the store at host:port/db cannot be reached`."""
+    if _missing_schema(exc):
+        return f"the store {_store_place()} has no casehub schema yet: run casehub migrate"
+    prefix = "the store "
+    rest = message[len(prefix) :] if message.startswith(prefix) else message
+    return f"{prefix}{_store_place()} {rest}"
 
 
 def _fail(message: str) -> int:
     """One line on stderr, exit 2: a usage or configuration error, its cause named."""
-    Console(stderr=True).print(f"[red]casehub: {message}[/]", soft_wrap=True)
+    Console(stderr=True).print(f"[red]casehub: {message}[/]", soft_wrap=True, markup=True, highlight=False)
     return 2
 
 
+def _shown_url() -> str:
+    """CASEHUB_DB_URL as it may be printed: its password hidden."""
+    from casehub.store.db import database_url
+
+    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", database_url())
+
+
 def _store_place() -> str:
-    """Where the configured store is, without its password: `host:port/database` or the file."""
+    """Where the configured store is, without its password: `at host:port/database` or the file."""
     from sqlalchemy.engine import make_url
 
     from casehub.store.db import database_url
 
     url = make_url(database_url())
     if url.get_backend_name() == "sqlite":
-        return f"file {url.database}"
+        return f"file {url.database}" if url.database else "in memory"
     return f"at {url.host or 'localhost'}:{url.port or 'default port'}/{url.database or ''}"
 
 

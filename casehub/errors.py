@@ -42,6 +42,17 @@ class Reason:
     def as_dict(self) -> dict[str, str]:
         return asdict(self)
 
+    def describe(self) -> str:
+        """`field: message`, the field named once: a mapper's message begins with it already."""
+        return describe(self.field, self.message)
+
+
+def describe(field: str, message: str) -> str:
+    """A reason in words with its field named once (`LDHM: not a valid phone number`)."""
+    if not field or message == field or message.startswith((f"{field}:", f"{field} ")):
+        return message
+    return f"{field}: {message}"
+
 
 class CasehubError(Exception):
     """Base of every error casehub raises on purpose."""
@@ -135,7 +146,7 @@ class InvalidRecord(CasehubError):
     def __init__(self, reasons: list[Reason]) -> None:
         if not reasons:
             raise ValueError("InvalidRecord needs at least one reason")
-        super().__init__("; ".join(f"{r.field}: {r.message}" for r in reasons))
+        super().__init__("; ".join(r.describe() for r in reasons))
         self.reasons = reasons
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from casehub.cases import unified_case
 from casehub.normalize import local_time, phone, resident_id
@@ -41,6 +41,15 @@ class HotlineMapper:
     channel = CHANNEL
     id_field = "GDBH"
     updated_field = "GXSJ"
+    personal_fields: ClassVar[Mapping[str, str]] = {
+        "LDRXM": "name",
+        "LDHM": "phone",
+        "LXDH": "phone",
+        "SFZHM": "id_number",
+        "FSDZ": "address",
+    }
+    """The reporter's fields of a work order (来电人姓名, 来电号码, 联系电话, 身份证号码, 发生地址), by
+    kind: what is masked wherever a landed record is shown (`casehub.raw_view`)."""
 
     def key(self, raw: Mapping[str, Any]) -> SourceKey:
         """GDBH identifies the work order; GXSJ (更新时间) orders its versions."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from casehub.cases import unified_case
 from casehub.geo import inside_city, to_wgs84
@@ -63,6 +63,12 @@ class MessageBoardMapper:
     channel = CHANNEL
     id_field = "id"
     updated_field = "updateTime"
+    personal_fields: ClassVar[Mapping[str, str]] = {
+        "nickName": "name",
+        "phone": "phone",
+        "address": "address",
+    }
+    """The poster's fields of a message, by kind: masked wherever a landed record is shown."""
 
     def key(self, raw: Mapping[str, Any]) -> SourceKey:
         """`id` identifies the message; `updateTime` orders its versions."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from casehub.cases import unified_case
 from casehub.errors import ConfigurationError
@@ -125,6 +125,12 @@ class NeighborhoodAppMapper:
     channel = CHANNEL
     id_field = "reportId"
     updated_field = "updatedAt"
+    personal_fields: ClassVar[Mapping[str, str]] = {
+        "reporterName": "name",
+        "reporterPhone": "phone",
+        "address": "address",
+    }
+    """The resident's fields of a report, by kind: masked wherever a landed record is shown."""
 
     def key(self, raw: Mapping[str, Any]) -> SourceKey:
         """`reportId` identifies the report; `updatedAt` orders its versions."""

@@ -35,7 +35,7 @@ import math
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from casehub.cases import unified_case
 from casehub.geo import inside_city, to_wgs84
@@ -239,6 +239,13 @@ class UrbanMgmtMapper:
     channel = CHANNEL
     id_field = "CaseNo"
     updated_field = "UpdateTime"
+    personal_fields: ClassVar[Mapping[str, str]] = {
+        "ReporterName": "name",
+        "ReporterPhone": "phone",
+        "Address": "address",
+    }
+    """The reporter's fields of a case file, by kind: masked wherever a landed record is shown
+    (the supervisor's id is staff's, not personal)."""
 
     def key(self, raw: Mapping[str, Any]) -> SourceKey:
         """CaseNo 案卷编号 identifies the case file; UpdateTime 更新时间 orders its versions."""
