@@ -43,6 +43,7 @@ bench: venv
 	$(BIN)/python benchmarks/bench_ingest.py
 	$(BIN)/python benchmarks/bench_webhooks.py
 	$(BIN)/python benchmarks/bench_outbox.py
+	$(BIN)/python benchmarks/bench_quality.py
 
 up: venv
 	$(BIN)/casehub up

@@ -33,6 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN = os.environ.get("CASEHUB_BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 POOL = 5_000
 PAGE = 10_000
+GX_BUDGET = 0.30
+"""The data-quality suites may add at most 30 % to ingesting a page (docs/data-quality.md)."""
 
 
 def stream(records: int) -> Iterator[list[dict[str, Any]]]:
@@ -138,17 +140,35 @@ def bare(engine: Any, records: int) -> float:
     return elapsed
 
 
-def pipeline(engine: Any, records: int) -> float:
-    """Seconds for the whole ingest pipeline over the same pages."""
+def pipeline(engine: Any, records: int) -> tuple[float, float]:
+    """Seconds for the whole ingest pipeline over the same pages, and the part of them spent on
+    the data-quality suites (building the frames, GX's validation, reading and keeping results)."""
     from casehub.crypto import KeyRing
     from casehub.pipeline import Pipeline
-    from casehub.quality import quality_suite
+    from casehub.quality import quality_context
     from casehub.store import migrate
     from connectors.hotline import MAPPER
 
+    class Timed(Pipeline):
+        quality_seconds = 0.0
+
+        def _check_quality(self, items: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return super()._check_quality(items)
+            finally:
+                self.quality_seconds += time.perf_counter() - began
+
+        def _record_validations(self, *args: Any) -> None:
+            began = time.perf_counter()
+            try:
+                super()._record_validations(*args)
+            finally:
+                self.quality_seconds += time.perf_counter() - began
+
     migrate(engine)
-    quality_suite()  # loading GX is a once-per-worker cost, not a per-record one
-    ingest = Pipeline(engine, MAPPER, KeyRing.generate())
+    quality_context()  # opening the GX context is a once-per-worker cost, not a per-record one
+    ingest = Timed(engine, MAPPER, KeyRing.generate())
     elapsed = 0.0
     accepted = 0
     for page in stream(records):
@@ -158,19 +178,26 @@ def pipeline(engine: Any, records: int) -> float:
         accepted += result.accepted
     if accepted != records:
         raise SystemExit(f"only {accepted} of {records} benchmark records were accepted")
-    return elapsed
+    return elapsed, ingest.quality_seconds
 
 
 def worker(backend: str, mode: str, records: int) -> None:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     engine, handle = _engine(backend)
     try:
-        seconds = (pipeline if mode == "pipeline" else bare)(engine, records)
+        seconds, quality = pipeline(engine, records) if mode == "pipeline" else (bare(engine, records), 0.0)
     finally:
         engine.dispose()
         _drop(backend, handle)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    result = {"backend": backend, "mode": mode, "records": records, "seconds": seconds, "peak_mib": peak_mib}
+    result = {
+        "backend": backend,
+        "mode": mode,
+        "records": records,
+        "seconds": seconds,
+        "quality_seconds": quality,
+        "peak_mib": peak_mib,
+    }
     print(json.dumps(result))
 
 
@@ -195,17 +222,24 @@ def main() -> None:
         worker(args.worker[0], args.worker[1], int(args.worker[2]))
         return
     print(f"ingest benchmark: hotline work orders, pages of {PAGE}, one process per measurement")
-    print(f"{'backend':<11}{'records':>9}{'pipeline/s':>12}{'bare/s':>10}{'ratio':>8}{'peak MiB':>10}")
+    print(
+        f"{'backend':<11}{'records':>9}{'pipeline/s':>12}{'bare/s':>10}{'ratio':>8}{'peak MiB':>10}"
+        f"{'GX adds':>9}{'GX µs/rec':>11}"
+    )
     for backend in args.backends:
         for records in args.records:
             full = measure(backend, "pipeline", records)
             base = measure(backend, "bare", records)
             rate, base_rate = records / full["seconds"], records / base["seconds"]
+            # What validation adds: its time against the rest of the pipeline's, in the same run.
+            adds = full["quality_seconds"] / (full["seconds"] - full["quality_seconds"])
             print(
                 f"{backend:<11}{records:>9}{rate:>12,.0f}{base_rate:>10,.0f}{rate / base_rate:>8.2f}"
-                f"{full['peak_mib']:>10,.0f}",
+                f"{full['peak_mib']:>10,.0f}{adds:>8.0%} {1e6 * full['quality_seconds'] / records:>10,.0f}",
                 flush=True,
             )
+            if adds > GX_BUDGET:
+                print(f"  GX adds {adds:.0%} to ingest, above the {GX_BUDGET:.0%} budget", flush=True)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ rendered into Data Docs, can hold one.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any, ClassVar
 
@@ -234,14 +234,13 @@ class ExpectCaseFieldsRequiredByNature(MulticolumnMapExpectation):
     args_keys = ("column_list", "required")
 
 
-def _due(received: object, days: object) -> datetime | None:
+def _close_of_business(day: date, days: int) -> pd.Timestamp:
+    """Close of business on the `days`-th working day after `day`, as naive UTC."""
     from casehub.enrich.deadline import CLOSE_OF_BUSINESS, add_working_days
 
-    if not isinstance(received, datetime) or pd.isna(days):
-        return None
-    local = received.replace(tzinfo=UTC).astimezone(normalize.SHANGHAI)
-    day, _ = add_working_days(local.date(), int(days))  # type: ignore[call-overload]
-    return datetime.combine(day, CLOSE_OF_BUSINESS, normalize.SHANGHAI)
+    last, _ = add_working_days(day, days)
+    due = datetime.combine(last, CLOSE_OF_BUSINESS, normalize.SHANGHAI).astimezone(UTC).replace(tzinfo=None)
+    return pd.Timestamp(due)
 
 
 class MulticolumnDeadlineFollowsRules(MulticolumnMapMetricProvider):
@@ -257,15 +256,24 @@ class MulticolumnDeadlineFollowsRules(MulticolumnMapMetricProvider):
 
     @multicolumn_condition_partial(engine=PandasExecutionEngine)  # type: ignore[untyped-decorator]
     def _pandas(cls, column_list: pd.DataFrame, **_: Any) -> pd.Series:
-        verdicts = []
-        for received, days, deadline in column_list.itertuples(index=False, name=None):
-            due = _due(received, days)
-            if due is None or pd.isna(deadline):
-                verdicts.append(due is None and pd.isna(deadline))
-                continue
-            given = deadline.replace(tzinfo=UTC)
-            verdicts.append(given >= due - timedelta(seconds=1))
-        return pd.Series(verdicts, index=column_list.index, dtype=bool)
+        received, days, deadline = (column_list.iloc[:, i] for i in range(3))
+        local_day = pd.to_datetime(received).dt.tz_localize("UTC").dt.tz_convert(normalize.SHANGHAI).dt.date
+        known = received.notna() & days.notna()
+        # One calendar walk per (day received, working days), not per case.
+        due_of = {
+            (d, int(n)): _close_of_business(d, int(n))
+            for d, n in set(zip(local_day[known], days[known], strict=True))
+        }
+        due = pd.Series(
+            [
+                due_of.get((d, int(n))) if k else pd.NaT
+                for d, n, k in zip(local_day, days.fillna(0), known, strict=True)
+            ],
+            index=column_list.index,
+            dtype="datetime64[ns]",
+        )
+        on_time = pd.to_datetime(deadline) >= due - pd.Timedelta(seconds=1)
+        return (known & on_time) | (~known & deadline.isna())
 
 
 class ExpectDeadlineToFollowWorkingDays(MulticolumnMapExpectation):
