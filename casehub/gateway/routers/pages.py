@@ -91,6 +91,8 @@ def build(guard: Guard | None) -> APIRouter:
 
     @router.get("/stats", summary="Store statistics, as tables")
     def stats(request: Request, viewer: Viewer = admit) -> Response:
+        """What `casehub stats --json` reports — raw records by outcome and whether they reconcile,
+        cases by channel, status, grade and unit, the quarantine, outbox, inbox and cursors."""
         from casehub.stats import collect
 
         data = collect(context_of(request).store())
@@ -106,6 +108,8 @@ def build(guard: Guard | None) -> APIRouter:
             date | None, Query(description="the last day (default today, Asia/Shanghai)")
         ] = None,
     ) -> Response:
+        """Per channel and day, which rules the data broke and how often, the trend (rows breaking a
+        rule per day), and the top failing rules over the window (`casehub/quality_summary.py`)."""
         from casehub.quality_summary import summarize
 
         engine = context_of(request).store()
@@ -122,6 +126,8 @@ def build(guard: Guard | None) -> APIRouter:
         reason: Annotated[str | None, Query(description="only entries with this reason code")] = None,
         limit: Annotated[int, Query(ge=1, le=1000, description="at most this many")] = 200,
     ) -> Response:
+        """Open entries, oldest first: each one's reasons (codes, fields, never values) and source
+        update time, its replay history; the channels and reason codes to filter by."""
         from casehub.quarantine_view import listing
 
         found = listing(
@@ -133,6 +139,9 @@ def build(guard: Guard | None) -> APIRouter:
 
     @router.post("/quarantine/replay", summary="Run entries through the pipeline again")
     async def replay(request: Request, viewer: Viewer = admit) -> Response:
+        """Replay the entries named (`id`, repeatable) or every open one a filter matches (`channel`,
+        `reason`, `all=1`), each through its channel's pipeline; answers the outcome per channel and
+        each entry as it now stands. A form or JSON body; needs the role to change DAG runs."""
         form = await _form(request)
         viewer.check_form(request, _one(form, "token"))
         if not viewer.may_replay:
@@ -148,6 +157,8 @@ def build(guard: Guard | None) -> APIRouter:
 
     @router.get("/data-docs/", summary="The Great Expectations Data Docs site")
     def data_docs(request: Request, viewer: Viewer = admit) -> Response:
+        """The site's `index.html` to a browser, whether it is built (and when) to a client; a page
+        saying how to build it while `quality_daily` has not."""
         from casehub.paths import data_docs_dir
 
         root = data_docs_dir()
@@ -162,6 +173,7 @@ def build(guard: Guard | None) -> APIRouter:
 
     @router.get("/data-docs/{path:path}", summary="A file of the Data Docs site")
     def data_docs_file(path: str, viewer: Viewer = admit) -> Response:
+        """A page or asset of the site; nothing outside it."""
         from casehub.paths import data_docs_dir
 
         return _file(_inside(data_docs_dir(), path))
