@@ -261,8 +261,8 @@ class QualityContext:
 
     def __init__(self, directory: Path = EXPECTATIONS_DIR) -> None:
         os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-        os.environ.setdefault("CASEHUB_GX_RESULTS_DIR", str(var_dir() / "quality" / "results"))
-        os.environ.setdefault("CASEHUB_DATA_DOCS_DIR", str(data_docs_dir()))
+        self.results_dir = var_dir() / "quality" / "results"
+        self.docs_dir = data_docs_dir()
         logging.getLogger("great_expectations").setLevel(logging.WARNING)
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -272,7 +272,15 @@ class QualityContext:
         if not (directory / "great_expectations.yml").is_file():
             raise ConfigurationError(f"the data-quality specification is missing: {directory}")
         self.specs = load_specs(directory)
-        self.context = gx.get_context(mode="file", project_root_dir=None, context_root_dir=str(directory))
+        self.context = gx.get_context(
+            mode="file",
+            context_root_dir=str(directory),
+            # `great_expectations.yml` names these two places as variables: runtime output stays in var/.
+            runtime_environment={
+                "gx_results_dir": f"{self.results_dir}/",
+                "gx_data_docs_dir": f"{self.docs_dir}/",
+            },
+        )
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
         self._suites = {name: self.context.suites.get(name) for name in self.specs}
         source = self.context.data_sources.get("casehub")

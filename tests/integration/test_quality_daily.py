@@ -3,7 +3,6 @@ Docs built, no personal value anywhere in them, and a broken table rule failing 
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -71,8 +70,7 @@ def test_a_day_is_validated_kept_trended_and_shown_without_personal_data(
     assert stats["by_channel"]["hotline"]["failing"] == ["table_quarantine_rate"]
     assert stats["rules"]["total"] == sum(stats["rules"]["by_severity"].values())
 
-    docs = Path(os.environ["CASEHUB_DATA_DOCS_DIR"])
-    results = Path(os.environ["CASEHUB_GX_RESULTS_DIR"])
+    docs, results = quality_context().docs_dir, quality_context().results_dir
     assert (docs / "index.html").is_file()
     rendered = _files_text(docs)
     assert "raw_hotline" in rendered and "channel_day" in rendered
@@ -104,8 +102,8 @@ def test_a_personal_value_a_rule_quotes_is_masked_in_the_results_and_the_data_do
         {"categories": ["020001"], "districts": ["420102"], "future_tolerance_minutes": 10},
     )
     assert {r.rule.rule for r in checked.results if not r.success} == {"invalid_phone", "invalid_id_number"}
-    stored = _files_text(Path(os.environ["CASEHUB_GX_RESULTS_DIR"]))
-    rendered = _files_text(Path(os.environ["CASEHUB_DATA_DOCS_DIR"]))
+    stored = _files_text(quality_context().results_dir)
+    rendered = _files_text(quality_context().docs_dir)
     for text_ in (stored, rendered):
         assert "1398765432199" not in text_ and "420102198507153219" not in text_
     assert "+86139******2199" in stored and "4201**********3219" in stored
