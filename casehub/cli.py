@@ -238,21 +238,14 @@ def _without_field(reason: dict[str, str]) -> str:
     return message[len(field) + 1 :].lstrip() if field and message.startswith(f"{field}:") else message
 
 
-_RULE_ID = re.compile(r'"(DQ-[A-Za-z0-9_.-]+)"')
-
-
 def _registered_reasons() -> set[str]:
-    """Every reason code a quarantined record can carry: the registry's, and the data-quality
-    rule ids of the suites in `expectations/` (`DQ-…`); the schema's `schema_<keyword>` are
+    """Every reason code a quarantined record can carry: the registry's, and the rule ids of the
+    data-quality suites in `expectations/` (`meta.rule`); the schema's `schema_<keyword>` are
     recognised by their prefix."""
-    from casehub.paths import EXPECTATIONS_DIR
+    from casehub.quality import rules_by_id
     from casehub.reasons import Code
 
-    codes = {str(code) for code in Code}
-    for path in EXPECTATIONS_DIR.rglob("*.json"):
-        if "uncommitted" not in path.relative_to(EXPECTATIONS_DIR).parts:
-            codes.update(_RULE_ID.findall(path.read_text(encoding="utf-8")))
-    return codes
+    return {str(code) for code in Code} | set(rules_by_id())
 
 
 def _known_reason(engine: Engine, code: str) -> None:
@@ -266,7 +259,7 @@ def _known_reason(engine: Engine, code: str) -> None:
             if any(reason.get("code") == code for reason in reasons or []):
                 return
     raise ConfigurationError(
-        f"no reason code {code!r}: not in casehub/reasons.py, not a rule of expectations/, "
+        f"no reason code {code!r}: not in casehub/reasons.py, not a rule id of expectations/, "
         "and no entry carries it"
     )
 

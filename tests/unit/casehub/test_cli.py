@@ -153,29 +153,30 @@ def test_stats_without_json_are_tables_a_person_reads(store, capsys) -> None:
     urban = next(line for line in lines[outbox:] if "urban_mgmt" in line)
     assert [cell.strip() for cell in urban.split("│")] == ["urban_mgmt", "1", "0", "0"]
     assert "inbox: none" in out and "provisions: none" in out
+    assert re.search(r"^quality\b", out, re.MULTILINE) and re.search(r"\bcritical\s+│\s+\d+", out)
 
 
 def test_stats_show_a_section_they_do_not_know_yet(store) -> None:
-    """Keys added to `casehub stats --json` later (a data-quality summary) are shown too."""
+    """Keys added to `casehub stats --json` later are shown too."""
     from io import StringIO
 
     from rich.console import Console
 
     stats = collect(connect(store))
-    stats["quality"] = {
+    stats["freshness"] = {
         "pass_rate": 0.97,
         "by_rule": {
-            "DQ-VAL-003": {"evaluated": 120, "failed": 4},
-            "DQ-CMP-001": {"evaluated": 120, "failed": 0},
+            "hotline_fresh": {"evaluated": 120, "failed": 4},
+            "message_board_fresh": {"evaluated": 120, "failed": 0},
         },
-        "worst": [{"rule": "DQ-VAL-003", "channel": "hotline"}],
+        "worst": [{"rule": "hotline_fresh", "channel": "hotline"}],
     }
     buffer = StringIO()
     _print_stats(stats, Console(file=buffer, width=200))
     out = buffer.getvalue()
-    assert "quality: pass rate 0.97" in out
-    assert re.search(r"DQ-VAL-003\s+│\s+120\s+│\s+4\b", out) and re.search(
-        r"DQ-CMP-001\s+│\s+120\s+│\s+0\b", out
+    assert "freshness: pass rate 0.97" in out
+    assert re.search(r"hotline_fresh\s+│\s+120\s+│\s+4\b", out) and re.search(
+        r"message_board_fresh\s+│\s+120\s+│\s+0\b", out
     )
     assert "worst" in out and "hotline" in out
 
@@ -200,22 +201,31 @@ def test_a_known_reason_with_no_entries_is_an_empty_list(store, capsys) -> None:
     assert json.loads(capsys.readouterr().out) == []
 
 
-def test_a_data_quality_rule_id_is_a_reason_to_filter_by(store, capsys) -> None:
-    """Entries the data-quality suites quarantine carry the rule's id (`DQ-…`) as their reason."""
+def test_a_data_quality_rule_id_is_a_reason_to_filter_by(store, keyring, capsys) -> None:
+    """A critical rule of the case suite quarantines with its rule id as the reason."""
+    _ingest(store, keyring, "hotline", [work_order(GDBH="WH20261120000003", LDSJ="2026-11-20 09:30:00")])
+    entry = _entry_id(store, "WH20261120000003")
+    assert main(["quarantine", "list", "--json", "--reason", "dq_updated_before_reported"]) == 0
+    [listed] = json.loads(capsys.readouterr().out)
+    assert listed["id"] == entry and [r["code"] for r in listed["reasons"]] == ["dq_updated_before_reported"]
+    assert (
+        main(["quarantine", "list", "--json", "--reason", "dq_closed_in_future"]) == 0
+    )  # a rule, none broke it
+    assert json.loads(capsys.readouterr().out) == []
+    assert main(["quarantine", "list", "--reason", "dq_no_such_rule"]) == 2
+    err = capsys.readouterr().err
+    assert "no reason code 'dq_no_such_rule'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_code_no_longer_registered_still_finds_the_entries_that_carry_it(store, capsys) -> None:
+    """A rule retired from the suites leaves its entries; they can still be listed by it."""
     entry = _entry_id(store, "WH20261120000002")
-    rule = {
-        "code": "DQ-TST-901",
-        "field": "district_code",
-        "message": "district_code: not a district of Wuhan",
-    }
+    retired = {"code": "dq_retired_rule", "field": "district_code", "message": "no longer a rule"}
     with connect(store).begin() as conn:
         reasons = conn.scalar(select(Quarantine.reasons).where(Quarantine.id == entry))
-        conn.execute(update(Quarantine).where(Quarantine.id == entry).values(reasons=[*reasons, rule]))
-    assert main(["quarantine", "list", "--json", "--reason", "DQ-TST-901"]) == 0
+        conn.execute(update(Quarantine).where(Quarantine.id == entry).values(reasons=[*reasons, retired]))
+    assert main(["quarantine", "list", "--json", "--reason", "dq_retired_rule"]) == 0
     assert [e["id"] for e in json.loads(capsys.readouterr().out)] == [entry]
-    assert main(["quarantine", "list", "--reason", "DQ-TST-902"]) == 2
-    err = capsys.readouterr().err
-    assert "no reason code 'DQ-TST-902'" in err and len(err.strip().splitlines()) == 1
 
 
 def test_reasons_name_their_field_once(store, capsys, monkeypatch) -> None:
