@@ -6,22 +6,23 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, delete, select, update
 
 from casehub.crypto import KeyRing
-from casehub.errors import ContractError, PermanentPartnerError, TransientPartnerError
+from casehub.errors import ContractError, DataQualityError, PermanentPartnerError, TransientPartnerError
 from casehub.partners import Partner, partner
 from casehub.pipeline import Pipeline
 from casehub.pushes import provision_log, push
 from casehub.recipients import load_recipient
 from casehub.stats import collect
-from casehub.store.models import ProvisionLog
+from casehub.store.models import Case, ProvisionLog, QualityResult
 from connectors.city_brain import RENDERER as CITY_BRAIN
+from connectors.city_brain.render import CityBrainRenderer
 from connectors.city_brain.transport import CityBrainSink
 from connectors.health_commission import RENDERER as HEALTH_COMMISSION
 from connectors.health_commission.transport import HealthCommissionSink
@@ -261,3 +262,51 @@ def test_a_reply_that_is_not_a_receipt_fails_at_once_and_records_nothing(
     sink.close()
     assert provision_log(sqlite_engine, "city_brain") == []
     assert brain.armed()["count"] == 0, "asked once: a broken contract is not retried"
+
+
+class _PreciseCityBrain(CityBrainRenderer):
+    """A city-brain renderer with a regression: it forgets to coarsen the coordinates."""
+
+    def render(self, case: Mapping[str, Any]) -> dict[str, Any]:
+        record = super().render(case)
+        record["lng"] = None if case.get("lng") is None else float(case["lng"]) + 0.001234
+        return record
+
+
+def test_a_feed_rule_a_batch_breaks_stops_the_push_before_anything_is_sent(
+    engine: Engine, keyring: KeyRing, receiver: dict[str, RunningSimulator]
+) -> None:
+    until = ingest_orders(engine, keyring)
+    with engine.begin() as conn:
+        conn.execute(update(Case).values(lng=114.3051, lat=30.6012))
+    brain = receiver["city_brain"]
+    sink = sink_for("city_brain", brain)
+    with pytest.raises(DataQualityError, match=r"city_brain_coarse_lng \(a longitude in the batch is finer"):
+        push(partner("city_brain"), sink, _PreciseCityBrain(), engine=engine, keyring=keyring, until=until)
+    sink.close()
+    assert brain.received() == [] and provision_log(engine, "city_brain") == []
+    with engine.connect() as conn:
+        kept = dict(
+            conn.execute(
+                select(QualityResult.rule, QualityResult.success).where(
+                    QualityResult.suite == "feed_city_brain"
+                )
+            ).all()
+        )
+    assert kept == {
+        "city_brain_fields": True,
+        "city_brain_coarse_lng": False,
+        "city_brain_coarse_lat": True,
+    }
+
+    # The renderer as shipped passes the same rules, and the batch goes.
+    sink = sink_for("city_brain", brain)
+    try:
+        assert (
+            push(partner("city_brain"), sink, CITY_BRAIN, engine=engine, keyring=keyring, until=until)[
+                "batches"
+            ]
+            == 1
+        )
+    finally:
+        sink.close()
