@@ -1,8 +1,9 @@
 """`quality_daily`: each inbound channel's previous day validated, kept, and shown in Data Docs.
 
 For a day (Asia/Shanghai) and each channel cases come in from, the suites' checkpoints run on
-what the store holds of that day: the raw records that landed (opened in memory), the cases
-updated, the history rows recorded, and the channel's table-level figures. Each checkpoint keeps
+what the store took in that day, by the hub's own clock: the raw records that landed (opened in
+memory), the cases that gained a version (as they stand now), the status changes recorded, and
+the channel's table-level figures. Each checkpoint keeps
 its GX result and rebuilds the Data Docs site; each rule's outcome is kept in `quality_results`
 and its pass rate for the day in `quality_trend` (a rerun of the day replaces it). A critical
 table-level rule that breaks fails the run (`DataQualityError`, naming the rule and channel)
@@ -89,7 +90,8 @@ def _cases_of_day(
     conn: Connection, keyring: KeyRing, channel: str, start: datetime, end: datetime
 ) -> list[dict[str, Any]]:
     cases = []
-    query = select(Case).where(Case.channel == channel, Case.updated_at >= start, Case.updated_at < end)
+    changed = select(CaseHistory.case_id).where(CaseHistory.recorded_at >= start, CaseHistory.recorded_at < end)
+    query = select(Case).where(Case.channel == channel, Case.case_id.in_(changed))
     for row in conn.execute(query).mappings():
         case = dict(row)
         for column in ("reported_at", "received_at", "updated_at", "closed_at", "deadline_at"):
