@@ -7,6 +7,11 @@ one row per expectation per validation, written for every page at ingest as well
 job first ran) is summed from the ingest validations of that day, so the page is never empty
 while cases arrive. Days are calendar days in Asia/Shanghai, the city's.
 
+Beside the rules, the records quarantined at ingest are counted per reason, channel and day
+(`quarantine`, by when each entry was opened): a record a critical rule refuses while it is
+mapped never reaches a suite, so the page shows both what the suites counted and what was
+kept out.
+
 Counts only: no stored result holds a record's value, and nothing here reads one.
 """
 
@@ -20,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select
 
-from casehub.store.models import QualityResult, QualityTrend
+from casehub.store.models import QualityResult, QualityTrend, Quarantine
 
 CITY_TIME = ZoneInfo("Asia/Shanghai")
 DAILY, INGEST = "daily", "ingest"
@@ -91,6 +96,19 @@ class FailingRule:
 
 
 @dataclass(frozen=True)
+class QuarantinedReason:
+    """Records of a channel quarantined on a day with this reason (an entry counts once per code)."""
+
+    day: str
+    channel: str
+    reason: str
+    records: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class QualitySummary:
     """The window `since`..`until` (inclusive), optionally one channel's."""
 
@@ -104,6 +122,18 @@ class QualitySummary:
     top: tuple[FailingRule, ...]
     validations: int
     last_validated_at: datetime | None
+    quarantined: tuple[QuarantinedReason, ...] = ()
+
+    def quarantined_by_reason(self) -> list[tuple[str, int, tuple[str, ...]]]:
+        """Each reason over the window: records quarantined and the channels, most first."""
+        records: dict[str, int] = defaultdict(int)
+        channels: dict[str, set[str]] = defaultdict(set)
+        for q in self.quarantined:
+            records[q.reason] += q.records
+            channels[q.reason].add(q.channel)
+        return sorted(
+            ((r, n, tuple(sorted(channels[r]))) for r, n in records.items()), key=lambda x: (-x[1], x[0])
+        )
 
     def series(self) -> dict[str, list[int]]:
         """Per channel, the rows breaking a rule on each day of `days` (0 where none): the chart."""
@@ -125,6 +155,7 @@ class QualitySummary:
             "by_channel_day": [c.as_dict() for c in self.channel_days],
             "rules": [r.as_dict() for r in self.rules],
             "series": self.series(),
+            "quarantined": [q.as_dict() for q in self.quarantined],
         }
 
 
@@ -152,17 +183,19 @@ def summarize(
     rules += [r for r in _ingest(engine, channel, first, last) if (r.channel, r.day) not in covered]
     rules.sort(key=lambda r: (r.day, r.channel, r.suite, r.rule))
     validations, last_at = _validations(engine, channel, first, last)
+    quarantined = _quarantined(engine, channel, first, last)
     return QualitySummary(
         since=since,
         until=until_text,
         channel=channel,
-        channels=tuple(sorted({r.channel for r in rules})),
+        channels=tuple(sorted({r.channel for r in rules} | {q.channel for q in quarantined})),
         days=tuple((first + timedelta(days=n)).isoformat() for n in range(days)),
         rules=tuple(rules),
         channel_days=tuple(_channel_days(rules)),
         top=tuple(_top(rules)[:top]),
         validations=validations,
         last_validated_at=last_at,
+        quarantined=tuple(quarantined),
     )
 
 
@@ -240,6 +273,21 @@ def _validations(engine: Engine, channel: str | None, first: date, last: date) -
         daily_last = conn.scalar(trend_last)
     moments = [m for m in (results_last, daily_last) if m is not None]
     return int(count or 0), max(moments) if moments else None
+
+
+def _quarantined(engine: Engine, channel: str | None, first: date, last: date) -> list[QuarantinedReason]:
+    start, end = _window(first, last)
+    query = select(Quarantine.channel, Quarantine.reasons, Quarantine.quarantined_at).where(
+        Quarantine.quarantined_at >= start, Quarantine.quarantined_at < end
+    )
+    if channel:
+        query = query.where(Quarantine.channel == channel)
+    counts: dict[tuple[str, str, str], int] = defaultdict(int)
+    with engine.connect() as conn:
+        for ch, reasons, at in conn.execute(query):
+            for code in {str(r.get("code")) for r in reasons or []}:
+                counts[(city_day(at), ch, code)] += 1
+    return [QuarantinedReason(day, ch, code, n) for (day, ch, code), n in sorted(counts.items())]
 
 
 def _channel_days(rules: list[RuleDay]) -> list[ChannelDay]:

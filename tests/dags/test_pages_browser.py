@@ -261,6 +261,11 @@ def test_a_person_logs_in_and_reads_each_page_from_the_menu(hub: Hub, browser: A
     assert len(days) == len(summary.channel_days)
     assert len({c.day for c in summary.channel_days}) >= 3, "pages ingested on several days"
     _shot(browser, "quality")
+    kept_out = [row.split(" ")[:2] for row in _texts(browser, "table.kept-out tbody tr")]
+    assert kept_out == [[reason, f"{n:,}"] for reason, n, _ in summary.quarantined_by_reason()]
+    assert kept_out, "the simulators' defects quarantine records"
+    browser.execute_script("document.querySelector('table.kept-out').scrollIntoView(false)")
+    _shot(browser, "quality-per-day")
     Select(browser.find_element(By.NAME, "channel")).select_by_value("urban_mgmt")
     browser.find_element(By.CSS_SELECTOR, "form.filters button").click()
     _wait(browser, lambda d: "channel=urban_mgmt" in d.current_url)

@@ -368,6 +368,7 @@ def _quality_page(summary: Any, channels: tuple[str, ...], viewer: Viewer) -> st
         ". A day <code>quality_daily</code> validated is read from its trend; other days from the pages "
         "validated at ingest.</p>",
     ]
+    kept_out = _kept_out(summary)
     if not summary.rules:
         body.append(
             render.notice(
@@ -375,7 +376,12 @@ def _quality_page(summary: Any, channels: tuple[str, ...], viewer: Viewer) -> st
                 "the <code>quality_daily</code> DAG."
             )
         )
+        body += kept_out
         return render.page("Data quality", "".join(body), here="quality", who=viewer.name)
+    per_day: dict[tuple[str, str], list[str]] = {}
+    for q in summary.quarantined:
+        per_day.setdefault((q.day, q.channel), []).append(f"<code>{escape(q.reason)}</code> {q.records:,}")
+    quarantined = {key: ", ".join(items) for key, items in per_day.items()}
     body += [
         "<h2>Rows breaking a rule, per day</h2>",
         render.line_chart(summary.days, summary.series(), title="rows breaking a rule per channel and day"),
@@ -413,23 +419,49 @@ def _quality_page(summary: Any, channels: tuple[str, ...], viewer: Viewer) -> st
         else render.notice("No rule broken in this window."),
         "<h2>Per channel and day</h2>",
         render.table(
-            ["day", "channel", "rules checked", "rules broken", "rows broken", "from"],
+            [
+                "day",
+                "channel",
+                "rules checked",
+                "rules broken",
+                "rows broken",
+                "from",
+                "quarantined at ingest",
+            ],
             [
                 (
-                    c.day,
+                    render.Raw(f'<span class="t">{escape(c.day)}</span>'),
                     c.channel,
                     c.rules_checked,
                     render.Raw(", ".join(f"<code>{escape(r)}</code>" for r in c.rules_broken) or "none"),
                     c.unexpected,
                     c.source,
+                    render.Raw(quarantined.get((c.day, c.channel), "")),
                 )
                 for c in reversed(summary.channel_days)
             ],
             numeric=[2, 4],
             cls="days",
         ),
+        *kept_out,
     ]
     return render.page("Data quality", "".join(body), here="quality", who=viewer.name)
+
+
+def _kept_out(summary: Any) -> list[str]:
+    """The records quarantined at ingest in the window, by reason: what never reached a suite."""
+    reasons = summary.quarantined_by_reason()
+    if not reasons:
+        return []
+    return [
+        "<h2>Kept out at ingest: records quarantined, by reason</h2>",
+        render.table(
+            ["reason", "records", "channels"],
+            [(render.Raw(f"<code>{escape(r)}</code>"), n, ", ".join(ch)) for r, n, ch in reasons],
+            numeric=[1],
+            cls="kept-out",
+        ),
+    ]
 
 
 def _quarantine_page(found: Any, viewer: Viewer, channel: str, reason: str) -> str:

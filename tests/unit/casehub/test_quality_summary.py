@@ -7,8 +7,12 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import Engine, insert
 
+from casehub.crypto import KeyRing
+from casehub.pipeline import Pipeline
 from casehub.quality_summary import summarize
 from casehub.store.models import QualityResult, QualityTrend
+from connectors.hotline import MAPPER
+from tests.samples import work_order
 
 TODAY = date(2026, 11, 20)
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # 12:00 in Wuhan
@@ -116,3 +120,28 @@ def test_one_channel_and_an_earlier_window(sqlite_engine: Engine) -> None:
     assert summary.channels == ("hotline",)
     assert [(r.day, r.unexpected) for r in summary.rules] == [("2026-11-10", 7)]
     assert summary.as_dict()["top_failing_rules"][0]["pass_rate"] == 0.93
+
+
+def test_records_kept_out_at_ingest_are_counted_per_reason_channel_and_day(
+    sqlite_engine: Engine, keyring: KeyRing
+) -> None:
+    pipeline = Pipeline(sqlite_engine, MAPPER, keyring, clock=lambda: NOW)
+    pipeline.ingest(
+        [
+            work_order(),
+            work_order(GDBH="WH20261120000002", SSQX="火星区"),
+            work_order(GDBH="WH20261120000003", SSQX="火星区", LDHM="12345"),
+        ]
+    )
+    summary = summarize(sqlite_engine, days=3, now=NOW)
+    counted = {(q.day, q.channel, q.reason): q.records for q in summary.quarantined}
+    assert counted == {
+        ("2026-11-20", "hotline", "unknown_district"): 2,
+        ("2026-11-20", "hotline", "invalid_phone"): 1,
+    }
+    assert summary.quarantined_by_reason() == [
+        ("unknown_district", 2, ("hotline",)),
+        ("invalid_phone", 1, ("hotline",)),
+    ]
+    assert "hotline" in summary.channels
+    assert summarize(sqlite_engine, channel="message_board", days=3, now=NOW).quarantined == ()
