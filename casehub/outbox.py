@@ -30,7 +30,9 @@ import random
 import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -188,11 +190,11 @@ def _heads(conn: Connection, partner: str, case_ids: Iterable[str]) -> dict[str,
 
 
 def _in_order(
-    rows: Sequence[Any], waiting: Mapping[str, list[int]], delivered: frozenset[int] = frozenset()
+    rows: Sequence[Any], waiting: Mapping[str, list[int]], delivered: AbstractSet[int] = frozenset()
 ) -> list[Any]:
     """The rows that may be sent now, oldest first: each case's run of due events from its oldest
     undelivered one on, stopping at the first event of the case that is not due. `delivered`
-    are events delivered whose outcome may not be recorded yet."""
+    are events this run delivered, whose outcome may not be recorded yet."""
     due = {row.id for row in rows}
     chosen: list[Any] = []
     for row in rows:
@@ -239,8 +241,10 @@ def deliver(
 
     Given several sinks (one per connection, `EventSink`s need not be thread-safe), the events
     are sent on that many lanes at once, each case always on the same lane, so a case's events
-    keep their order while different cases' round trips overlap; a chunk's outcomes are
-    recorded while the next chunk is sent, and the run returns once all are recorded.
+    keep their order while different cases' round trips overlap. While a chunk is sent, the
+    next is read and the one before recorded; a chunk's events are chosen only once the one
+    before has ended, with what it delivered and which cases it failed, and the run returns
+    once every outcome is recorded.
     """
     sinks = [sink] if not isinstance(sink, Sequence) else list(sink)
     if not sinks:
@@ -249,59 +253,105 @@ def deliver(
     budget = policy.batch_size if limit is None else limit
     run = DeliveryRun(spec.code)
     failed_cases: set[str] = set()
+    delivered: set[int] = set()
     last_id = 0
-    recording: Future[None] | None = None
-    recent: frozenset[int] = frozenset()
+    attempt = partial(_lane, keyring=keyring, policy=policy, clock=clock)
     with (
         ThreadPoolExecutor(max_workers=len(sinks), thread_name_prefix=f"outbox-{spec.code}") as pool,
         ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"outbox-{spec.code}-record") as recorder,
     ):
-        while budget > 0:
-            now = clock()
-            with store_errors(), engine.connect() as conn:
-                rows = conn.execute(
-                    select(*_COLUMNS)
-                    .where(
-                        OutboxEvent.partner == spec.code,
-                        OutboxEvent.state == PENDING,
-                        OutboxEvent.next_attempt_at <= now,
-                        OutboxEvent.id > last_id,
-                    )
-                    .order_by(OutboxEvent.id)
-                    .limit(min(CHUNK, budget))
-                ).all()
+        recording: Future[None] | None = None
+        sending: list[Future[tuple[list[dict[str, Any]], int, set[str]]]] = []
+        reserved = 0  # the events being sent: the most of the budget they can take
+        try:
+            while True:
+                left = budget - reserved
+                rows, waiting = (
+                    _due(engine, spec.code, clock(), last_id, min(CHUNK, left)) if left > 0 else ([], {})
+                )
+                if sending:
+                    outcomes = _ended(sending, run, failed_cases)
+                    sending, reserved = [], 0
+                    delivered.update(o["row"] for o in outcomes if o["state"] == DELIVERED)
+                    # Outcomes are recorded while the next chunk goes out; one chunk at a time, in order.
+                    if recording is not None:
+                        recording.result()
+                    recording = recorder.submit(_record, engine, outcomes)
+                    # Only what was tried counts: events held for order must not starve other cases.
+                    budget -= len(outcomes)
                 if not rows:
-                    break
+                    if left > 0 or budget <= 0:
+                        break
+                    continue  # what the chunk just ended left of the budget is read for now
                 last_id = rows[-1].id
-                sendable = _in_order(rows, _heads(conn, spec.code, (row.case_id for row in rows)), recent)
-            run.held += len(rows) - len(sendable)
-            lanes: list[list[Any]] = [[] for _ in sinks]
-            for row in sendable:
-                if row.case_id in failed_cases:
-                    run.held += 1
-                else:
-                    lanes[zlib.crc32(row.case_id.encode()) % len(sinks)].append(row)
-            attempt = partial(_lane, keyring=keyring, policy=policy, clock=clock)
-            outcomes: list[dict[str, Any]] = []
-            for done, held, failed in pool.map(attempt, lanes, sinks):
-                outcomes += done
-                run.held += held
-                failed_cases |= failed
-            for outcome in outcomes:
-                run.delivered += outcome["state"] == DELIVERED
-                run.duplicates += bool(outcome["state"] == DELIVERED and outcome["receipt"]["duplicate"])
-                run.retried += outcome["state"] == PENDING
-                run.dead += outcome["state"] == DEAD
-            # A chunk's outcomes are recorded while the next chunk goes out; one at a time, in order.
+                sendable = _in_order(rows, waiting, delivered)
+                run.held += len(rows) - len(sendable)
+                lanes: list[list[Any]] = [[] for _ in sinks]
+                for row in sendable:
+                    if row.case_id in failed_cases:
+                        run.held += 1
+                    else:
+                        lanes[zlib.crc32(row.case_id.encode()) % len(sinks)].append(row)
+                sending = [
+                    pool.submit(attempt, lane, lane_sink)
+                    for lane, lane_sink in zip(lanes, sinks, strict=True)
+                ]
+                reserved = len(sendable)
+        except BaseException:
+            # What was sent before the failure is recorded before it is raised: sent again, it
+            # would be applied once all the same, but the table would not say it was delivered.
+            ended = [future for future in sending if future.exception() is None]
+            with suppress(Exception):  # the failure raised is the one that stopped the run
+                if recording is not None:
+                    recording.result()
+                _record(engine, _ended(ended, run, failed_cases))
+            recording = None
+            raise
+        finally:
             if recording is not None:
                 recording.result()
-            recording = recorder.submit(_record, engine, outcomes)
-            recent = frozenset(o["row"] for o in outcomes if o["state"] == DELIVERED)
-            # Only what was tried counts: events held for order must not starve other cases.
-            budget -= len(outcomes)
-        if recording is not None:
-            recording.result()
     return run
+
+
+def _due(
+    engine: Engine, partner: str, now: datetime, after: int, limit: int
+) -> tuple[list[Any], dict[str, list[int]]]:
+    """The next `limit` due pending events of `partner` past the id `after`, oldest first, and
+    for each of their cases its undelivered events (`_heads`)."""
+    with store_errors(), engine.connect() as conn:
+        rows = list(
+            conn.execute(
+                select(*_COLUMNS)
+                .where(
+                    OutboxEvent.partner == partner,
+                    OutboxEvent.state == PENDING,
+                    OutboxEvent.next_attempt_at <= now,
+                    OutboxEvent.id > after,
+                )
+                .order_by(OutboxEvent.id)
+                .limit(limit)
+            ).all()
+        )
+        return rows, (_heads(conn, partner, (row.case_id for row in rows)) if rows else {})
+
+
+def _ended(
+    lanes: Sequence[Future[tuple[list[dict[str, Any]], int, set[str]]]], run: DeliveryRun, failed: set[str]
+) -> list[dict[str, Any]]:
+    """The outcomes of a chunk's lanes once they end, counted into `run`; the cases that failed
+    are added to `failed`."""
+    outcomes: list[dict[str, Any]] = []
+    for lane in lanes:
+        done, held, failed_here = lane.result()
+        outcomes += done
+        run.held += held
+        failed |= failed_here
+    for outcome in outcomes:
+        run.delivered += outcome["state"] == DELIVERED
+        run.duplicates += bool(outcome["state"] == DELIVERED and outcome["receipt"]["duplicate"])
+        run.retried += outcome["state"] == PENDING
+        run.dead += outcome["state"] == DEAD
+    return outcomes
 
 
 def _lane(
@@ -356,24 +406,53 @@ def _attempt(
     return outcome
 
 
+_RECORD_DELIVERED = (
+    update(OutboxEvent)
+    .where(OutboxEvent.id == bindparam("row"))
+    .values(
+        state=DELIVERED,
+        attempts=bindparam("attempts"),
+        next_attempt_at=bindparam("at"),
+        last_attempt_at=bindparam("at"),
+        delivered_at=bindparam("at"),
+        last_error=None,
+        receipt=bindparam("receipt"),
+    )
+)
+"""A delivery's outcome: one time for its attempt, its delivery and its next due time."""
+
+_RECORD_FAILED = (
+    update(OutboxEvent)
+    .where(OutboxEvent.id == bindparam("row"))
+    .values(
+        state=bindparam("state"),
+        attempts=bindparam("attempts"),
+        next_attempt_at=bindparam("next"),
+        last_attempt_at=bindparam("at"),
+        delivered_at=None,
+        last_error=bindparam("error"),
+        receipt=None,
+    )
+)
+"""A failed attempt's outcome: pending again from its next attempt time, or dead, with the error."""
+
+
 def _record(engine: Engine, outcomes: Sequence[dict[str, Any]]) -> None:
+    """Store `outcomes` in one transaction: the deliveries in one statement run over all of
+    them, the failures (few) in another. Only the columns an outcome sets are bound."""
     if not outcomes:
         return
+    delivered = [
+        {"row": o["row"], "attempts": o["attempts"], "at": o["at"], "receipt": o["receipt"]}
+        for o in outcomes
+        if o["state"] == DELIVERED
+    ]
+    failed = [o for o in outcomes if o["state"] != DELIVERED]
     with store_errors(), engine.begin() as conn:
-        conn.execute(
-            update(OutboxEvent)
-            .where(OutboxEvent.id == bindparam("row"))
-            .values(
-                state=bindparam("state"),
-                attempts=bindparam("attempts"),
-                next_attempt_at=bindparam("next"),
-                last_attempt_at=bindparam("at"),
-                delivered_at=bindparam("delivered"),
-                last_error=bindparam("error"),
-                receipt=bindparam("receipt"),
-            ),
-            [{**o, "delivered": o["at"] if o["state"] == DELIVERED else None} for o in outcomes],
-        )
+        if delivered:
+            conn.execute(_RECORD_DELIVERED, delivered)
+        if failed:
+            conn.execute(_RECORD_FAILED, failed)
 
 
 # -- partners that fetch their events ------------------------------------------------------------

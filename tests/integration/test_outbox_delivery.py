@@ -633,6 +633,54 @@ def test_events_held_behind_a_dead_one_do_not_starve_other_cases(
     assert board.effects() == {unrelated: 1}
 
 
+def test_across_chunks_and_lanes_each_case_hears_its_events_in_order_and_a_failed_one_holds_its_case(
+    engine: Engine, keyring: KeyRing, board: RunningSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    messages = list(board.truth())[:4]
+    cases = [f"{n}" * 32 for n in range(4)]
+    events = [
+        hand_made(
+            message, case, result="" if (case, step) == (cases[3], 1) else f"第{step}次回复：已安排维修。"
+        )
+        for step in (1, 2, 3)
+        for message, case in zip(messages, cases, strict=True)
+    ]
+    written = write(engine, keyring, events)
+    monkeypatch.setattr(outbox, "CHUNK", 2)  # a case's events fall in different chunks, read ahead
+    sinks = [board_sink(board.url) for _ in range(3)]
+    try:
+        run = outbox.deliver(engine, keyring, partner("message_board"), sinks, clock=Clock())
+    finally:
+        for sink in sinks:
+            sink.close()
+    assert (run.delivered, run.dead, run.held) == (9, 1, 2)
+    arrived = reply_keys(board)
+    for case in cases[:3]:
+        sent = [event_id for event_id, event in zip(written, events, strict=True) if event.case_id == case]
+        assert [key for key in arrived if key in sent] == sent
+    found = by_id(engine, "message_board")
+    stuck = [event_id for event_id, event in zip(written, events, strict=True) if event.case_id == cases[3]]
+    assert [found[event_id]["state"] for event_id in stuck] == ["dead", "pending", "pending"]
+    assert board.effects() == dict.fromkeys(arrived, 1) and len(arrived) == 9
+
+
+def test_a_run_tries_no_more_events_than_its_limit_while_it_reads_ahead(
+    engine: Engine, keyring: KeyRing, board: RunningSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    messages = list(board.truth())[:6]
+    write(engine, keyring, [hand_made(message, f"{n}" * 32) for n, message in enumerate(messages)])
+    monkeypatch.setattr(outbox, "CHUNK", 2)
+    sinks = [board_sink(board.url) for _ in range(2)]
+    try:
+        run = outbox.deliver(engine, keyring, partner("message_board"), sinks, clock=Clock(), limit=5)
+    finally:
+        for sink in sinks:
+            sink.close()
+    assert run.delivered == 5
+    assert states(engine, "message_board") == ["delivered"] * 5 + ["pending"]
+    assert len(board.effects()) == 5
+
+
 # -- 7. the last allowed attempt --------------------------------------------------------------------
 
 
