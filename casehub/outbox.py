@@ -170,8 +170,9 @@ _COLUMNS = (
 )
 
 
-def _heads(conn: Connection, partner: str, case_ids: Iterable[str]) -> dict[str, list[int]]:
-    """For each case, the ids of its undelivered events for `partner`, oldest first."""
+def _heads(conn: Connection, partner: str, case_ids: Iterable[str], up_to: int) -> dict[str, list[int]]:
+    """For each case, the ids of its undelivered events for `partner` up to the id `up_to`, oldest
+    first: what may have to go before a due event of the case that is not newer than `up_to`."""
     waiting: dict[str, list[int]] = defaultdict(list)
     ids = sorted(set(case_ids))
     for start in range(0, len(ids), 500):
@@ -181,6 +182,7 @@ def _heads(conn: Connection, partner: str, case_ids: Iterable[str]) -> dict[str,
                 OutboxEvent.partner == partner,
                 OutboxEvent.state != DELIVERED,
                 OutboxEvent.case_id.in_(ids[start : start + 500]),
+                OutboxEvent.id <= up_to,
             )
             .order_by(OutboxEvent.id)
         )
@@ -332,7 +334,9 @@ def _due(
                 .limit(limit)
             ).all()
         )
-        return rows, (_heads(conn, partner, (row.case_id for row in rows)) if rows else {})
+        if not rows:
+            return rows, {}
+        return rows, _heads(conn, partner, (row.case_id for row in rows), rows[-1].id)
 
 
 def _ended(
