@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import mimetypes
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from html import escape
 from pathlib import Path
 from typing import Annotated, Any
@@ -157,26 +157,26 @@ def build(guard: Guard | None) -> APIRouter:
 
     @router.get("/data-docs/", summary="The Great Expectations Data Docs site")
     def data_docs(request: Request, viewer: Viewer = admit) -> Response:
-        """The site's `index.html` to a browser, whether it is built (and when) to a client; a page
-        saying how to build it while `quality_daily` has not."""
-        from casehub.paths import data_docs_dir
-
-        root = data_docs_dir()
-        index = root / "index.html"
-        if not index.is_file():
-            data: dict[str, Any] = {"built": False, "where": str(root), "how": HOW_TO_BUILD}
-            return _answer(request, data, _unbuilt_page(viewer))
-        if not wants_html(request):
-            built = datetime.fromtimestamp(index.stat().st_mtime, UTC).isoformat()
-            return JSONResponse({"built": True, "index": "index.html", "built_at": built})
-        return _file(index)
+        """The site's validation results, newest first, and its suites, each linking to GX's own
+        page (its `index.html` needs scripts from public CDNs, so the pages list them instead); a
+        page saying how to build the site while `quality_daily` has not."""
+        return _data_docs_index(request, viewer)
 
     @router.get("/data-docs/{path:path}", summary="A file of the Data Docs site")
-    def data_docs_file(path: str, viewer: Viewer = admit) -> Response:
-        """A page or asset of the site; nothing outside it."""
+    def data_docs_file(request: Request, path: str, viewer: Viewer = admit) -> Response:
+        """A page or asset of the site; nothing outside it. A page gets a local stylesheet and a
+        way back to the list of results."""
         from casehub.paths import data_docs_dir
 
-        return _file(_inside(data_docs_dir(), path))
+        if path == "index.html":
+            return _data_docs_index(request, viewer)
+        found = _inside(data_docs_dir(), path)
+        if found.suffix != ".html":
+            return _file(found)
+        from casehub.gateway.data_docs import offline
+
+        back = "../" * path.count("/") or "./"
+        return HTMLResponse(offline(found.read_bytes(), back), headers=_DATA_DOCS_HEADERS)
 
     return router
 
@@ -198,10 +198,39 @@ def _inside(root: Path, path: str) -> Path:
     return target
 
 
+_DATA_DOCS_HEADERS = {"Content-Security-Policy": DATA_DOCS_CSP, "X-Content-Type-Options": "nosniff"}
+
+
 def _file(path: Path) -> Response:
     kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    headers = {"Content-Security-Policy": DATA_DOCS_CSP, "X-Content-Type-Options": "nosniff"}
-    return FileResponse(path, media_type=kind, headers=headers)
+    return FileResponse(path, media_type=kind, headers=_DATA_DOCS_HEADERS)
+
+
+def _data_docs_index(request: Request, viewer: Viewer) -> Response:
+    from casehub.gateway.data_docs import site
+    from casehub.paths import data_docs_dir
+
+    root = data_docs_dir()
+    built = site(root)
+    if built is None:
+        data: dict[str, Any] = {"built": False, "where": str(root), "how": HOW_TO_BUILD}
+        return _answer(request, data, _unbuilt_page(viewer))
+    data = {
+        "built": True,
+        "built_at": built.built_at,
+        "validations": [
+            {
+                "suite": r.suite,
+                "run_time": r.run_time,
+                "run_name": r.run_name,
+                "batch": r.batch,
+                "page": r.path,
+            }
+            for r in built.results
+        ],
+        "suites": [{"suite": name, "page": path} for name, path in built.suites],
+    }
+    return _answer(request, data, _data_docs_page(built, viewer) if wants_html(request) else None)
 
 
 async def _form(request: Request) -> dict[str, list[str]]:
@@ -598,6 +627,49 @@ def _replayed_page(outcome: Any, viewer: Viewer, channel: str, reason: str) -> s
         + f'<p><a href="{escape(back)}">Back to the quarantine</a></p>'
     )
     return render.page("Replay", body, here="quarantine/replay", who=viewer.name)
+
+
+def _data_docs_page(built: Any, viewer: Viewer, shown: int = 200) -> str:
+    suites: dict[str, int] = {}
+    for r in built.results:
+        suites[r.suite] = suites.get(r.suite, 0) + 1
+    body = [
+        render.cards({"validation results": len(built.results), "suites": len(built.suites)}),
+        f'<p class="muted">Built by <code>quality_daily</code>, last at {render.when(built.built_at)} '
+        "(Asia/Shanghai). Each result opens Great Expectations' own page.</p>",
+        "<h2>Validation results, newest first</h2>",
+        render.table(
+            ["validated", "suite", "run", "batch", ""],
+            [
+                (
+                    render.when(r.run_time),
+                    render.Raw(f"<code>{escape(r.suite)}</code>"),
+                    None if r.run_name in ("", "__none__") else r.run_name,
+                    r.batch,
+                    render.Raw(f'<a href="{escape(r.path)}">open</a>'),
+                )
+                for r in built.results[:shown]
+            ],
+            cls="results",
+        ),
+        "<h2>Expectation suites</h2>",
+        render.table(
+            ["suite", "results", ""],
+            [
+                (
+                    render.Raw(f"<code>{escape(name)}</code>"),
+                    suites.get(name, 0),
+                    render.Raw(f'<a href="{escape(path)}">the rules</a>'),
+                )
+                for name, path in built.suites
+            ],
+            numeric=[1],
+            cls="suites",
+        ),
+    ]
+    if len(built.results) > shown:
+        body.insert(3, f'<p class="muted">The newest {shown:,} of {len(built.results):,}.</p>')
+    return render.page("Data Docs", "".join(body), here="data-docs/", who=viewer.name)
 
 
 def _unbuilt_page(viewer: Viewer) -> str:
