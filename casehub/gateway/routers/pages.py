@@ -68,7 +68,9 @@ def install(app: FastAPI) -> None:
         here = request.url.path.split(PREFIX + "/", 1)[-1]
         login = ""
         if exc.status == 401:
-            login = '<p><a href="/" target="_top">Open the Airflow UI</a> and log in.</p>'
+            # Relative, so it also leads home under an Airflow served below a base path.
+            home = "../" * (here.count("/") + 2)
+            login = f'<p><a href="{home}" target="_top">Open the Airflow UI</a> and log in.</p>'
         body = render.notice(f"<b>{escape(exc.title)}</b>: {escape(exc.detail)}{login}", error=True)
         response = _html(render.page(exc.title, body, here=here), exc.status)
         response.headers.update(exc.headers)
