@@ -19,7 +19,6 @@ import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import Request
@@ -94,7 +93,3 @@ def wants_html(request: Request) -> bool:
         return False
     json_at = accept.find("application/json")
     return json_at < 0 or accept.find("text/html") < json_at
-
-
-def describe(viewer: Viewer) -> dict[str, Any]:
-    return {"name": viewer.name, "may_replay": viewer.may_replay}

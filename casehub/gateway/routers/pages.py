@@ -12,7 +12,6 @@ Nothing personal is shown: quarantine reasons name the field and the rule, never
 from __future__ import annotations
 
 import json
-import logging
 import mimetypes
 from datetime import date, datetime
 from html import escape
@@ -23,12 +22,11 @@ from urllib.parse import parse_qs, urlencode
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from casehub.errors import describe
 from casehub.gateway import render
 from casehub.gateway.context import context_of
 from casehub.gateway.problems import Problem, documented
 from casehub.gateway.viewer import Guard, PageRefusal, Viewer, forbidden, no_guard, wants_html
-
-log = logging.getLogger("casehub.gateway")
 
 PREFIX = "/pages"
 MAX_FORM_BYTES = 64 * 1024
@@ -522,7 +520,10 @@ def _quarantine_page(found: Any, viewer: Viewer, channel: str, reason: str) -> s
         )
     rows = []
     for e in found.entries:
-        reasons = "<br>".join(f"<code>{escape(r['code'])}</code> {escape(_said(r))}" for r in e.reasons)
+        reasons = "<br>".join(
+            f"<code>{escape(r['code'])}</code> {escape(describe(r['field'], r['message']))}"
+            for r in e.reasons
+        )
         steps = "<br>".join(
             f"{render.when(s['at']) if s['at'] else ''} {escape(str(s['action']))} → "
             f"{escape(_outcome(s['outcome']))}"
@@ -568,12 +569,6 @@ def _quarantine_page(found: Any, viewer: Viewer, channel: str, reason: str) -> s
         )
     )
     return render.page("Quarantine", "".join(body), here="quarantine", who=viewer.name)
-
-
-def _said(reason: dict[str, str]) -> str:
-    """A reason's message, its field named once (messages that already start with it keep it)."""
-    message, field = reason["message"], reason["field"]
-    return message if not field or message.startswith(field) else f"{field}: {message}"
 
 
 def _outcome(outcome: object) -> str:
