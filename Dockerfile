@@ -27,7 +27,7 @@ RUN pip install --requirement requirements.txt --constraint constraints.txt
 
 COPY . .
 RUN pip install --no-deps --editable . \
-    && mkdir -p /opt/airflow/logs /opt/airflow/auth /opt/casehub/var \
+    && mkdir -p /opt/airflow/logs /opt/airflow/auth /opt/casehub/var/quality \
     && chown -R casehub:casehub /opt/airflow /opt/casehub/var
 
 ENV AIRFLOW_HOME=/opt/airflow \
