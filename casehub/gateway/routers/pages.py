@@ -290,7 +290,10 @@ def _replay(request: Request, ids: list[int]) -> Any:
         keyring = load_keyring()
     except ConfigurationError as exc:
         raise PageRefusal(503, "keyring-unavailable", "No key ring", str(exc)) from None
-    return replay(context_of(request).store(), keyring, ids)
+    try:
+        return replay(context_of(request).store(), keyring, ids)
+    except ConfigurationError as exc:  # a ring that is not the store's, a connector that will not load
+        raise PageRefusal(503, "not-configured", "Cannot replay", str(exc)) from None
 
 
 # --- HTML ------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import warnings
 
+import pytest
 from fastapi import Request
 from sqlalchemy import Engine
 from starlette.exceptions import StarletteDeprecationWarning
@@ -81,3 +82,25 @@ def test_behind_a_guard_a_browser_gets_html_and_a_client_json(
     token = Viewer(name="officer", may_replay=False, session="a-session-secret").form_token()
     replay = client.post("/pages/quarantine/replay", data={"all": "1", "token": token}, headers=person)
     assert replay.status_code == 403, "and the role to replay"
+
+
+def _engineer(request: Request) -> Viewer:
+    return Viewer(name="engineer", may_replay=True)  # a tool's header token: no form token needed
+
+
+def test_a_replay_with_a_key_ring_that_is_not_the_stores_is_refused_and_changes_nothing(
+    sqlite_engine: Engine, keyring: KeyRing, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = TestClient(create_app(_filled(sqlite_engine, keyring), guard=_engineer))
+    monkeypatch.setenv("CASEHUB_KEYRING", KeyRing.generate().to_json())
+    before = client.get("/pages/quarantine").json()
+    answer = client.post("/pages/quarantine/replay", json={"all": True})
+    assert answer.status_code == 503
+    assert answer.json()["title"] == "Cannot replay"
+    assert client.get("/pages/quarantine").json() == before
+    monkeypatch.setenv("CASEHUB_KEYRING", keyring.to_json())
+    done = client.post("/pages/quarantine/replay", json={"all": True}).json()
+    assert done["totals"] == {
+        "hotline": {"replayed": 1, "resolved": 0, "superseded": 0, "still_quarantined": 1}
+    }
+    assert done["entries"][0]["history"][-1]["outcome"] == "still_quarantined"
