@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from casehub.masking import mask_digits
 from casehub.store.models import Quarantine
@@ -120,35 +120,33 @@ def listing(
     state: str = "open",
     limit: int = 200,
 ) -> Listing:
-    """Entries in `state`, oldest first, of `channel` and carrying reason code `reason` if given."""
-    query = select(
-        Quarantine.id,
-        Quarantine.channel,
-        Quarantine.source_id,
-        Quarantine.source_updated_at,
-        Quarantine.quarantined_at,
-        Quarantine.state,
-        Quarantine.attempts,
-        Quarantine.reasons,
-        Quarantine.history,
-    ).where(Quarantine.state == state)
+    """Entries in `state`, oldest first, of `channel` and carrying reason code `reason` if given.
+
+    The channel is chosen in the store; the reason among the channel's entries, whose codes are
+    counted for the filter (a JSON list is not queried alike on SQLite and PostgreSQL).
+    """
+    query = select(Quarantine.reasons, Quarantine.id).where(Quarantine.state == state)
+    if channel:
+        query = query.where(Quarantine.channel == channel)
     with engine.connect() as conn:
-        rows = conn.execute(query.order_by(Quarantine.id)).all()
-    channels: Counter[str] = Counter()
+        counted = conn.execute(
+            select(Quarantine.channel, func.count())
+            .where(Quarantine.state == state)
+            .group_by(Quarantine.channel)
+        ).all()
+        coded = conn.execute(query.order_by(Quarantine.id)).all()
+    channels = {ch: int(n) for ch, n in counted}
     reasons: Counter[str] = Counter()
     chosen = []
-    for row in rows:
-        codes = {r.get("code") for r in row.reasons or []}
-        channels[row.channel] += 1
-        if channel and row.channel != channel:
-            continue
-        reasons.update(str(code) for code in codes)
-        if reason and reason not in codes:
-            continue
-        chosen.append(row)
+    for entry_reasons, entry_id in coded:
+        codes = {str(r.get("code")) for r in entry_reasons or []}
+        reasons.update(codes)
+        if not reason or reason in codes:
+            chosen.append(entry_id)
     shown = max(1, min(limit, MAX_SHOWN))
+    found = entries(engine, chosen[:shown])
     return Listing(
-        entries=tuple(_entry(row) for row in chosen[:shown]),
+        entries=tuple(found[i] for i in chosen[:shown]),
         matched=len(chosen),
         channels=dict(sorted(channels.items())),
         reasons=dict(reasons.most_common()),
