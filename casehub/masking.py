@@ -24,6 +24,14 @@ def mask_phone(phone: str | None) -> str | None:
     return prefix + national[:3] + "*" * (len(national) - 7) + national[-4:]
 
 
+def mask_id_number(number: str | None) -> str | None:
+    """420102198507153210 → 420102***********0: the issuing region and the check character only,
+    as a desk needs to tell two residents apart; the birth date and sequence never show."""
+    if not number:
+        return None
+    return number[:6] + "*" * (len(number) - 7) + number[-1] if len(number) > 8 else "*" * len(number)
+
+
 _DIGIT_RUN = re.compile(r"\+?\d[\d -]{5,}\d[\dXx]?")
 
 

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from casehub.masking import mask_name, mask_phone
+from casehub.masking import mask_id_number, mask_name, mask_phone
 from casehub.normalize import phone, resident_id
 
 HIDDEN = "****"
@@ -26,11 +26,6 @@ _RESIDENT_ID = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
 _HOUSE_NUMBER = re.compile(r"\d+(?=号|栋|幢|单元|室|楼|层|弄)")
 _ADMINISTRATIVE = re.compile(r"^(?:\D*?(?:省|市|区|县|街道|镇|乡))+")
 """The leading districts, streets and towns of an address: what stays readable of it."""
-
-
-def mask_id_number(value: str) -> str:
-    """420102199003071234 → 42**************34: the region's first digits and the check pair."""
-    return value[:2] + "*" * max(len(value) - 4, 0) + value[-2:] if len(value) > 4 else "*" * len(value)
 
 
 def mask_address(value: str) -> str:
@@ -54,7 +49,7 @@ def _mask_phone(value: str) -> str:
 
 def _mask_id(value: str) -> str:
     try:
-        return mask_id_number(resident_id(value))
+        return mask_id_number(resident_id(value)) or ""
     except ValueError:
         return _shape(value)
 
@@ -75,7 +70,7 @@ def _scrub(text: str, own: Mapping[str, str]) -> str:
     """Free text with the record's own personal values and anything shaped like one masked."""
     for value in sorted(own, key=len, reverse=True):
         text = text.replace(value, own[value])
-    text = _RESIDENT_ID.sub(lambda m: mask_id_number(m.group()), text)
+    text = _RESIDENT_ID.sub(lambda m: mask_id_number(m.group()) or "", text)
     text = _MOBILE.sub(lambda m: _mask_phone(m.group()), text)
     text = _LANDLINE.sub(lambda m: m.group(1) + HIDDEN, text)
     return _HOUSE_NUMBER.sub("*", text)

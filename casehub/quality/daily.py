@@ -90,7 +90,9 @@ def _cases_of_day(
     conn: Connection, keyring: KeyRing, channel: str, start: datetime, end: datetime
 ) -> list[dict[str, Any]]:
     cases = []
-    changed = select(CaseHistory.case_id).where(CaseHistory.recorded_at >= start, CaseHistory.recorded_at < end)
+    changed = select(CaseHistory.case_id).where(
+        CaseHistory.recorded_at >= start, CaseHistory.recorded_at < end
+    )
     query = select(Case).where(Case.channel == channel, Case.case_id.in_(changed))
     for row in conn.execute(query).mappings():
         case = dict(row)

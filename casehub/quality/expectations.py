@@ -36,7 +36,7 @@ from great_expectations.expectations.metrics.map_metric_provider.multicolumn_map
 )
 
 from casehub import normalize
-from casehub.masking import mask_phone
+from casehub.masking import mask_id_number, mask_phone
 from casehub.reference import Reference, load_reference
 
 # ---------------------------------------------------------------------------------------------
@@ -53,10 +53,8 @@ def _passes(check: Callable[[str], object], value: object) -> bool:
         return False
 
 
-def mask_id_number(value: object) -> str:
-    """420102198507153210 → 4201**********3210: the issuing area and the last four only."""
-    text = str(value)
-    return text[:4] + "*" * max(len(text) - 8, 0) + text[-4:] if len(text) > 8 else "*" * len(text)
+def _masked_id_number(value: object) -> str:
+    return mask_id_number(str(value)) or ""
 
 
 def _masked_phone(value: object) -> str:
@@ -130,7 +128,7 @@ class ExpectColumnValuesToBeResidentIdNumbers(_MaskedColumnExpectation):
 
     map_metric = "column_values.resident_id"
     success_keys = ("mostly",)
-    mask = mask_id_number
+    mask = _masked_id_number
 
 
 # ---------------------------------------------------------------------------------------------
