@@ -306,12 +306,24 @@ class QualityContext:
         )
         return self._read(spec, frame, outcome.results)
 
-    def checkpoint(self, suite: str, frame: Any, parameters: Mapping[str, Any] | None = None) -> Validation:
-        """Run the suite's checkpoint on `frame`: the results are kept and the Data Docs rebuilt."""
+    def checkpoint(
+        self,
+        suite: str,
+        frame: Any,
+        parameters: Mapping[str, Any] | None = None,
+        *,
+        run_name: str | None = None,
+    ) -> Validation:
+        """Run the suite's checkpoint on `frame`: the results are kept and the Data Docs rebuilt.
+        `run_name` (e.g. `hotline-2026-11-20`) is what Data Docs list the result under."""
+        from great_expectations.core.run_identifier import RunIdentifier
+
         spec = self.spec(suite)
         checkpoint = self.context.checkpoints.get(suite)
         result = checkpoint.run(
-            batch_parameters={"dataframe": frame}, expectation_parameters=dict(parameters or {})
+            batch_parameters={"dataframe": frame},
+            expectation_parameters=dict(parameters or {}),
+            run_id=RunIdentifier(run_name=run_name) if run_name else None,
         )
         (run,) = result.run_results.values()
         return self._read(spec, frame, run.results)

@@ -231,18 +231,20 @@ def validate_day(
             transitions = _transitions_of_day(conn, spec.code, start, end)
             figures = channel_figures(conn, spec.code, start=start, end=end, now=now, day=day)
         validations: list[Validation] = []
+        run_name = f"{spec.code}-{day.isoformat()}"
         raw_suite = f"raw_{spec.code}"
         if raw_suite in quality.specs:
-            validations.append(quality.checkpoint(raw_suite, raw_frame(raw, quality.spec(raw_suite))))
+            frame = raw_frame(raw, quality.spec(raw_suite))
+            validations.append(quality.checkpoint(raw_suite, frame, run_name=run_name))
         parameters = {
             "categories": sorted(reference.categories),
             "districts": sorted(reference.districts),
             "future_tolerance_minutes": spec.future_tolerance.total_seconds() / 60,
         }
-        validations.append(quality.checkpoint("case", case_frame(cases), parameters))
-        validations.append(quality.checkpoint("case_history", transitions))
+        validations.append(quality.checkpoint("case", case_frame(cases), parameters, run_name=run_name))
+        validations.append(quality.checkpoint("case_history", transitions, run_name=run_name))
         table = quality.checkpoint(
-            "channel_day", table_frame([figures]), {"freshness_hours": FRESHNESS_HOURS}
+            "channel_day", table_frame([figures]), {"freshness_hours": FRESHNESS_HOURS}, run_name=run_name
         )
         validations.append(table)
         with store_errors(), engine.begin() as conn:

@@ -74,6 +74,7 @@ def test_a_day_is_validated_kept_trended_and_shown_without_personal_data(
     assert (docs / "index.html").is_file()
     rendered = _files_text(docs)
     assert "raw_hotline" in rendered and "channel_day" in rendered
+    assert "hotline-2026-11-20" in (docs / "index.html").read_text(encoding="utf-8")
     for marker in MARKERS:
         assert marker not in rendered
         assert marker not in _files_text(results)
