@@ -627,11 +627,7 @@ class Pipeline:
             checked = self.quality.validate(
                 "case",
                 case_frame([i.case for i in candidates if i.case is not None]),
-                {
-                    "categories": sorted(self.reference.categories),
-                    "districts": sorted(self.reference.districts),
-                    "future_tolerance_minutes": self.future_tolerance.total_seconds() / 60,
-                },
+                {"future_tolerance_minutes": self.future_tolerance.total_seconds() / 60},
             )
             for position, reasons in checked.failures().items():
                 candidates[position].case = None

@@ -30,7 +30,6 @@ from casehub.normalize import SHANGHAI
 from casehub.partners import Partner, load_partners
 from casehub.quality import QualityContext, Validation, quality_context
 from casehub.quality.frames import case_frame, raw_frame, table_frame
-from casehub.reference import load_reference
 from casehub.store.db import store_errors
 from casehub.store.models import Batch, Case, CaseHistory, QualityResult, QualityTrend, RawRecord
 
@@ -220,7 +219,6 @@ def validate_day(
 ) -> DayResult:
     """Validate `day` for every inbound channel; raise `DataQualityError` on a broken table rule."""
     quality = quality or quality_context()
-    reference = load_reference()
     start, end = _bounds(day)
     result = DayResult(day=day.isoformat())
     for spec in channels if channels is not None else inbound():
@@ -237,8 +235,6 @@ def validate_day(
             frame = raw_frame(raw, quality.spec(raw_suite))
             validations.append(quality.checkpoint(raw_suite, frame, run_name=run_name))
         parameters = {
-            "categories": sorted(reference.categories),
-            "districts": sorted(reference.districts),
             "future_tolerance_minutes": spec.future_tolerance.total_seconds() / 60,
         }
         validations.append(quality.checkpoint("case", case_frame(cases), parameters, run_name=run_name))

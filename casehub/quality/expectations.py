@@ -140,6 +140,35 @@ def _reference() -> Reference:
     return load_reference()
 
 
+def _reference_values(name: str) -> frozenset[str]:
+    reference = _reference()
+    if name == "categories":
+        return frozenset(reference.categories)
+    if name == "districts":
+        return frozenset(reference.districts)
+    raise ValueError(f"no reference table {name!r} (categories, districts)")
+
+
+class ColumnValuesInReference(ColumnMapMetricProvider):
+    condition_metric_name = "column_values.in_reference"
+    condition_value_keys = ("reference",)
+
+    @column_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column: pd.Series, reference: str, **_: Any) -> pd.Series:
+        return column.isin(_reference_values(reference))
+
+
+class ExpectColumnValuesToBeInReference(ColumnMapExpectation):
+    """A code of `schemas/reference/` (`reference`: `categories`, the taxonomy's 461 minors, or
+    `districts`, the 13 districts of regions.csv). The values are read from the reference data
+    when the rule runs, so neither the suite nor any result restates the list."""
+
+    map_metric = "column_values.in_reference"
+    reference: str
+    success_keys = ("mostly", "reference")
+    args_keys = ("column", "reference")
+
+
 def _nested(district: object, street: object, community: object, grid: object) -> bool:
     """Each code present is a region of its level, under the code before it."""
     regions = _reference().regions

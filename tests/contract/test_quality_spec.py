@@ -135,7 +135,7 @@ def test_the_case_suite_quarantines_by_row_with_the_rule_id_and_masks_what_it_qu
     checked = quality_context().validate(
         "case",
         case_frame(cases),
-        {"categories": ["020001"], "districts": ["420102"], "future_tolerance_minutes": 10},
+        {"future_tolerance_minutes": 10},
     )
     assert {i: sorted(r.code for r in reasons) for i, reasons in checked.failures().items()} == {
         1: ["unknown_district", "unknown_grid"],

@@ -100,7 +100,7 @@ def test_a_personal_value_a_rule_quotes_is_masked_in_the_results_and_the_data_do
     checked = quality_context().checkpoint(
         "case",
         case_frame([case]),
-        {"categories": ["020001"], "districts": ["420102"], "future_tolerance_minutes": 10},
+        {"future_tolerance_minutes": 10},
     )
     assert {r.rule.rule for r in checked.results if not r.success} == {"invalid_phone", "invalid_id_number"}
     stored = _files_text(quality_context().results_dir)
