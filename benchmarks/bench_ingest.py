@@ -32,7 +32,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN = os.environ.get("CASEHUB_BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 POOL = 5_000
-PAGE = 10_000
+PAGE = int(os.environ.get("CASEHUB_BENCH_PAGE", "10000"))
+"""Records per page; `--page 200` measures at the hotline's own page size (connectors/partners.toml),
+where the suites' fixed cost per page weighs more."""
 GX_BUDGET = 0.30
 """The data-quality suites may add at most 30 % to ingesting a page (docs/data-quality.md)."""
 
@@ -216,12 +218,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--records", type=int, nargs="+", default=[100_000, 400_000])
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
+    parser.add_argument("--page", type=int, help="records per page (default 10 000)")
     parser.add_argument("--worker", nargs=3, metavar=("BACKEND", "MODE", "RECORDS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker(args.worker[0], args.worker[1], int(args.worker[2]))
         return
-    print(f"ingest benchmark: hotline work orders, pages of {PAGE}, one process per measurement")
+    if args.page:
+        os.environ["CASEHUB_BENCH_PAGE"] = str(args.page)  # the worker processes read it
+    print(f"ingest benchmark: hotline work orders, pages of {args.page or PAGE}, one process per measurement")
     print(
         f"{'backend':<11}{'records':>9}{'pipeline/s':>12}{'bare/s':>10}{'ratio':>8}{'peak MiB':>10}"
         f"{'GX adds':>9}{'GX µs/rec':>11}"
