@@ -27,6 +27,8 @@ UNSET = (
     "satisfaction",
     "duplicate_of",
     "cluster_id",
+    "duplicate_score",
+    "duplicate_signals",
 )
 """Fields a mapper may leave out; enrichment fills the first three and the unit and deadline."""
 

@@ -40,6 +40,7 @@ from casehub import outbox, workflow
 from casehub.changes import CASE_FIELDS, TIME_FIELDS, diff
 from casehub.contract import CaseContract, case_contract
 from casehub.crypto import KeyRing, associated_data
+from casehub.dedup import store as duplicates
 from casehub.enrich import Rules, enrich, load_rules
 from casehub.errors import InvalidRecord, Reason
 from casehub.ports import Mapper, PageRecord, Source, UnreadableRecord, Window
@@ -662,7 +663,9 @@ class Pipeline:
 
         Each accepted version then meets the workflow (`casehub.workflow.on_ingest`): what the
         hub owns of a dispatched case stays, a case waiting for a handler is dispatched, and the
-        events that causes are returned to be written with the page.
+        events that causes are returned to be written with the page. Each new case is checked
+        for duplicates among the recent cases around it (`casehub.dedup.store.at_intake`); a
+        later version keeps what was decided.
         """
         valid = [i for i in items if i.case is not None]
         ids = sorted({str(i.case["case_id"]) for i in valid})  # type: ignore[index]
@@ -671,6 +674,7 @@ class Pipeline:
         for chunk in _chunks(ids):
             for stored in conn.execute(select(*columns).where(Case.case_id.in_(chunk))).mappings():
                 current[stored["case_id"]] = dict(stored)
+        known = set(current)
         changed: dict[str, dict[str, Any]] = {}
         history: list[dict[str, Any]] = []
         events: list[outbox.NewEvent] = []
@@ -686,6 +690,8 @@ class Pipeline:
             self._seal_case(case, row)
             row["version"] = (state["version"] if state else 0) + 1
             row["raw_id"] = item.raw_id
+            if state is not None:
+                duplicates.carry(state, row)
             emitted, decided = workflow.on_ingest(state, row, self.reference, self.rules)
             events += emitted
             history.append(
@@ -703,6 +709,10 @@ class Pipeline:
             current[case_id] = row
             changed[case_id] = row
             item.outcome = ACCEPTED
+        suspected = duplicates.at_intake(conn, [row for key, row in changed.items() if key not in known])
+        for entry in history:
+            if entry["case_id"] in suspected and entry["changes"].get("created"):
+                entry["events"].append(suspected.pop(entry["case_id"]))
         return changed, history, _settled(events)
 
     def _write(

@@ -117,6 +117,14 @@ class Case(Base):
         UniqueConstraint("channel", "source_id", name="uq_cases_channel_source_id"),
         Index("ix_cases_status", "status"),
         Index("ix_cases_district_category", "district_code", "category"),
+        Index(
+            "ix_cases_dedup_block",
+            "district_code",
+            "reported_at",
+            postgresql_include=["community_code", "category", "lng", "lat", "reporter_phone_index"],
+        ),
+        Index("ix_cases_duplicate_of", "duplicate_of"),
+        Index("ix_cases_cluster_id", "cluster_id"),
     )
 
     case_id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -149,6 +157,9 @@ class Case(Base):
     supervision: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     duplicate_of: Mapped[str | None] = mapped_column(String(36))
     cluster_id: Mapped[str | None] = mapped_column(String(36))
+    # Why it is a probable duplicate (判重): the score and the signals that fired (casehub.dedup).
+    duplicate_score: Mapped[float | None] = mapped_column(Float)
+    duplicate_signals: Mapped[list[str] | None] = mapped_column(JSON)
     reported_at: Mapped[datetime] = mapped_column(Timestamp)
     received_at: Mapped[datetime] = mapped_column(Timestamp)
     updated_at: Mapped[datetime] = mapped_column(Timestamp)
@@ -430,3 +441,19 @@ class QualityTrend(Base):
     unexpected: Mapped[int] = mapped_column(Integer)
     pass_rate: Mapped[float] = mapped_column(Float)
     validated_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class ClusterSplit(Base):
+    """Two cases a handler said are not one incident (`casehub cluster split`).
+
+    Stored once per pair, the smaller case id first; re-clustering never puts the two into one
+    cluster again. `cluster_id` is the cluster they were split from, `by` who split it.
+    """
+
+    __tablename__ = "cluster_splits"
+
+    case_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    other_case_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    cluster_id: Mapped[str] = mapped_column(String(36))
+    split_by: Mapped[str] = mapped_column(String(64))
+    split_at: Mapped[datetime] = mapped_column(Timestamp)

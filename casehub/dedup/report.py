@@ -1,0 +1,212 @@
+"""A case as duplicate detection sees it: its words as character bigrams, its place, time,
+category and reporter's blind index — nothing else, and nothing personal in clear.
+
+Chinese has no spaces between words, and residents, operators and inspectors name one incident
+in different words; overlapping character pairs (bigrams) carry most of what two such texts
+share without a segmenter (a dictionary would miss place names like 丽水路社区 anyway). What
+every report says — 市民来电反映, 希望相关部门尽快处理 — is removed first, so the bigrams left
+are about the incident.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+
+MAX_TEXT = 4000
+"""Characters of title and content kept: a resident's long post tells the incident in its first
+paragraphs, and a huge text must not cost more than a long one."""
+
+BOILERPLATE = (
+    "市民来电反映",
+    "来电人反映",
+    "市民来电",
+    "来电反映",
+    "市民反映",
+    "网友反映",
+    "群众反映",
+    "居民反映",
+    "反映人",
+    "来电人",
+    "诉求人",
+    "市民",
+    "网友",
+    "您好",
+    "你好",
+    "请问",
+    "希望相关部门",
+    "希望有关部门",
+    "请相关部门",
+    "请有关部门",
+    "相关部门",
+    "有关部门",
+    "尽快处理",
+    "尽快解决",
+    "及时处理",
+    "予以处理",
+    "给予解决",
+    "核实处理",
+    "处理一下",
+    "解决一下",
+    "谢谢",
+    "感谢",
+    "麻烦",
+    "希望",
+    "要求",
+    "诉求",
+    "问题",
+    "情况",
+    "反映",
+    "一下",
+    "现在",
+    "目前",
+    "已经",
+    "我们",
+    "我家",
+    "这个",
+    "那个",
+    "非常",
+    "特别",
+    "一直",
+    "没有人",
+    "没人",
+    "武汉市",
+)
+"""Phrases of the genre, not of the incident, longest first so a phrase goes before its parts."""
+
+PLACE_WORDS = (
+    "武汉市",
+    "街道办事处",
+    "街道",
+    "社区",
+    "小区",
+    "附近",
+    "门口",
+    "旁边",
+    "周边",
+    "一带",
+    "江岸区",
+    "江汉区",
+    "硚口区",
+    "汉阳区",
+    "武昌区",
+    "青山区",
+    "洪山区",
+    "东西湖区",
+    "汉南区",
+    "蔡甸区",
+    "江夏区",
+    "黄陂区",
+    "新洲区",
+)
+"""Words every address in a district shares: left out when addresses are compared."""
+
+_GENRE = re.compile("|".join(sorted(BOILERPLATE, key=len, reverse=True)))
+_PLACE = re.compile("|".join(sorted(PLACE_WORDS, key=len, reverse=True)))
+_BUILDING = re.compile(r"(\d{1,3})\s*(?:栋|幢|号楼)")
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def normalized(text: str) -> str:
+    """Text folded for comparison: NFKC (full-width digits and letters to ASCII), lower case,
+    the genre's phrases, punctuation and spaces removed."""
+    folded = unicodedata.normalize("NFKC", text[:MAX_TEXT]).lower()
+    return _NOT_WORD.sub("", _GENRE.sub(" ", folded))
+
+
+def buildings(text: str) -> frozenset[str]:
+    """Building numbers named (`5栋`, `12号楼`): two reports naming only other buildings are
+    about other doors, whatever else they share."""
+    return frozenset(_BUILDING.findall(unicodedata.normalize("NFKC", text[:MAX_TEXT])))
+
+
+def bigrams(text: str) -> frozenset[str]:
+    """The character bigrams of normalized text (a one-character text is its own)."""
+    if len(text) < 2:
+        return frozenset((text,)) if text else frozenset()
+    return frozenset(text[i : i + 2] for i in range(len(text) - 1))
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """What is compared of one case. `category` is the 6-digit minor category; `phone_index`
+    the reporter's blind index (`KeyRing.blind_index` of the E.164 number)."""
+
+    case_id: str
+    channel: str | None
+    words: frozenset[str]
+    address: frozenset[str]
+    buildings: frozenset[str]
+    category: str | None
+    district_code: str | None
+    community_code: str | None
+    grid_code: str | None
+    lng: float | None
+    lat: float | None
+    reported_at: datetime | None
+    phone_index: str | None
+
+    @property
+    def major(self) -> str | None:
+        return self.category[:2] if self.category else None
+
+
+def report(
+    case_id: str,
+    *,
+    channel: str | None = None,
+    title: str | None = None,
+    content: str | None = None,
+    category: str | None = None,
+    district_code: str | None = None,
+    community_code: str | None = None,
+    grid_code: str | None = None,
+    address: str | None = None,
+    lng: float | None = None,
+    lat: float | None = None,
+    reported_at: datetime | None = None,
+    phone_index: str | None = None,
+    place_name: str | None = None,
+) -> Report:
+    """A report from a case's fields; missing ones stay None (they fire no signal).
+
+    `place_name` is the name of the case's community and street (`place_name_of`): an app
+    report names its community by code, a hotline operator types the name into the address,
+    and both are then compared as address text.
+    """
+    text = normalized(f"{title or ''}\n{content or ''}")
+    where = " ".join(part for part in (address, place_name) if part)
+    if lng is not None and lat is not None and not (math.isfinite(lng) and math.isfinite(lat)):
+        lng = lat = None
+    return Report(
+        case_id=case_id,
+        channel=channel,
+        words=bigrams(text),
+        address=bigrams(normalized(_PLACE.sub(" ", where))) if where else frozenset(),
+        buildings=buildings(f"{title or ''} {content or ''} {address or ''}"),
+        category=category or None,
+        district_code=district_code or None,
+        community_code=community_code or None,
+        grid_code=grid_code or None,
+        lng=lng if lat is not None else None,
+        lat=lat if lng is not None else None,
+        reported_at=reported_at,
+        phone_index=phone_index or None,
+    )
+
+
+def place_name_of(community_code: str | None, grid_code: str | None = None) -> str | None:
+    """The names of the community (a grid's, when only the grid is known) and its street, from
+    `schemas/reference/regions.csv`; None for a code the regions do not know."""
+    from casehub.reference import load_reference
+
+    regions = load_reference().regions
+    code = community_code or (grid_code[:12] if grid_code else None)
+    names: list[str] = []
+    while code and code in regions and regions[code].level in ("community", "street"):
+        names.append(regions[code].name)
+        code = regions[code].parent_code
+    return " ".join(names) or None

@@ -1,0 +1,145 @@
+"""How alike two reports are, and why: a score in [0, 1] and the signals that fired (pure).
+
+The text is the main evidence; place, category and reporter weigh it. A signal that cannot be
+known — a hotline call has no coordinates or community code, a file may lack a category — is
+left out of the weighing rather than counted against the pair, so a phone call and an app report
+of one pothole are judged on what both tell. Evidence against (two known places far apart) lowers
+the score. docs/dedup.md gives the weights, the thresholds and the figures behind them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from casehub.dedup.report import Report
+
+TEXT_WEIGHT, PLACE_WEIGHT, CATEGORY_WEIGHT, REPORTER_WEIGHT = 0.55, 0.25, 0.15, 0.05
+THRESHOLD = 0.5
+"""A pair at or above this is a probable duplicate (判重提醒)."""
+TEXT_FULL = 0.5
+"""Text similarity that counts as full agreement: two tellings of one incident by different
+people rarely share more than half their bigrams, and a copy shares all."""
+TEXT_FLOOR = 0.03
+"""Below this the texts share nothing of the incident: place and category alone are not a
+duplicate (the same crossing has a pothole and a broken street light)."""
+SHORT = 12
+"""Bigrams under which a text is short (a phone-typed line): its overlap counts for less."""
+PERSONAL_MAJORS = frozenset({"07", "12"})
+"""劳动和社会保障, 民政: a wage, a pension, an allowance is the reporter's own matter."""
+PERSONAL_MINORS = frozenset(
+    {"050003", "050004", "050005", "050022", "060011", "060016", "060017", "060036", "100019", "100020"}
+)
+"""盗窃, 电信网络诈骗, 非法集资, 家庭暴力, 消费纠纷, 预付卡退费, 网购纠纷, 健身卡退费, 购房合同纠纷,
+不动产证办理: each report is its reporter's own case, so two are one only from one reporter."""
+_EARTH_M = 6_371_000.0
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """`score` of a pair and the signals that fired, e.g. `text:0.62`, `same_community`."""
+
+    score: float
+    signals: tuple[str, ...]
+    text: float
+
+
+def text_similarity(a: frozenset[str], b: frozenset[str]) -> float:
+    """Bigram overlap, the share of the shorter text found in the longer (a terse record inside a
+    long post), damped for very short texts, and never below the Jaccard index."""
+    if not a or not b:
+        return 0.0
+    common = len(a & b)
+    if not common:
+        return 0.0
+    shorter = min(len(a), len(b))
+    jaccard = common / (len(a) + len(b) - common)
+    containment = common / shorter * min(1.0, shorter / SHORT)
+    return max(jaccard, 0.8 * containment + 0.2 * jaccard)
+
+
+def distance_m(a: Report, b: Report) -> float | None:
+    """Great-circle distance in metres, when both reports have coordinates."""
+    if a.lng is None or a.lat is None or b.lng is None or b.lat is None:
+        return None
+    p1, p2 = math.radians(a.lat), math.radians(b.lat)
+    dp, dl = p2 - p1, math.radians(b.lng - a.lng)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * _EARTH_M * math.asin(min(1.0, math.sqrt(h)))
+
+
+def _overlap(a: frozenset[str], b: frozenset[str]) -> tuple[int, float]:
+    common = len(a & b)
+    return common, common / min(len(a), len(b))
+
+
+def _place(a: Report, b: Report, signals: list[str]) -> float | None:
+    """How sure it is the same place (0–1), -1 for two places known to differ, None if unknown."""
+    if a.buildings and b.buildings and not a.buildings & b.buildings:
+        signals.append("other_building")
+        return -1.0
+    metres = distance_m(a, b)
+    found: list[float] = []
+    if a.grid_code and a.grid_code == b.grid_code:
+        signals.append("same_grid")
+        found.append(1.0)
+    elif a.community_code and a.community_code == b.community_code:
+        signals.append("same_community")
+        found.append(0.8)
+    if metres is not None:
+        if metres <= 150:
+            signals.append("within_150m")
+            found.append(1.0)
+        elif metres <= 500:
+            signals.append("within_500m")
+            found.append(0.6)
+    address = _overlap(a.address, b.address) if a.address and b.address else None
+    if address is not None and address[0] >= 3 and address[1] >= 0.6:
+        signals.append("same_address")
+        found.append(0.8)
+    if found:
+        return max(found)
+    far = metres is not None and metres > 1500
+    other_community = bool(a.community_code and b.community_code and a.community_code != b.community_code)
+    other_address = address is not None and address[1] < 0.4
+    if far or (metres is None and (other_community or other_address)):
+        signals.append("other_place")
+        return -1.0
+    return 0.0 if metres is not None or other_community or address is not None else None
+
+
+def _personal(a: Report, b: Report) -> bool:
+    return any(
+        r.category is not None and (r.category in PERSONAL_MINORS or r.category[:2] in PERSONAL_MAJORS)
+        for r in (a, b)
+    )
+
+
+def score(a: Report, b: Report) -> Match:
+    """The pair's score and signals (module docstring). Symmetric; no I/O."""
+    signals: list[str] = []
+    text = text_similarity(a.words, b.words)
+    signals.append(f"text:{text:.2f}")
+    total, weight = TEXT_WEIGHT * min(1.0, text / TEXT_FULL), TEXT_WEIGHT
+    place = _place(a, b, signals)
+    if place is not None:
+        total += PLACE_WEIGHT * place
+        weight += PLACE_WEIGHT
+    if a.category and b.category:
+        weight += CATEGORY_WEIGHT
+        if a.category == b.category:
+            signals.append("same_category")
+            total += CATEGORY_WEIGHT
+        elif a.major == b.major:
+            signals.append("same_major")
+            total += CATEGORY_WEIGHT * 0.5
+    same_reporter = bool(a.phone_index and a.phone_index == b.phone_index)
+    if same_reporter:
+        signals.append("same_reporter")
+        total += REPORTER_WEIGHT
+        weight += REPORTER_WEIGHT
+    value = max(0.0, total / weight)
+    if text < TEXT_FLOOR or (_personal(a, b) and not same_reporter):
+        signals.append("text_floor" if text < TEXT_FLOOR else "personal_matter")
+        value = min(value, THRESHOLD / 2)
+    return Match(score=round(value, 4), signals=tuple(signals), text=text)

@@ -1,0 +1,438 @@
+"""Duplicate detection on the hub's cases: at intake, in the batch re-clustering, and splits.
+
+At intake (`at_intake`, called by the pipeline inside the page's transaction) each new case is
+checked against the stored cases of its district within the window that share a block with it
+(one set-wise query per district of the page, `ix_cases_dedup_block`) and against the page's
+earlier new cases; the decision (`casehub.dedup.cluster.decide`) is written into the case row —
+`cluster_id`, `duplicate_of`, `duplicate_score`, `duplicate_signals` — and, for a probable
+duplicate, as a `duplicate_suspected` event of its first history entry. A later version of a
+case keeps what was decided (`carry`): only re-clustering or a split changes it.
+
+Re-clustering (`recluster`) walks the cases in report-time order through the same decision
+(`Clusterer`) with the splits handlers made, and writes only what changed: a new version of each
+such case with its history, in chunks. A case joins an earlier cluster only, so after it every
+cluster's parent is its earliest case, even where intake saw a late-arriving report first.
+
+A split (`split`) moves cases out of their cluster into one of their own and remembers every
+pair it separated (`cluster_splits`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Engine, and_, insert, or_, select, update
+from uuid6 import uuid7
+
+from casehub.changes import diff
+from casehub.dedup.cluster import CELL_DEGREES, WINDOW, Clusterer, Decision, decide, filed_under, looked_up
+from casehub.dedup.report import Report, place_name_of, report
+from casehub.errors import ConfigurationError
+from casehub.store.db import store_errors
+from casehub.store.models import Batch, Case, CaseHistory, ClusterSplit
+
+log = logging.getLogger(__name__)
+
+FIELDS = ("cluster_id", "duplicate_of", "duplicate_score", "duplicate_signals")
+"""The case's columns duplicate detection owns."""
+RUN = "dedup"
+"""The run id of the batches re-clustering and splits record."""
+CHUNK = 2_000
+_READ = (
+    Case.case_id,
+    Case.channel,
+    Case.title,
+    Case.content,
+    Case.category,
+    Case.district_code,
+    Case.community_code,
+    Case.grid_code,
+    Case.address,
+    Case.lng,
+    Case.lat,
+    Case.reported_at,
+    Case.reporter_phone_index,
+    Case.cluster_id,
+    Case.duplicate_of,
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_report(row: Mapping[str, Any]) -> Report:
+    """A case row (or a row being written) as a report."""
+    return report(
+        str(row["case_id"]),
+        channel=row.get("channel"),
+        title=row.get("title"),
+        content=row.get("content"),
+        category=row.get("category"),
+        district_code=row.get("district_code"),
+        community_code=row.get("community_code"),
+        grid_code=row.get("grid_code"),
+        address=row.get("address"),
+        lng=row.get("lng"),
+        lat=row.get("lat"),
+        reported_at=row.get("reported_at"),
+        phone_index=row.get("reporter_phone_index"),
+        place_name=place_name_of(row.get("community_code"), row.get("grid_code")),
+    )
+
+
+def carry(previous: Mapping[str, Any], row: dict[str, Any]) -> None:
+    """A later version of a stored case keeps what duplicate detection decided for it."""
+    for name in FIELDS:
+        row[name] = previous.get(name)
+
+
+def apply(row: dict[str, Any], decision: Decision) -> None:
+    row["cluster_id"] = decision.cluster_id
+    row["duplicate_of"] = decision.duplicate_of
+    row["duplicate_score"] = decision.score
+    row["duplicate_signals"] = list(decision.signals) if decision.duplicate_of else None
+
+
+def _candidates(conn: Connection, district: str, reports: Sequence[Report]) -> list[Mapping[str, Any]]:
+    """The stored cases of `district` within the window of the reports that share a block with
+    one of them: one query, on the block index."""
+    times = [r.reported_at for r in reports if r.reported_at is not None]
+    if not times:
+        return []
+    communities = sorted({r.community_code for r in reports if r.community_code})
+    categories = sorted({r.category for r in reports if r.category})
+    phones = sorted({r.phone_index for r in reports if r.phone_index})
+    points = [(r.lng, r.lat) for r in reports if r.lng is not None and r.lat is not None]
+    shared: list[ColumnElement[bool]] = []
+    if communities:
+        shared.append(Case.community_code.in_(communities))
+    if categories:
+        shared.append(Case.category.in_(categories))
+    if phones:
+        shared.append(Case.reporter_phone_index.in_(phones))
+    if points:
+        margin = 1.5 * CELL_DEGREES
+        lngs, lats = [p[0] for p in points], [p[1] for p in points]
+        shared.append(
+            and_(
+                Case.lng.between(min(lngs) - margin, max(lngs) + margin),
+                Case.lat.between(min(lats) - margin, max(lats) + margin),
+            )
+        )
+    if any(key[0] == "district" for r in reports for key in filed_under(r)):
+        shared = []
+    query = select(*_READ).where(
+        Case.district_code == district, Case.reported_at.between(min(times) - WINDOW, max(times) + WINDOW)
+    )
+    if shared:
+        query = query.where(or_(*shared))
+    return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def at_intake(conn: Connection, rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Decide each new case's cluster (module docstring), writing it into the rows; returns the
+    history event of each probable duplicate, by case id."""
+    reports = sorted(
+        (as_report(row) for row in rows),
+        key=lambda r: (r.reported_at is None, r.reported_at or datetime.min.replace(tzinfo=UTC), r.case_id),
+    )
+    by_id = {str(row["case_id"]): row for row in rows}
+    clusters: dict[str, str] = {}
+    blocks: dict[tuple[object, ...], list[Report]] = {}
+    districts = sorted({r.district_code for r in reports if r.district_code})
+    for district in districts:
+        for stored in _candidates(conn, district, [r for r in reports if r.district_code == district]):
+            if stored["case_id"] in by_id:
+                continue
+            candidate = as_report(stored)
+            clusters[candidate.case_id] = stored["cluster_id"] or stored["case_id"]
+            for key in filed_under(candidate):
+                blocks.setdefault(key, []).append(candidate)
+    events: dict[str, dict[str, Any]] = {}
+    for new in reports:
+        decision = Decision.alone(new.case_id)
+        if new.reported_at is not None:
+            at = new.reported_at
+            seen: set[str] = set()
+            nearby: list[Report] = []
+            for key in looked_up(new):
+                for other in blocks.get(key, ()):
+                    if other.case_id in seen or other.reported_at is None:
+                        continue
+                    seen.add(other.case_id)
+                    if abs(other.reported_at - at) <= WINDOW:
+                        nearby.append(other)
+            decision = decide(new, nearby, clusters)
+        apply(by_id[new.case_id], decision)
+        clusters[new.case_id] = decision.cluster_id
+        for key in filed_under(new):
+            blocks.setdefault(key, []).append(new)
+        if decision.duplicate_of is not None:
+            events[new.case_id] = decision.as_event()
+    return events
+
+
+# -- re-clustering -------------------------------------------------------------------------------
+
+
+@dataclass
+class Reclustered:
+    """What a re-clustering run did (counts only)."""
+
+    cases: int = 0
+    changed: int = 0
+    duplicates: int = 0
+    clusters: int = 0
+    conflicts: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "cases": self.cases,
+            "changed": self.changed,
+            "duplicates": self.duplicates,
+            "clusters": self.clusters,
+            "changed_meanwhile": self.conflicts,
+            "seconds": round(self.seconds, 1),
+        }
+
+
+def splits(conn: Connection) -> list[tuple[str, str]]:
+    return [(a, b) for a, b in conn.execute(select(ClusterSplit.case_id, ClusterSplit.other_case_id))]
+
+
+def _batch(conn: Connection, now: datetime) -> str:
+    batch_id = str(uuid7())
+    conn.execute(
+        insert(Batch),
+        [
+            {
+                "batch_id": batch_id,
+                "channel": "hub",
+                "run_id": RUN,
+                "started_at": now,
+                "finished_at": now,
+                "received": 0,
+                "duplicates": 0,
+                "accepted": 0,
+                "quarantined": 0,
+                "superseded": 0,
+                "warnings": [],
+            }
+        ],
+    )
+    return batch_id
+
+
+def _write(
+    conn: Connection, changes: Sequence[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]], now: datetime
+) -> int:
+    """Each (stored row, new values, history event) as a new version with its history; a case
+    changed since it was read is left for the next run. Returns the versions written."""
+    if not changes:
+        return 0
+    batch_id = _batch(conn, now)
+    written = 0
+    history = []
+    for stored, values, event in changes:
+        done = conn.execute(
+            update(Case)
+            .where(Case.case_id == stored["case_id"], Case.version == stored["version"])
+            .values(**values, version=stored["version"] + 1)
+        )
+        if done.rowcount != 1:
+            continue
+        written += 1
+        history.append(
+            {
+                "case_id": stored["case_id"],
+                "version": stored["version"] + 1,
+                "raw_id": stored["raw_id"],
+                "batch_id": batch_id,
+                "source_updated_at": stored["updated_at"],
+                "recorded_at": now,
+                "changes": diff({name: stored.get(name) for name in FIELDS}, {**stored, **values}),
+                "events": [event],
+            }
+        )
+    if history:
+        conn.execute(insert(CaseHistory), history)
+    return written
+
+
+def recluster(
+    engine: Engine,
+    *,
+    since: datetime | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    chunk: int = CHUNK,
+) -> Reclustered:
+    """Re-cluster the cases reported since `since` (all without it) — module docstring. Cases
+    reported before it keep their clusters and serve as candidates within the window."""
+    import time
+
+    started = time.perf_counter()
+    result = Reclustered()
+    columns = (*_READ, Case.duplicate_score, Case.version, Case.raw_id, Case.updated_at)
+    with store_errors():
+        with engine.connect() as conn:
+            clusterer = Clusterer(splits(conn))
+        query = select(*columns).order_by(Case.reported_at, Case.case_id)
+        if since is not None:
+            query = query.where(Case.reported_at >= since - WINDOW)
+        pending: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = []
+        with engine.connect().execution_options(stream_results=True, yield_per=chunk) as reader:
+            for row in reader.execute(query).mappings():
+                stored = dict(row)
+                own = as_report(stored)
+                if since is not None and stored["reported_at"] < since:
+                    clusterer.add(own, fixed=stored["cluster_id"] or stored["case_id"])
+                    continue
+                decision = clusterer.add(own)
+                result.cases += 1
+                result.duplicates += decision.duplicate_of is not None
+                result.clusters += decision.duplicate_of is None
+                same = stored["cluster_id"] == decision.cluster_id
+                if same and stored["duplicate_of"] == decision.duplicate_of:
+                    continue
+                values: dict[str, Any] = {}
+                apply(values, decision)
+                pending.append((stored, values, {"kind": "reclustered", **_described(decision)}))
+                if len(pending) >= chunk:
+                    _flush(engine, pending, clock(), result)
+                    pending = []
+            reader.close()
+        _flush(engine, pending, clock(), result)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _flush(
+    engine: Engine,
+    pending: Sequence[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]],
+    now: datetime,
+    result: Reclustered,
+) -> None:
+    """Write a chunk of changes in its own transaction; a case an ingest changed since it was
+    read is counted and left for the next run."""
+    if not pending:
+        return
+    with engine.begin() as conn:
+        written = _write(conn, pending, now)
+    result.changed += written
+    result.conflicts += len(pending) - written
+
+
+def _described(decision: Decision) -> dict[str, Any]:
+    return {
+        "cluster_id": decision.cluster_id,
+        "duplicate_of": decision.duplicate_of,
+        "matched": decision.matched,
+        "score": decision.score,
+        "signals": list(decision.signals),
+    }
+
+
+# -- splitting -----------------------------------------------------------------------------------
+
+
+def members(conn: Connection, cluster_id: str) -> list[dict[str, Any]]:
+    """The cases of a cluster, earliest first (no personal data)."""
+    query = (
+        select(
+            Case.case_id,
+            Case.channel,
+            Case.source_id,
+            Case.status,
+            Case.category,
+            Case.district_code,
+            Case.community_code,
+            Case.title,
+            Case.reported_at,
+            Case.cluster_id,
+            Case.duplicate_of,
+            Case.duplicate_score,
+            Case.duplicate_signals,
+            Case.version,
+            Case.raw_id,
+            Case.updated_at,
+        )
+        .where(Case.cluster_id == cluster_id)
+        .order_by(Case.reported_at, Case.case_id)
+    )
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def cluster_of(conn: Connection, case_or_cluster: str) -> str | None:
+    """The cluster a case id belongs to, or the id itself when it names a cluster."""
+    found = conn.scalar(select(Case.cluster_id).where(Case.case_id == case_or_cluster))
+    if found:
+        return str(found)
+    named = conn.scalar(select(Case.case_id).where(Case.cluster_id == case_or_cluster).limit(1))
+    return case_or_cluster if named else None
+
+
+def split(
+    engine: Engine, case_ids: Iterable[str], *, by: str, clock: Callable[[], datetime] = utcnow
+) -> dict[str, Any]:
+    """Move `case_ids` out of their cluster into one of their own (its parent their earliest);
+    the rest keep a cluster whose parent is their earliest. Every separated pair is remembered.
+    Raises `ConfigurationError` naming what is wrong (an unknown case, cases of two clusters,
+    all of a cluster)."""
+    moving = list(dict.fromkeys(case_ids))
+    if not moving:
+        raise ConfigurationError("name at least one case to split off (--case)")
+    now = clock()
+    with store_errors(), engine.begin() as conn:
+        found = {
+            row.case_id: row.cluster_id
+            for row in conn.execute(select(Case.case_id, Case.cluster_id).where(Case.case_id.in_(moving)))
+        }
+        missing = [c for c in moving if c not in found]
+        if missing:
+            raise ConfigurationError(f"no case {missing[0]}")
+        origins = {found[c] or c for c in moving}
+        if len(origins) != 1:
+            raise ConfigurationError("the cases named are in different clusters: split one cluster at a time")
+        origin = origins.pop()
+        everyone = members(conn, origin)
+        staying = [m for m in everyone if m["case_id"] not in found]
+        if not staying:
+            raise ConfigurationError(f"every case of cluster {origin} was named: nothing would be split")
+        leaving = [m for m in everyone if m["case_id"] in found]
+        pairs = {tuple(sorted((a["case_id"], b["case_id"]))) for a in leaving for b in staying}
+        new_pairs = sorted(pairs - set(splits(conn)))
+        if new_pairs:
+            conn.execute(
+                insert(ClusterSplit),
+                [
+                    {"case_id": a, "other_case_id": b, "cluster_id": origin, "split_by": by, "split_at": now}
+                    for a, b in new_pairs
+                ],
+            )
+        changes = []
+        for group in (leaving, staying):
+            parent = group[0]["case_id"]
+            for member in group:
+                values = {
+                    "cluster_id": parent,
+                    "duplicate_of": None if member["case_id"] == parent else parent,
+                }
+                if all(member[name] == value for name, value in values.items()):
+                    continue
+                if values["duplicate_of"] is None:
+                    values.update(duplicate_score=None, duplicate_signals=None)
+                event = {"kind": "cluster_split", "from": origin, "cluster_id": parent, "by": by}
+                changes.append((member, values, event))
+        _write(conn, changes, now)
+        return {
+            "from": origin,
+            "split_off": {"cluster_id": leaving[0]["case_id"], "cases": [m["case_id"] for m in leaving]},
+            "remaining": {"cluster_id": staying[0]["case_id"], "cases": [m["case_id"] for m in staying]},
+        }
+
