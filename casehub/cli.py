@@ -11,6 +11,8 @@ casehub quarantine show ID        one entry: reasons, replay history, the raw re
 casehub quarantine replay         run open quarantined records through the pipeline again
 casehub outbox list | replay      what partners were told; send dead events again
 casehub district-key issue        a district platform's API key or SOAP credential, shown once
+casehub dedup --input F --output G  duplicate detection over a JSON Lines file of cases
+casehub cluster show | split      a cluster's cases; split cases off a wrong cluster
 
 A usage or configuration error (an unknown channel, reason code or id, a store that cannot be
 reached, no key ring) is one line on stderr and exit status 2.
@@ -534,6 +536,93 @@ def _district_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dedup(args: argparse.Namespace) -> int:
+    """The intake's duplicate detection over a file (`casehub.dedup.files`): every line is
+    read and checked before anything is written, so a bad line leaves no partial output."""
+    from casehub.dedup import files
+
+    try:
+        source = sys.stdin.buffer if str(args.input) == "-" else args.input.open("rb")
+    except OSError as exc:
+        raise ConfigurationError(f"--input {args.input}: {exc.strerror or 'cannot be read'}") from None
+    try:
+        reports = files.read(source, files.Run.fresh())
+    except files.BadLine as exc:
+        raise ConfigurationError(f"{args.input}: {exc}") from None
+    finally:
+        if source is not sys.stdin.buffer:
+            source.close()
+    decisions = files.cluster(reports)
+    if str(args.output) == "-":
+        sys.stdout.buffer.writelines(files.lines(decisions))
+    else:
+        try:
+            with args.output.open("wb") as target:
+                target.writelines(files.lines(decisions))
+        except OSError as exc:
+            why = exc.strerror or "cannot be written"
+            raise ConfigurationError(f"--output {args.output}: {why}") from None
+    found = sum(1 for d in decisions if d.duplicate_of)
+    clusters = len({d.cluster_id for d in decisions})
+    Console(stderr=True).print(
+        f"{len(decisions)} cases: {clusters} clusters, {found} probable duplicates", highlight=False
+    )
+    return 0
+
+
+def _cluster_show(args: argparse.Namespace) -> int:
+    from casehub.dedup import store as duplicates
+
+    with _store().connect() as conn:
+        cluster = duplicates.cluster_of(conn, args.id)
+        if cluster is None:
+            raise ConfigurationError(f"no case or cluster {args.id}")
+        rows = duplicates.members(conn, cluster)
+    shown = [
+        {
+            "case_id": r["case_id"],
+            "parent": r["duplicate_of"] is None,
+            "channel": r["channel"],
+            "source_id": r["source_id"],
+            "status": r["status"],
+            "category": r["category"],
+            "community_code": r["community_code"],
+            "reported_at": _time(r["reported_at"]),
+            "title": r["title"],
+            "score": r["duplicate_score"],
+            "signals": r["duplicate_signals"] or [],
+        }
+        for r in rows
+    ]
+    if args.json:
+        print(json.dumps({"cluster_id": cluster, "cases": shown}, ensure_ascii=False, indent=2))
+        return 0
+    table = Table(title=f"cluster {cluster}", title_justify="left", show_edge=False)
+    for column in ("case id", "", "channel", "status", "reported at", "score", "signals", "title"):
+        table.add_column(column)
+    for row in shown:
+        table.add_row(
+            row["case_id"],
+            "parent" if row["parent"] else "child",
+            row["channel"],
+            row["status"],
+            row["reported_at"],
+            _cell(row["score"]),
+            ", ".join(row["signals"]),
+            row["title"],
+        )
+    _Console().print(table)
+    return 0
+
+
+def _cluster_split(args: argparse.Namespace) -> int:
+    from casehub.dedup import store as duplicates
+
+    outcome = duplicates.split(_store(), args.case, by=args.by)
+    print(json.dumps(outcome, ensure_ascii=False, indent=2))
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     from casehub.gateway import serve
 
@@ -624,6 +713,23 @@ def parser() -> argparse.ArgumentParser:
     issue.add_argument("--kind", choices=["api-key", "soap"], default="api-key")
     issue.add_argument("--scopes", default="dispatches:read,cases:write")
     issue.set_defaults(func=_district_key)
+
+    dedup = commands.add_parser("dedup", help="duplicate detection over a JSON Lines file of cases")
+    dedup.add_argument("--input", type=Path, required=True, help="one case a line (- for stdin)")
+    dedup.add_argument("--output", type=Path, required=True, help="one cluster line a case (- for stdout)")
+    dedup.set_defaults(func=_dedup)
+
+    cluster = commands.add_parser("cluster", help="clusters of probable duplicates").add_subparsers(
+        dest="action", required=True
+    )
+    show_cluster = cluster.add_parser("show", help="the cases of a cluster, parent first (no personal data)")
+    show_cluster.add_argument("id", help="a case id or a cluster id")
+    show_cluster.add_argument("--json", action="store_true")
+    show_cluster.set_defaults(func=_cluster_show)
+    split = cluster.add_parser("split", help="move cases out of a wrong cluster; re-clustering keeps it so")
+    split.add_argument("--case", action="append", required=True, help="a case to split off (repeatable)")
+    split.add_argument("--by", default=os.environ.get("USER") or "handler", help="who splits (kept)")
+    split.set_defaults(func=_cluster_split)
     return root
 
 

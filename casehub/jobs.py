@@ -186,6 +186,15 @@ def supervise(*, engine: Engine, keyring: KeyRing) -> dict[str, int]:
     return flag_overdue(engine, keyring)
 
 
+def recluster(engine: Engine, *, since: datetime | None = None) -> dict[str, Any]:
+    """Re-cluster the cases reported since `since` (every case without it) with the intake's
+    decision and the splits handlers made (`casehub.dedup.store.recluster`); counts only."""
+    from casehub.dedup import store as duplicates
+
+    require_current_schema(engine)
+    return duplicates.recluster(engine, since=since).summary()
+
+
 def pull_progress(
     spec: Partner,
     source: Source,

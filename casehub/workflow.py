@@ -460,6 +460,8 @@ class Workflow:
             ],
         )
         outbox.write(conn, self.keyring, [e for e in events if wanted(e.partner, e.kind)], now)
+        if action == "complete":
+            self._close_children(conn, row, actor, at, now, batch_id)
         if actor.target is not None and action in ("accept", "return"):
             self._confirm_dispatches(conn, actor, case_id, now)
         outcome = Outcome(case_id, row["status"], row["version"], row["deadline_at"], duplicate=False)
@@ -478,6 +480,80 @@ class Workflow:
             ],
         )
         return outcome
+
+    def _close_children(
+        self,
+        conn: Connection,
+        parent: Mapping[str, Any],
+        actor: Actor,
+        at: datetime,
+        now: datetime,
+        batch_id: str,
+    ) -> None:
+        """A parent's completion completes its open children with its result (311 practice): each
+        gets a new version and history (`closed_with_parent`), its channel the result, and the
+        handler it was dispatched to a cancellation, where they hear them."""
+        children = [
+            dict(r)
+            for r in conn.execute(
+                select(*_CASE_COLUMNS).where(
+                    Case.duplicate_of == parent["case_id"], Case.status.not_in(sorted(ENDED))
+                )
+            ).mappings()
+        ]
+        events: list[outbox.NewEvent] = []
+        history: list[dict[str, Any]] = []
+        for previous in children:
+            row = dict(previous)
+            row.update(
+                version=previous["version"] + 1,
+                status="completed",
+                result=parent["result"],
+                updated_at=max(at, previous["updated_at"] + timedelta(milliseconds=1)),
+            )
+            changed = conn.execute(
+                update(Case)
+                .where(Case.case_id == row["case_id"], Case.version == previous["version"])
+                .values(
+                    status=row["status"],
+                    result=row["result"],
+                    updated_at=row["updated_at"],
+                    version=row["version"],
+                )
+            )
+            if changed.rowcount != 1:
+                continue
+            history.append(
+                {
+                    "case_id": row["case_id"],
+                    "version": row["version"],
+                    "raw_id": row["raw_id"],
+                    "batch_id": batch_id,
+                    "source_updated_at": row["updated_at"],
+                    "recorded_at": now,
+                    "changes": diff(previous, row),
+                    "events": [{"kind": "closed_with_parent", "parent": parent["case_id"], "by": actor.key}],
+                }
+            )
+            if wanted(str(row["channel"]), "result"):
+                events.append(self._to_channel(row, actor, "result", at, result=parent["result"]))
+            target = dispatch_target(previous, self.reference, self.rules)
+            if previous["status"] in OPEN and target is not None and wanted(target[0], "cancel"):
+                events.append(
+                    outbox.NewEvent(
+                        partner=target[0],
+                        kind="cancel",
+                        case_id=str(row["case_id"]),
+                        case_version=int(row["version"]),
+                        source_id=str(row["source_id"]),
+                        origin=actor.origin,
+                        data={"status": "completed", "at": iso(at), "duplicate_of": parent["case_id"]},
+                        target=target[1],
+                    )
+                )
+        if history:
+            conn.execute(insert(CaseHistory), history)
+        outbox.write(conn, self.keyring, events, now)
 
     def _concerns(self, actor: Actor, action: str, case: Mapping[str, Any]) -> bool:
         """Whether the case exists for `actor`: a handler's actions for the cases dispatched to it,

@@ -359,6 +359,19 @@ def reconcile_store(spec: Partner) -> dict[str, Any]:
     return casehub.reconcile(connect(), spec)
 
 
+def recluster_cases(context: dict[str, Any]) -> dict[str, Any]:
+    """Re-cluster the cases reported in the run's `days` param before its data interval end
+    (every case when `days` is empty)."""
+    from casehub.jobs import recluster
+    from casehub.store import connect
+
+    days = (context.get("params") or {}).get("days")
+    since = None if days in (None, "") else run_until(context) - timedelta(days=int(days))
+    summary = recluster(connect(), since=since)
+    log.info("dedup_recluster: %s", json.dumps(summary))
+    return summary
+
+
 def validate_quality(context: dict[str, Any]) -> dict[str, Any]:
     """The day the run's `day` param names, else the previous day (Asia/Shanghai) of the run's
     data interval end, for every inbound channel."""

@@ -442,7 +442,11 @@ def run(
     deliveries = sender.send(sent, faults=faults, seed=seed)
     versions = Counter(message.report_id for message in sent)
     truth = {
-        record.source_id: {"defects": list(record.defects), "versions": versions[record.source_id]}
+        record.source_id: {
+            "defects": list(record.defects),
+            "versions": versions[record.source_id],
+            **({"incident": record.incident} if record.incident else {}),
+        }
         for record in generated
         if record.source_id in versions
     }

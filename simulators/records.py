@@ -52,6 +52,7 @@ class Record:
     order: int  # the partner's id as a number, the tie-breaker of window ordering
     versions: tuple[Version, ...]
     defects: tuple[str, ...]
+    incident: str | None = None  # the incident it tells, when another channel tells it too
 
     @property
     def current(self) -> Version:

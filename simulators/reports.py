@@ -269,21 +269,30 @@ def topic(category_name: str) -> Topic:
 
 
 def generate(options: Options) -> tuple[Record, ...]:
-    """`options.records` reports filed within the span, numbered `WLL` + date + sequence."""
+    """`options.records` reports filed within the span, numbered `WLL` + date + sequence; a
+    few tell incidents a neighbour calls the hotline about too (`simulators.incidents`)."""
     rng = random.Random(options.seed)
     faker = Faker("zh_CN")
     faker.seed_instance(options.seed)
     start_ms, end_ms = options.window()
-    drafts = [_draft(rng, faker, options, start_ms, end_ms) for _ in range(options.records)]
+    from simulators.incidents import incidents, twins
+
+    drafts: list[tuple[list[Version], tuple[str, ...], str | None]] = [
+        (*_draft(rng, faker, options, start_ms, end_ms), None)
+        for _ in range(options.records - twins(options))
+    ]
+    told = random.Random(f"app-incidents:{options.seed}")
+    for incident in incidents(options)[: twins(options)]:
+        drafts.append((_twin(told, faker, incident, end_ms), (), incident.key))
     drafts.sort(key=lambda draft: draft[0][0].updated_ms)
     records: list[Record] = []
     sequence: dict[str, int] = {}
-    for versions, defects in drafts:
+    for versions, defects, incident in drafts:
         day = datetime.fromtimestamp(versions[0].updated_ms / 1000, SHANGHAI).strftime("%Y%m%d")
         sequence[day] = sequence.get(day, rng.randrange(1, 4000)) + rng.randint(1, 25)
         report_id = f"WLL{day}{sequence[day]:06d}"
         numbered = tuple(Version(v.updated_ms, {"reportId": report_id, **v.payload}) for v in versions)
-        records.append(Record(report_id, int(report_id[3:]), numbered, defects))
+        records.append(Record(report_id, int(report_id[3:]), numbered, defects, incident))
     return tuple(records)
 
 
@@ -336,6 +345,41 @@ def _draft(rng: random.Random, faker: Faker, options: Options, start_ms: int,
         versions[-1] = Version(versions[-1].updated_ms,
                                {**versions[-1].payload, "updatedAt": _future(rng, versions[-1].updated_ms)})
     return versions, defects
+
+
+def _twin(rng: random.Random, faker: Faker, incident: Any, end_ms: int) -> list[Version]:
+    """The report of a resident about an incident a neighbour also calls the hotline about."""
+    community = incident.community
+    category = next(c for c in categories() if c.code == incident.telling.app_category)
+    base: dict[str, Any] = {
+        "reportType": "投诉",
+        "categoryCode": category.code,
+        "categoryName": category.name,
+        "title": complaints.fill(incident.telling.app_title, incident.slots),
+        "content": complaints.fill(incident.telling.app_content, incident.slots),
+        "reporterName": str(faker.name()),
+        "reporterPhone": _phone(rng, False),
+        "communityCode": community.code,
+        "communityName": community.name,
+        "address": f"{community.district}{community.street}{community.name}{incident.slots['building']}栋",
+        "location": _location(rng, community, ()),
+        "status": "",
+        "handlingUnit": None,
+        "handlingResult": None,
+        "satisfaction": None,
+        "createdAt": iso_time(incident.filed_ms),
+        "updatedAt": "",
+    }
+    path = _status_path(rng, incident.filed_ms, end_ms)
+    unit = _UNITS.get(category.code[:4], "{community}居委会").format(
+        community=community.name, place=_place(community), street=community.street)
+    versions: list[Version] = []
+    payload = base
+    for status, at_ms in zip(path, _times(rng, incident.filed_ms, end_ms, len(path)), strict=True):
+        payload = advance(payload, status, rng, unit)
+        payload["updatedAt"] = iso_time(at_ms)
+        versions.append(Version(at_ms, payload))
+    return versions
 
 
 def _place(community: Community) -> str:

@@ -86,6 +86,10 @@ class RecordStore:
     def truth(self) -> dict[str, dict[str, Any]]:
         """The injected defects and the version count of every record, by source id."""
         return {
-            source_id: {"defects": list(record.defects), "versions": len(self._versions[source_id])}
+            source_id: {
+                "defects": list(record.defects),
+                "versions": len(self._versions[source_id]),
+                **({"incident": record.incident} if record.incident else {}),
+            }
             for source_id, record in self._records.items()
         }

@@ -16,6 +16,7 @@ from faker import Faker
 
 from simulators import complaints, people
 from simulators.gazetteer import DISTRICT_WEIGHTS, DISTRICTS, FOREIGN_DISTRICTS, District
+from simulators.incidents import Incident, incidents, twins
 from simulators.records import (
     HOTLINE_DEFECTS,
     Options,
@@ -50,21 +51,51 @@ _UNPUBLISHED_NAMES = ("综合类", "其他事项", "待分类", "")
 
 
 def generate(options: Options) -> tuple[Record, ...]:
-    """`options.records` work orders reported within the span, numbered in call order."""
+    """`options.records` work orders reported within the span, numbered in call order; a few
+    are calls about incidents the community app hears of too (`simulators.incidents`)."""
     rng = random.Random(options.seed)
     faker = Faker("zh_CN")
     faker.seed_instance(options.seed)
     start_ms, end_ms = options.window()
-    drafts = [_draft(rng, faker, options, start_ms, end_ms) for _ in range(options.records)]
+    drafts: list[tuple[list[Version], tuple[str, ...], str | None]] = [
+        (*_draft(rng, faker, options, start_ms, end_ms), None)
+        for _ in range(options.records - twins(options))
+    ]
+    told = random.Random(f"hotline-incidents:{options.seed}")
+    for incident in incidents(options)[: twins(options)]:
+        drafts.append((_twin(told, faker, incident, end_ms), (), incident.key))
     drafts.sort(key=lambda draft: parse_local(str(draft[0][0].payload["LDSJ"])))
     return _numbered(rng, drafts)
 
 
-def _numbered(rng: random.Random, drafts: list[tuple[list[Version], tuple[str, ...]]]) -> tuple[Record, ...]:
+def _twin(rng: random.Random, faker: Faker, incident: Incident, end_ms: int) -> list[Version]:
+    """The work order of a call about an incident the community app hears of too (clean)."""
+    community = incident.community
+    district = next(d for d in DISTRICTS if d.code == community.district_code)
+    category = next(c for c in hotline_categories() if c.code == incident.telling.hotline_category)
+    base = _base_fields(rng, faker, district, community.street, category, (), incident.called_ms)
+    base.update(
+        BT=complaints.fill(incident.telling.hotline_title, incident.slots),
+        SQNR=complaints.fill(incident.telling.hotline_content, incident.slots),
+        FSDZ=f"{district.name}{community.street}{community.name}{incident.slots['building']}栋",
+    )
+    statuses = _status_path(rng, incident.called_ms, end_ms, stale=False)
+    first_ms = min(incident.called_ms + rng.randint(120, 2400) * 1000, end_ms - 3_600_000)
+    times = [first_ms, *later_times(rng, first_ms, end_ms, len(statuses) - 1)]
+    unit = complaints.handling_unit(category.code, district.name, community.street)
+    versions = [Version(times[0], base)]
+    for status, at_ms in zip(statuses, times, strict=True):
+        versions.append(advance(versions[-1], status, at_ms, rng, unit))
+    return versions[1:]
+
+
+def _numbered(
+    rng: random.Random, drafts: list[tuple[list[Version], tuple[str, ...], str | None]]
+) -> tuple[Record, ...]:
     """Give each order its GDBH, WH + call date + a daily sequence with gaps for unseen calls."""
     records: list[Record] = []
     sequence: dict[str, int] = {}
-    for versions, defects in drafts:
+    for versions, defects, incident in drafts:
         day = str(versions[0].payload["LDSJ"])[:10].replace("-", "")
         sequence[day] = sequence.get(day, rng.randrange(100, 3000)) + rng.randint(1, 60)
         number = f"WH{day}{sequence[day]:06d}"
@@ -73,7 +104,7 @@ def _numbered(rng: random.Random, drafts: list[tuple[list[Version], tuple[str, .
                     {**v.evaluation, "GDBH": number} if v.evaluation else None)
             for v in versions
         )
-        records.append(Record(number, int(number[2:]), numbered, defects))
+        records.append(Record(number, int(number[2:]), numbered, defects, incident))
     return tuple(records)
 
 

@@ -435,4 +435,3 @@ def split(
             "split_off": {"cluster_id": leaving[0]["case_id"], "cases": [m["case_id"] for m in leaving]},
             "remaining": {"cluster_id": staying[0]["case_id"], "cases": [m["case_id"] for m in staying]},
         }
-

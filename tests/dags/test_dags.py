@@ -30,7 +30,7 @@ crosswalk lacks is filed under 其他 with a warning."""
 
 def test_dag_folder_imports_without_errors(dagbag) -> None:
     assert dagbag.import_errors == {}
-    others = ["deliver_outbox", "quality_daily"]
+    others = ["dedup_recluster", "deliver_outbox", "quality_daily"]
     assert sorted(dagbag.dag_ids) == sorted([*DAG_IDS, *WEBHOOK_DAG_IDS, *PUSH_DAG_IDS, *others])
     assert PUSH_DAG_IDS == ["push_city_brain", "push_health_commission"]
 
