@@ -624,7 +624,10 @@ class Pipeline:
                 readable[position].reasons = [*reasons, *readable[position].reasons]
             validations.append(checked)
         candidates = [i for i in items if i.case is not None]
-        if candidates:
+        # A rule the mapper already enforces (it cannot read the value otherwise) refuses the
+        # record under the rule's id before the suite sees it; the suite's result counts it.
+        refused = Counter(code for i in items if i.case is None for code in {r.code for r in i.reasons})
+        if candidates or refused:
             checked = self.quality.validate(
                 "case",
                 case_frame([i.case for i in candidates if i.case is not None]),
@@ -633,6 +636,7 @@ class Pipeline:
             for position, reasons in checked.failures().items():
                 candidates[position].case = None
                 candidates[position].reasons = reasons
+            checked.count_refused(refused)
             validations.append(checked)
         warnings = [w for v in validations for w in v.warnings()]
         return warnings + _record_warnings(candidates), validations

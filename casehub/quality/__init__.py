@@ -204,6 +204,16 @@ class Validation:
                 )
         return failed
 
+    def count_refused(self, refused: Mapping[str, int]) -> None:
+        """Count records refused before the suite ran under one of its rules' ids (by code →
+        records) as rows that rule judged and found broken."""
+        for position, result in enumerate(self.results):
+            extra = refused.get(result.rule.rule, 0)
+            if extra and result.rule.row_wise:
+                self.results[position] = RuleResult(
+                    result.rule, result.evaluated + extra, result.unexpected + extra, False, result.rows
+                )
+
     def warnings(self) -> list[dict[str, Any]]:
         return [r.as_warning() for r in self.results if not r.success and r.rule.severity != CRITICAL]
 

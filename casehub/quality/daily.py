@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import statistics
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -31,7 +32,15 @@ from casehub.partners import Partner, load_partners
 from casehub.quality import QualityContext, Validation, quality_context
 from casehub.quality.frames import case_frame, raw_frame, table_frame
 from casehub.store.db import store_errors
-from casehub.store.models import Batch, Case, CaseHistory, QualityResult, QualityTrend, RawRecord
+from casehub.store.models import (
+    Batch,
+    Case,
+    CaseHistory,
+    QualityResult,
+    QualityTrend,
+    Quarantine,
+    RawRecord,
+)
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +117,14 @@ def _cases_of_day(
         case["reporter"] = reporter
         cases.append(case)
     return cases
+
+
+def _refused_on_day(conn: Connection, channel: str, start: datetime, end: datetime) -> Counter[str]:
+    """Reason codes of the records quarantined that day: a rule the mapper enforces counts them."""
+    query = select(Quarantine.reasons).where(
+        Quarantine.channel == channel, Quarantine.quarantined_at >= start, Quarantine.quarantined_at < end
+    )
+    return Counter(code for (reasons,) in conn.execute(query) for code in {r["code"] for r in reasons})
 
 
 def _transitions_of_day(conn: Connection, channel: str, start: datetime, end: datetime) -> Any:
@@ -228,6 +245,7 @@ def validate_day(
             cases = _cases_of_day(conn, keyring, spec.code, start, end)
             transitions = _transitions_of_day(conn, spec.code, start, end)
             figures = channel_figures(conn, spec.code, start=start, end=end, now=now, day=day)
+            refused = _refused_on_day(conn, spec.code, start, end)
         validations: list[Validation] = []
         run_name = f"{spec.code}-{day.isoformat()}"
         raw_suite = f"raw_{spec.code}"
@@ -237,7 +255,9 @@ def validate_day(
         parameters = {
             "future_tolerance_minutes": spec.future_tolerance.total_seconds() / 60,
         }
-        validations.append(quality.checkpoint("case", case_frame(cases), parameters, run_name=run_name))
+        checked = quality.checkpoint("case", case_frame(cases), parameters, run_name=run_name)
+        checked.count_refused(refused)
+        validations.append(checked)
         validations.append(quality.checkpoint("case_history", transitions, run_name=run_name))
         table = quality.checkpoint(
             "channel_day", table_frame([figures]), {"freshness_hours": FRESHNESS_HOURS}, run_name=run_name

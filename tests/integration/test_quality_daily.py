@@ -57,17 +57,19 @@ def test_a_day_is_validated_kept_trended_and_shown_without_personal_data(
 
     assert summary["channels"]["hotline"]["raw"] == 14
     assert summary["channels"]["hotline"]["cases"] == 12
-    assert summary["channels"]["hotline"]["failed"] == ["table_quarantine_rate"]  # 2 in 14: above a tenth
+    # 2 in 14 quarantined is above a tenth; the mapper refused both under the district rule.
+    assert summary["channels"]["hotline"]["failed"] == ["table_quarantine_rate", "unknown_district"]
     with engine.connect() as conn:
         trend = {row.rule: row for row in conn.execute(select(QualityTrend)).all()}
         kept = conn.execute(select(QualityResult).where(QualityResult.day == DAY.isoformat())).all()
         dump = " ".join(str(row) for row in conn.execute(text("select * from quality_results")).all())
     assert trend["unknown_category"].evaluated == 12 and trend["unknown_category"].pass_rate == 1.0
+    assert (trend["unknown_district"].evaluated, trend["unknown_district"].unexpected) == (14, 2)
     assert trend["table_reconciled"].pass_rate == 1.0
     assert {r.suite for r in kept} == {"raw_hotline", "case", "case_history", "channel_day"}
     stats = collect(engine)["quality"]
     assert stats["last_day"] == "2026-11-20"
-    assert stats["by_channel"]["hotline"]["failing"] == ["table_quarantine_rate"]
+    assert stats["by_channel"]["hotline"]["failing"] == ["table_quarantine_rate", "unknown_district"]
     assert stats["rules"]["total"] == sum(stats["rules"]["by_severity"].values())
 
     docs, results = quality_context().docs_dir, quality_context().results_dir
@@ -139,3 +141,18 @@ def test_after_a_run_a_channel_silent_past_its_freshness_limit_fails_naming_rule
     with engine.connect() as conn:
         kept = select(QualityResult.rule, QualityResult.success).where(QualityResult.day.is_(None))
         assert {("table_fresh", True), ("table_fresh", False)} <= set(conn.execute(kept).all())
+
+
+def test_a_record_the_mapper_refuses_under_a_rule_counts_in_that_rules_result(
+    engine: Engine, keyring: KeyRing
+) -> None:
+    orders = [work_order(GDBH=f"WH2026112000{i:04d}", GXSJ=f"2026-11-20 09:{i:02d}:00") for i in range(3)]
+    orders.append(work_order(GDBH="WH20261120009997", LXDH="1390000"))  # no phone number of any form
+    page = Pipeline(engine, MAPPER, keyring, clock=lambda: NOON).ingest(orders)
+    assert (page.accepted, page.quarantined) == (3, 1)
+    query = select(QualityResult).where(QualityResult.batch_id == page.batch_id)
+    with engine.connect() as conn:
+        kept = {row.rule: row for row in conn.execute(query).all()}
+    assert (kept["invalid_phone"].evaluated, kept["invalid_phone"].unexpected) == (4, 1)
+    assert not kept["invalid_phone"].success
+    assert kept["unknown_district"].success and kept["unknown_district"].unexpected == 0
