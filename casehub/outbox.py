@@ -39,13 +39,14 @@ from functools import partial
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, select, update
 from uuid6 import uuid7
 
 from casehub.crypto import KeyRing, associated_data
 from casehub.errors import PermanentPartnerError, TransientPartnerError
 from casehub.partners import Outbox, Partner
 from casehub.ports import EventReceipt, EventSink, OutboundEvent
+from casehub.store.bulk import insert_rows
 from casehub.store.db import store_errors
 from casehub.store.models import OutboxEvent
 
@@ -113,8 +114,8 @@ def write(conn: Connection, keyring: KeyRing, events: Sequence[NewEvent], now: d
                 "receipt": None,
             }
         )
-    if rows:
-        conn.execute(insert(OutboxEvent), rows)
+    # One COPY on PostgreSQL, one executemany on SQLite (`casehub.store.bulk`), as a page's other rows.
+    insert_rows(conn, OutboxEvent.__table__, rows)  # type: ignore[arg-type]
     return [row["event_id"] for row in rows]
 
 
