@@ -546,7 +546,9 @@ class Workflow:
                         case_id=str(row["case_id"]),
                         case_version=int(row["version"]),
                         source_id=str(row["source_id"]),
-                        origin=actor.origin,
+                        # The hub closes the child: the district that completed the parent
+                        # still hears that its own dispatch of the child is over.
+                        origin="hub",
                         data={"status": "completed", "at": iso(at), "duplicate_of": parent["case_id"]},
                         target=target[1],
                     )
