@@ -24,6 +24,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
+from simulators import hostile
 from simulators.records import SHANGHAI, Version, now_ms
 from simulators.store import RecordStore, Step
 
@@ -34,6 +35,7 @@ PARTNER_MODES = frozenset({"hostile_xml"})  # modes a partner serves only if it 
 TRICKLE_BYTES = 16  # bytes per piece of a trickle
 OVERSIZED_RECORDS = 150_001  # records in an oversized answer unless asked otherwise
 _REPEATS_PER_PIECE = 1000  # records per piece an oversized answer is streamed in
+DEFAULT_HOSTILE_DOCUMENT = "billion_laughs"
 
 _MAINTENANCE_PAGE = (
     "<html><head><title>系统维护</title></head>"
@@ -49,6 +51,8 @@ class ArmedFault:
     trickle_seconds: float = 1.0  # pause between two pieces of a trickle
     records: int = OVERSIZED_RECORDS  # records in an oversized answer
     declare_length: bool = True  # whether an oversized answer says its Content-Length
+    document: str = DEFAULT_HOSTILE_DOCUMENT  # which hostile answer (`simulators.hostile`)
+    target: str = ""  # what a hostile answer's entity, DTD or XInclude refers to
 
 
 class FaultPlan:
@@ -84,7 +88,8 @@ class FaultPlan:
         return {"mode": fault.mode, "count": self._remaining, "after": self._good_before,
                 "hang_seconds": fault.hang_seconds, "retry_after": fault.retry_after,
                 "trickle_seconds": fault.trickle_seconds, "records": fault.records,
-                "declare_length": fault.declare_length, "hanging": self.hanging}
+                "declare_length": fault.declare_length, "document": fault.document,
+                "target": fault.target, "hanging": self.hanging}
 
     def take(self) -> ArmedFault | None:
         """The fault this protocol request suffers, or None when it goes through."""
@@ -146,13 +151,14 @@ class ReceivedLog:
 class FaultResponses:
     """How this partner says "fault" and "slow down" (a SOAP Fault or an error envelope), how it
     breaks its contract (an answer of `records` repeated records; its real answer with a total
-    that is not a number), and, if it can, how it answers with hostile XML."""
+    that is not a number), and, if it can, how it answers with hostile XML: the document of
+    `simulators.hostile` named, referring to the target given."""
 
     fault: Callable[[], Response]
     throttled: Callable[[int], Response]
     oversized: Callable[[int, bool], Response]
     bad_total: Callable[[Response], Response]
-    hostile_xml: Callable[[], Response] | None = None
+    hostile_xml: Callable[[str, str], Response] | None = None
 
     def serves(self, mode: str) -> bool:
         return mode not in PARTNER_MODES or getattr(self, mode) is not None
@@ -204,7 +210,7 @@ class SimulatorState:
         if fault.mode == "bad_total":
             return self.responses.bad_total(await answer())
         if fault.mode == "hostile_xml" and self.responses.hostile_xml is not None:
-            return self.responses.hostile_xml()
+            return self.responses.hostile_xml(fault.document, fault.target)
         return self.responses.fault()  # mode "fault"
 
     def trickle(self, response: Response, seconds: float) -> Response:
@@ -263,6 +269,8 @@ class FaultRequest(BaseModel):
     trickle_seconds: float | None = Field(default=None, gt=0)
     records: int | None = Field(default=None, ge=0)
     declare_length: bool | None = None
+    document: str | None = None
+    target: str | None = None
 
 
 class TouchRequest(BaseModel):
@@ -294,12 +302,19 @@ def admin_router(state: SimulatorState) -> APIRouter:
         if not state.responses.serves(request.mode):
             return JSONResponse({"detail": f"{state.partner} has no {request.mode} answer"},
                                 status_code=422)
+        if request.document is not None and request.document not in hostile.DOCUMENTS:
+            return JSONResponse({"detail": f"no hostile document {request.document!r}; known: "
+                                           f"{', '.join(hostile.DOCUMENTS)}"}, status_code=422)
+        if request.document in hostile.REFERRING and not request.target:
+            return JSONResponse({"detail": f"the hostile document {request.document} refers to a "
+                                           "target: give one"}, status_code=422)
         if request.mode == "none":
             state.faults.clear()
         else:
             state.faults.arm(request.mode, request.count, request.after, request.hang_seconds,
                              request.retry_after, trickle_seconds=request.trickle_seconds,
-                             records=request.records, declare_length=request.declare_length)
+                             records=request.records, declare_length=request.declare_length,
+                             document=request.document, target=request.target)
         return JSONResponse(state.faults.describe())
 
     @router.get("/truth")

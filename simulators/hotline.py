@@ -149,10 +149,11 @@ def _oversized(store: RecordStore, count: int, declare_length: bool) -> Response
     return SERVICE.oversized(page, "GDLB", ("ZS", "MYTS"), count, declare_length)
 
 
-def _hostile_xml() -> Response:
-    """A work-order page whose one title is the billion laughs."""
-    title = {"GDBH": "WH20250101000001", "BT": soap.LAUGHS}
-    return SERVICE.billion_laughs(_page_response("QueryWorkOrdersResponse", "GDLB", "GD", [title], 1, 1))
+def _hostile_xml(document: str, target: str) -> Response:
+    """A work-order page made the hostile `document`, the attack in its one title."""
+    title = {"GDBH": "WH20250101000001", "BT": soap.MARK}
+    page = _page_response("QueryWorkOrdersResponse", "GDLB", "GD", [title], 1, 1)
+    return SERVICE.hostile(page, document, target)
 
 
 def _injectable(record: Any) -> dict[str, str]:

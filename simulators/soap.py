@@ -26,6 +26,7 @@ from fastapi import Request as HttpRequest
 from fastapi.responses import PlainTextResponse, Response
 from lxml import etree
 
+from simulators import hostile
 from simulators.controls import FaultResponses, SimulatorState, repeated
 from simulators.records import Version, parse_local
 
@@ -36,7 +37,7 @@ WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secex
 WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
 MAX_BODY_BYTES = 1024 * 1024
 XML = "text/xml; charset=utf-8"
-LAUGHS = "LAUGHS"  # the text a hostile answer's page carries where the outermost entity goes
+MARK = hostile.MARK  # the text a hostile answer's page carries where the attack goes
 
 Operation = Callable[[SimulatorState, etree._Element], etree._Element]
 """One operation: the state and the request's body element in, the response's body element out."""
@@ -279,7 +280,7 @@ class Service:
         return self._envelope(element, {"wsse": WSSE})
 
     def fault_responses(self, *, oversized: Callable[[int, bool], Response], total: str,
-                        hostile_xml: Callable[[], Response]) -> FaultResponses:
+                        hostile_xml: Callable[[str, str], Response]) -> FaultResponses:
         """The fault plan's answers: this service's soap:Server fault and the plain 429 shared by
         the SOAP partners; the partner's own oversized answer, `total` element (for a total that
         is not a number) and hostile page."""
@@ -317,11 +318,7 @@ class Service:
         return repeated(head + opening, record, count, closing + tail, media_type=XML,
                         declare_length=declare_length)
 
-    def billion_laughs(self, page: etree._Element) -> Response:
-        """`page` under a DOCTYPE that declares nested entities ("billion laughs"), its text
-        LAUGHS replaced by the outermost: expanded, that one text would be 3 GB of "lol"."""
-        entities = ['<!ENTITY lol0 "lol">'] + [f'<!ENTITY lol{n} "{f"&lol{n - 1};" * 10}">'
-                                               for n in range(1, 10)]
-        prolog = ['<?xml version="1.0" encoding="utf-8"?>', "<!DOCTYPE soap:Envelope [", *entities, "]>"]
-        envelope = self.response(page).split(b"?>", 1)[1].replace(f">{LAUGHS}<".encode(), b">&lol9;<")
-        return Response("\n".join(prolog).encode() + envelope, media_type=XML)
+    def hostile(self, page: etree._Element, document: str, target: str) -> Response:
+        """`page`, whose text MARK marks where the attack goes, as the hostile `document` of
+        `simulators.hostile` referring to `target`, with HTTP 200 as a real answer has."""
+        return Response(hostile.document(document, self.response(page), target), media_type=XML)

@@ -35,15 +35,15 @@ from typing import Any
 
 import requests
 
-from simulators import neighborhood_app
+from simulators import hostile, neighborhood_app
 from simulators.generator import DEFAULT_RECORDS
 from simulators.neighborhood_app import Delivery, Summary
 from simulators.records import parse_anchor
 from simulators.serving import ReadyServer, bind, create_app, server
 
 __all__ = [
-    "NEIGHBORHOOD_APP_SECRET", "Delivery", "RunningSender", "RunningSimulator", "Summary", "send",
-    "start", "start_sender",
+    "HOSTILE_DOCUMENTS", "HOSTILE_MARK", "NEIGHBORHOOD_APP_SECRET", "Delivery", "RunningSender",
+    "RunningSimulator", "Summary", "hostile_document", "send", "start", "start_sender",
 ]
 
 _START_TIMEOUT_SECONDS = 30.0
@@ -64,14 +64,17 @@ class RunningSimulator:
     def faults(self, mode: str, count: int = 1, after: int = 0, *,
                hang_seconds: float | None = None, retry_after: int | None = None,
                trickle_seconds: float | None = None, records: int | None = None,
-               declare_length: bool | None = None) -> dict[str, Any]:
+               declare_length: bool | None = None, document: str | None = None,
+               target: str | None = None) -> dict[str, Any]:
         """Make the next `count` protocol requests after `after` good ones fail in `mode`:
         "5xx", "hang", "429", "fault", "error_body", "trickle", "oversized", "bad_total",
-        "hostile_xml" (hotline only), or "none" to clear. `trickle_seconds` paces a trickle;
-        `records` and `declare_length` shape an oversized answer."""
+        "hostile_xml" (the SOAP partners only), or "none" to clear. `trickle_seconds` paces a
+        trickle; `records` and `declare_length` shape an oversized answer; `document` names the
+        hostile answer (one of `HOSTILE_DOCUMENTS`, billion_laughs unless given) and `target`
+        what its entity, DTD or XInclude refers to (a file:// or http:// URL)."""
         options = {"hang_seconds": hang_seconds, "retry_after": retry_after,
                    "trickle_seconds": trickle_seconds, "records": records,
-                   "declare_length": declare_length}
+                   "declare_length": declare_length, "document": document, "target": target}
         body = {"mode": mode, "count": count, "after": after,
                 **{name: value for name, value in options.items() if value is not None}}
         plan: dict[str, Any] = self._call("POST", "/_admin/faults", body)
@@ -204,6 +207,13 @@ def start(partner: str, *, host: str = "127.0.0.1", port: int = 0, **options: An
 
 
 NEIGHBORHOOD_APP_SECRET = neighborhood_app.DEMO_SECRET
+
+HOSTILE_DOCUMENTS = tuple(hostile.DOCUMENTS)
+"""The hostile documents a SOAP simulator answers with (`faults("hostile_xml", document=…)`)."""
+HOSTILE_MARK = hostile.MARK
+hostile_document = hostile.document
+"""The same documents made of any envelope holding `HOSTILE_MARK` once as an element's text: what
+a hostile caller sends to the hub's own SOAP endpoint."""
 
 
 def _sender_options(options: dict[str, Any]) -> dict[str, Any]:

@@ -110,10 +110,10 @@ def _oversized(store: RecordStore, count: int, declare_length: bool) -> Response
     return SERVICE.oversized(page, "CaseFiles", ("Total", "PageSize"), count, declare_length)
 
 
-def _hostile_xml() -> Response:
-    """A case-file page whose one description is the billion laughs."""
-    description = {"CaseNo": "CG250101000001", "Description": soap.LAUGHS}
-    return SERVICE.billion_laughs(_page_response([description], 1, 1))
+def _hostile_xml(document: str, target: str) -> Response:
+    """A case-file page made the hostile `document`, the attack in its one description."""
+    description = {"CaseNo": "CG250101000001", "Description": soap.MARK}
+    return SERVICE.hostile(_page_response([description], 1, 1), document, target)
 
 
 def _injectable(record: Any) -> dict[str, Any]:
