@@ -12,10 +12,15 @@ A SOAP partner fails in these ways, each mapped onto the error tree here, once f
   connector does (`connectors.kit.transport`);
 - HTTP 200 with an HTML maintenance page instead of an envelope: transient;
 - no complete answer within the timeout (hung, trickling, refused connections): transient.
-A success reply that is not a well-formed SOAP envelope, carries a DTD or entities (refused by
-zeep's `forbid_dtd`/`forbid_entities`), breaks the WSDL, is over the size cap, holds more
-records than asked for or a total that is not a number breaks the contract (`ContractError`):
-asking again gives the same reply, so it is not retried.
+Every reply but an HTML page is read by `casehub.safexml` before zeep sees it, bounded in size
+first: one that is hostile — a DOCTYPE (entities, external or parameter entities, an external
+DTD), an XInclude, an encoding its bytes and its declaration contradict or bytes invalid in it,
+nesting over 256 levels, a text node over 10 MB — breaks the contract whatever its HTTP status,
+and the error names the defect. zeep's own guards stay on behind it (`forbid_dtd`,
+`forbid_entities`, `forbid_external`, `xml_huge_tree` off). A success reply that is not a
+well-formed SOAP envelope, breaks the WSDL, is over the size cap, holds more records than asked
+for or a total that is not a number breaks the contract too (`ContractError`): asking again
+gives the same reply, so it is not retried.
 
 A connector declares the WSDL, the binding, the operation, the elements holding the total and
 the records, and how a window and a page are asked for (`request`); records come back as plain
@@ -33,11 +38,12 @@ from urllib.parse import urlparse
 
 import requests
 import zeep
-from zeep.exceptions import DTDForbidden, EntitiesForbidden, Fault, TransportError, XMLParseError
 from zeep.exceptions import Error as ZeepError
+from zeep.exceptions import Fault, TransportError, XMLParseError
 from zeep.helpers import serialize_object
 from zeep.wsse.username import UsernameToken
 
+from casehub import safexml
 from casehub.errors import ContractError, PartnerError, PermanentPartnerError, TransientPartnerError
 from casehub.ports import PageRecord, Window
 from connectors.kit.retry import RetryPolicy
@@ -47,13 +53,11 @@ from connectors.kit.transport import (
     bounded,
     call_errors,
     exchange,
+    is_html_page,
     maintenance_page,
     retry_after_seconds,
     status_error,
 )
-
-PROLOG_BYTES = 4096
-"""How far into a reply a DTD is looked for, to name it as the defect."""
 
 AUTHENTICATION_FAULTS = frozenset(
     {"FailedAuthentication", "InvalidSecurity", "InvalidSecurityToken", "FailedCheck"}
@@ -85,7 +89,8 @@ class BoundedTransport(zeep.Transport):
 
     The last reply is kept in `last_reply`, status, headers and body, because zeep drops them
     when it fails: the source judges a reply zeep cannot read by them (a maintenance page, an
-    HTTP error, a Retry-After).
+    HTTP error, a Retry-After). A reply to a call is vetted by `casehub.safexml` before zeep is
+    handed it (`UnsafeXml` if it is refused); an HTML page is left to be judged as one.
     """
 
     def __init__(self, session: requests.Session, *, seconds: float, max_bytes: int) -> None:
@@ -95,7 +100,10 @@ class BoundedTransport(zeep.Transport):
         self.last_reply: Reply | None = None
 
     def post(self, address: str, message: bytes | str, headers: Mapping[str, str]) -> Reply:
-        return self._exchange("POST", address, data=message, headers=headers)
+        reply = self._exchange("POST", address, data=message, headers=headers)
+        if reply.content.strip() and not is_html_page(reply):
+            safexml.parse(reply.content)
+        return reply
 
     def get(self, address: str, params: Mapping[str, str], headers: Mapping[str, str]) -> Reply:
         return self._exchange("GET", address, params=params, headers=headers)
@@ -213,6 +221,16 @@ class SoapSource(PagedSource):
                 return self._service[operation](**parameters)
             except Fault as fault:
                 raise self._fault_error(fault, operation, request_id) from None
+            except safexml.UnsafeXml as refused:
+                if not refused.hostile:
+                    raise self._reply_error(refused, operation, request_id) from None
+                raise ContractError(
+                    f"reply breaks the contract: {refused.message}",
+                    partner=self.channel,
+                    operation=operation,
+                    status=self._status(),
+                    request_id=request_id,
+                ) from None
             except (ZeepError, ValueError) as error:
                 raise self._reply_error(error, operation, request_id) from None
 
@@ -246,7 +264,7 @@ class SoapSource(PagedSource):
         if page is not None:
             return page
         return ContractError(
-            f"reply breaks the contract: {_defect(error, reply)}",
+            f"reply breaks the contract: {_defect(error)}",
             partner=partner,
             operation=operation,
             status=reply.status_code,
@@ -288,16 +306,10 @@ class SoapSource(PagedSource):
         return None
 
 
-def _defect(error: Exception, reply: Reply) -> str:
-    """What is wrong with a reply, in words that never quote it.
-
-    A DTD can only stand in the prolog, before the root element; libxml2 refuses one whose
-    entities expand too far before zeep sees it, as XML that is not well-formed.
-    """
-    if isinstance(error, DTDForbidden) or b"<!DOCTYPE" in reply.content[:PROLOG_BYTES]:
-        return "it carries a DTD"
-    if isinstance(error, EntitiesForbidden):
-        return "it declares entities"
+def _defect(error: Exception) -> str:
+    """What is wrong with a reply, in words that never quote it."""
+    if isinstance(error, safexml.UnsafeXml):
+        return error.message
     if isinstance(error, XMLParseError):
         return "its elements do not match the WSDL"
     return "it is not a well-formed SOAP envelope"

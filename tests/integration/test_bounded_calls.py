@@ -223,7 +223,10 @@ def test_a_total_that_is_not_a_number_breaks_the_contract(partner: Partner) -> N
 def test_hostile_xml_fails_at_once_and_is_not_asked_again(hotline: Partner) -> None:
     hotline.simulator.faults("hostile_xml", count=RETRIED.attempts)
     error, elapsed = failing(lambda: hotline.read(retry=RETRIED), ContractError)
-    assert str(error) == "hotline.QueryWorkOrders (HTTP 200): reply breaks the contract: it carries a DTD"
+    assert str(error) == (
+        "hotline.QueryWorkOrders (HTTP 200): reply breaks the contract: "
+        "a DOCTYPE is not allowed in a SOAP message"
+    )
     assert hotline.simulator.armed()["count"] == RETRIED.attempts - 1
     assert elapsed < 1.0
 

@@ -99,7 +99,8 @@ async def contract(request: Request) -> Response:
         "Document/literal operations GetDispatches, AckDispatch, AcceptCase, ReportProgress, "
         "CompleteCase, ApplyPostponement and ReturnCase (`?wsdl`), each under a WS-Security "
         "UsernameToken with a PasswordDigest, a Nonce and a Created time within 300 s of the hub's "
-        "clock. The body is at most 1 MiB; a DOCTYPE is refused."
+        "clock. The body is at most 1 MiB, UTF-8 or UTF-16 as its declaration and Content-Type say; "
+        "a DOCTYPE, an XInclude, nesting over 256 levels and a text node over 10 MB are refused."
     ),
     responses={
         200: {"description": "the operation's response", "content": {"text/xml": {}}},
@@ -112,7 +113,8 @@ async def call(request: Request) -> Response:
 
     operation = "-"
     try:
-        parsed = envelope.parse_envelope(await envelope.read_body(request))
+        charset = envelope.charset_of(request.headers.get("content-type"))
+        parsed = envelope.parse_envelope(await envelope.read_body(request), charset=charset)
         operation = district.operation_of(parsed.body, request.headers.get("soapaction"))
         engine, ring = _configured(request)
         credential = await run_in_threadpool(_authenticate, engine, ring, parsed.header)

@@ -1,11 +1,12 @@
 """SOAP 1.1 envelopes as the hub serves them: requests read safely, answers and faults written.
 
 A request is refused before lxml sees it once it passes `MAX_BODY_BYTES` (checked while it is
-read, so a sender that declares no length, or lies, is cut off). lxml then parses it with
-entities unresolved, no network, no DTD loading and no huge trees, and any DOCTYPE is refused
-outright: a SOAP message never needs one (SOAP 1.1 §3), and refusing it closes the door to
-entity expansion and external entities (DESIGN.md §7). Every problem is a `SoapFault` whose
-message names what was wrong and never quotes what was sent.
+read, so a sender that declares no length, or lies, is cut off). It is then read by
+`casehub.safexml`, as every XML document from outside is: a DOCTYPE (so any entity, external or
+parameter entity, external DTD), an XInclude, an encoding its bytes, its declaration or the
+Content-Type's charset contradict, nesting over 256 levels and text nodes over 10 MB are
+refused, each under its own code (DESIGN.md §7). Every problem is a `SoapFault` whose message
+names what was wrong and never quotes what was sent.
 
 A fault is answered with HTTP 500, as the SOAP 1.1 HTTP binding requires (§6.2), and carries
 one detail entry per reason, each a `<Code>`, `<Field>` (when one element is concerned) and
@@ -14,12 +15,13 @@ one detail entry per reason, each a `<Code>`, `<Field>` (when one element is con
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lxml import etree
 from starlette.requests import Request
+
+from casehub import safexml
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12_ENV = "http://www.w3.org/2003/05/soap-envelope"
@@ -111,35 +113,24 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     return b"".join(chunks)
 
 
-def _parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
+def charset_of(content_type: str | None) -> str | None:
+    """The charset parameter of a Content-Type header, if it has one."""
+    for parameter in (content_type or "").split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset" and value.strip():
+            return value.strip()
+    return None
 
 
-def parse_envelope(data: bytes) -> Envelope:
-    """The envelope's header and body element, or a `SoapFault` saying what is wrong."""
+def parse_envelope(data: bytes, *, charset: str | None = None) -> Envelope:
+    """The envelope's header and body element, or a `SoapFault` saying what is wrong; `charset`
+    is the one the request's Content-Type names, which must be the document's."""
     if not data.strip():
         raise client_fault("empty_body", "the request body is empty: a SOAP 1.1 envelope expected")
-    if _declares_doctype(data):
-        raise _doctype_forbidden()
     try:
-        root = etree.fromstring(data, _parser())
-    except etree.XMLSyntaxError as error:
-        # Only the place: lxml's message can quote the bytes it stumbled on.
-        line, column = error.position
-        raise client_fault(
-            "malformed_xml", f"the request is not well-formed XML (line {line}, column {column})"
-        ) from None
-    docinfo = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
-        raise _doctype_forbidden()
+        root = safexml.parse(data, charset=charset)
+    except safexml.UnsafeXml as error:
+        raise client_fault(error.code, f"the request is refused: {error.message}") from None
     if root.tag == f"{{{SOAP12_ENV}}}Envelope":
         raise fault(
             VERSION_MISMATCH,
@@ -160,21 +151,6 @@ def parse_envelope(data: bytes) -> Envelope:
             "invalid_body", f"soap:Body must hold exactly one element, it holds {len(children)}"
         )
     return Envelope(header, children[0])
-
-
-def _doctype_forbidden() -> SoapFault:
-    return client_fault("doctype_forbidden", "a DOCTYPE is not allowed in a SOAP message")
-
-
-_ELEMENT_START = re.compile(rb"<[A-Za-z_]")
-
-
-def _declares_doctype(data: bytes) -> bool:
-    """Whether a DOCTYPE comes before the root element: refused before lxml reads its internal
-    subset, whose entity declarations it would otherwise refuse under another name. A document
-    in an encoding this misses (UTF-16) is still caught after parsing, by its docinfo."""
-    at = data.find(b"<!DOCTYPE")
-    return at >= 0 and _ELEMENT_START.search(data, 0, at) is None
 
 
 def _check_understood(header: etree._Element) -> None:
