@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
 import phonenumbers
@@ -26,7 +26,15 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MOBILE = re.compile(r"1[3-9][0-9]{9}")
 _MOBILE_PREFIXES = (("+86", 14), ("0086", 15), ("86", 13))
+_PHONE_SEPARATORS = str.maketrans("", "", " -().")
+"""What people write between a number's digits, `(+86) 138-0013.8000`."""
 _RESIDENT_ID = re.compile(r"[0-9]{17}[0-9X]")
+_LEGACY_RESIDENT_ID = re.compile(r"[0-9]{15}")
+_PROVINCE_RANGES = ((11, 15), (21, 23), (31, 37), (41, 46), (50, 54), (61, 65), (71, 71), (81, 83))
+PROVINCES = frozenset(str(code) for first, last in _PROVINCE_RANGES for code in range(first, last + 1))
+"""The provinces' codes of GB/T 2260 that begin a region (71 Taiwan; 81, 82 and 83 the
+residence permits of Hong Kong, Macao and Taiwan residents)."""
+EARLIEST_BIRTH_YEAR = 1900
 _LOCAL_TIME = re.compile(
     r"([0-9]{4})([-/])([0-9]{1,2})\2([0-9]{1,2})[ T]([0-9]{1,2}):([0-9]{2}):([0-9]{2})"
     r"(?:\.([0-9]{1,6}))?[ ]?(Z|[+-][0-9]{2}:?[0-9]{2})?"
@@ -105,15 +113,15 @@ def _in_range(moment: datetime) -> datetime:
 def phone(value: str) -> str:
     """A phone number in E.164 (`+86…`), from any of the forms partners send.
 
-    Residents' mobiles arrive as `+86 138…`, `0086138…`, `86138…`, `138-…` or in full-width
-    digits; those take a fast path, since this runs on every record. Anything else (a Wuhan
-    landline `027-8…`, brackets, other spellings) is parsed by `phonenumbers` for region CN.
-    Numbers outside mainland China cannot be stored (the schema holds `+86` only).
+    Residents' mobiles arrive as `+86 138…`, `(+86) 138…`, `0086138…`, `86138…`, `138-…` or
+    in full-width digits and spaces; those take a fast path, since this runs on every record.
+    Anything else (a Wuhan landline `027-8…`, other spellings) is parsed by `phonenumbers` for
+    region CN. Numbers outside mainland China cannot be stored (the schema holds `+86` only).
     """
     folded = _half_width(value).strip()
     if not folded:
         raise ValueError("phone number is empty")
-    compact = folded.replace(" ", "").replace("-", "")
+    compact = folded.translate(_PHONE_SEPARATORS)
     for prefix, length in _MOBILE_PREFIXES:
         if len(compact) == length and compact.startswith(prefix):
             compact = compact[len(prefix) :]
@@ -131,21 +139,43 @@ def phone(value: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def resident_id(value: str) -> str:
-    """An 18-character resident identity number (居民身份证号码, GB 11643), verified.
+def resident_id(value: str, *, today: date | None = None) -> str:
+    """An 18-character resident identity number (公民身份号码, GB 11643-1999), verified, in
+    the one form the hub keeps.
 
-    Partners send it with a lower-case `x` or full-width digits now and then. The ISO 7064
-    check digit and the embedded birth date are checked with `stdnum.cn.ric`.
+    Accepted are the 18-character form — the 6-digit region, the birth date, a 3-digit sequence
+    and the ISO 7064 MOD 11-2 check character (0-9 or X); the first-generation cards' legacy
+    15 digits — the region, a two-digit birth year of the 1900s, the sequence and no check
+    character —, converted to 18 as GB 11643 does (the century written, the check character
+    computed); and the foreign permanent resident ID card of 2023 (外国人永久居留身份证), of the
+    same layout, beginning with 9 and the issuing province. The region's province (for the 9
+    form, the issuing one) must exist; the county is not checked, as counties are renamed and
+    merged while their residents keep their numbers. The birth date must be a calendar date,
+    from 1900 and not after `today` (Asia/Shanghai). Partners send a lower-case `x`, full-width
+    digits, spaces and hyphens now and then; the check character and the date come from
+    `stdnum.cn.ric`.
     """
-    number = _half_width(value).strip().upper()
-    if not _RESIDENT_ID.fullmatch(number):
-        raise ValueError("resident ID must be 17 digits and a check character (0-9 or X)")
+    number = _half_width(value).strip().upper().replace(" ", "").replace("-", "")
+    if _LEGACY_RESIDENT_ID.fullmatch(number):
+        body = number[:6] + "19" + number[6:]
+        number = body + ric.calc_check_digit(body + "0")
+    elif not _RESIDENT_ID.fullmatch(number):
+        raise ValueError(
+            "resident ID must be 17 digits and a check character (0-9 or X), or the legacy 15 digits"
+        )
+    province = number[1:3] if number[0] == "9" else number[:2]
+    if province not in PROVINCES:
+        raise ValueError("resident ID region is not a province's code")
     if ric.calc_check_digit(number) != number[17]:
         raise ValueError("resident ID check character does not match")
     try:
-        ric.get_birth_date(number)
+        born = ric.get_birth_date(number)
     except ValueError:
         raise ValueError("resident ID birth date is not a calendar date") from None
+    if born > (today or datetime.now(SHANGHAI).date()):
+        raise ValueError("resident ID birth date is in the future")
+    if born.year < EARLIEST_BIRTH_YEAR:
+        raise ValueError(f"resident ID birth date is before {EARLIEST_BIRTH_YEAR}")
     return number
 
 

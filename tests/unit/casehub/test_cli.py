@@ -298,9 +298,9 @@ def test_show_keeps_what_is_not_personal_readable(store, keyring, capsys) -> Non
     raw = json.loads(capsys.readouterr().out)["raw"]
     assert raw["GDBH"] == "WH20261120000009" and raw["GXSJ"] == "2026-11-20 09:00:00"
     assert raw["SSQX"] == "火星区" and raw["YWLBDM"] == "HL0101"  # what the officer has to fix
-    assert raw["LDRXM"] == "欧*" and raw["LDHM"] == "+86139****5678" and raw["LXDH"] == "+86278***1234"
+    assert raw["LDRXM"] == "欧*" and raw["LDHM"] == "+86139****5678" and raw["LXDH"] == "+8627****1234"
     assert raw["SFZHM"] == "420102***********2" and raw["FSDZ"] == "江汉区民族街道****"
-    assert raw["SQNR"].startswith("我是欧*，电话+86139****5678，座机+86278***1234，身份证420102*") and raw[
+    assert raw["SQNR"].startswith("我是欧*，电话+86139****5678，座机+8627****1234，身份证420102*") and raw[
         "SQNR"
     ].endswith("请尽快处理。")
 

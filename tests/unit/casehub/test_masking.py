@@ -11,7 +11,8 @@ from casehub.masking import mask_digits, mask_name, mask_phone
     ("phone", "shown"),
     [
         ("+8613800138000", "+86138****8000"),
-        ("+862785123456", "+86278***3456"),
+        ("+862785123456", "+8627****3456"),
+        ("02785123456", "027****3456"),
         ("+861234", "+86****"),
         (None, None),
         ("", None),
@@ -21,7 +22,9 @@ def test_mask_phone(phone: str | None, shown: str | None) -> None:
     assert mask_phone(phone) == shown
 
 
-@pytest.mark.parametrize(("name", "shown"), [("欧阳明华", "欧*"), ("张明", "张*"), (None, None), ("", None)])
+@pytest.mark.parametrize(
+    ("name", "shown"), [("欧阳明华", "欧*"), ("张明", "张*"), ("欧", "*"), (None, None), ("", None)]
+)
 def test_mask_name(name: str | None, shown: str | None) -> None:
     assert mask_name(name) == shown
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
+from casehub.crypto import KeyRing
 from casehub.normalize import SHANGHAI, epoch_ms, iso, local_time, phone, resident_id, text
 
 FULL_WIDTH = str.maketrans("0123456789+-X", "０１２３４５６７８９＋－Ｘ")
@@ -16,6 +17,7 @@ TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}:
 """The case schema's timestamp pattern."""
 
 WEIGHTS = [2 ** (17 - i) % 11 for i in range(17)]
+RING = KeyRing.generate()
 
 
 def full_width(value: str) -> str:
@@ -49,6 +51,9 @@ def partner_forms(draw: st.DrawFn, number: str) -> str:
                 f"0086{number}",
                 f"0086-{dashed}",
                 f"86{number}",
+                f"+86-{dashed}",
+                f"(+86) {spaced}",
+                f"+86\u3000{number[:3]}\u3000{number[3:7]}\u3000{number[7:]}",
                 dashed,
                 spaced,
                 f"  {number} ",
@@ -64,6 +69,39 @@ def resident_ids(draw: st.DrawFn) -> str:
     born = draw(st.dates(min_value=datetime(1920, 1, 1).date(), max_value=datetime(2020, 12, 31).date()))
     body = f"{area}{born:%Y%m%d}{draw(st.integers(0, 999)):03d}"
     return body + check_character(body)
+
+
+@st.composite
+def legacy_resident_ids(draw: st.DrawFn) -> tuple[str, str]:
+    """A first-generation card's 15 digits (two-digit year), and the 18 characters they stand for."""
+    area = draw(st.sampled_from(["420102", "420104", "110105", "440305"]))
+    born = draw(st.dates(min_value=date(1900, 1, 1), max_value=date(1999, 12, 31)))
+    sequence = f"{draw(st.integers(0, 999)):03d}"
+    body = f"{area}{born:%Y%m%d}{sequence}"
+    return f"{area}{born:%y%m%d}{sequence}", body + check_character(body)
+
+
+@st.composite
+def permanent_residence_ids(draw: st.DrawFn) -> str:
+    """A foreign permanent resident ID of 2023: 9, the issuing province, the nationality (ISO
+    3166-1 numeric), the birth date, a sequence and the check character."""
+    province = draw(st.sampled_from(["11", "31", "42", "44"]))
+    nationality = draw(st.sampled_from(["840", "392", "410", "276", "036"]))
+    born = draw(st.dates(min_value=date(1930, 1, 1), max_value=date(2020, 12, 31)))
+    body = f"9{province}{nationality}{born:%Y%m%d}{draw(st.integers(0, 999)):03d}"
+    return body + check_character(body)
+
+
+def any_form_of(number: str, variant: int) -> str:
+    """The ways partners write an ID: as is, lower-case x, full-width, grouped, padded."""
+    return [
+        number,
+        number.lower(),
+        full_width(number),
+        f"{number[:6]} {number[6:14]} {number[14:]}",
+        f"{number[:6]}-{number[6:14]}-{number[14:]}",
+        f"\u3000{number} ",
+    ][variant]
 
 
 class TestText:
@@ -93,6 +131,17 @@ class TestPhone:
     @given(data=st.data(), number=mobiles)
     def test_every_partner_form_gives_the_same_e164(self, data: st.DataObject, number: str) -> None:
         assert phone(data.draw(partner_forms(number))) == f"+86{number}"
+
+    @given(data=st.data(), number=mobiles)
+    def test_every_partner_form_gives_one_blind_index(self, data: st.DataObject, number: str) -> None:
+        first, second = data.draw(partner_forms(number)), data.draw(partner_forms(number))
+        assert RING.blind_index(phone(first)) == RING.blind_index(phone(second))
+        assert RING.blind_index(phone(first)) == RING.blind_index(f"+86{number}")
+
+    @given(data=st.data(), number=mobiles | st.sampled_from(["02785551234", "(027) 8555 1234"]))
+    def test_normalising_twice_changes_nothing(self, data: st.DataObject, number: str) -> None:
+        once = phone(data.draw(partner_forms(number)) if number.isdigit() and len(number) == 11 else number)
+        assert phone(once) == once
 
     @pytest.mark.parametrize(
         "value",
@@ -151,7 +200,53 @@ class TestResidentId:
         with pytest.raises(ValueError, match="birth date"):
             resident_id(body + check_character(body))
 
-    @pytest.mark.parametrize("value", ["", "4201021990", "42010219900101123Y", "4201021990010112345"])
+    @given(number=resident_ids() | permanent_residence_ids(), variant=st.integers(0, 5))
+    def test_normalising_twice_changes_nothing(self, number: str, variant: int) -> None:
+        once = resident_id(any_form_of(number, variant))
+        assert once == number and resident_id(once) == once
+
+    @given(pair=legacy_resident_ids(), variant=st.integers(0, 5))
+    def test_the_legacy_15_digits_become_their_18_characters(
+        self, pair: tuple[str, str], variant: int
+    ) -> None:
+        legacy, full = pair
+        assert resident_id(any_form_of(legacy, variant)) == full == resident_id(full)
+
+    @given(permanent_residence_ids())
+    def test_a_foreign_permanent_residents_id_is_accepted(self, number: str) -> None:
+        assert resident_id(number) == number
+
+    def test_a_permanent_residence_id_names_a_real_issuing_province(self) -> None:
+        body = "999840198001010011"[:17]
+        with pytest.raises(ValueError, match="province") as caught:
+            resident_id(body + check_character(body))
+        assert body not in str(caught.value)
+
+    @pytest.mark.parametrize("area", ["000000", "100000", "990000", "780101"])
+    def test_a_region_of_no_province_fails(self, area: str) -> None:
+        body = f"{area}19900101123"
+        with pytest.raises(ValueError, match="province"):
+            resident_id(body + check_character(body))
+
+    def test_a_birth_date_after_today_fails_and_today_passes(self) -> None:
+        today = date(2026, 12, 1)
+        for born, accepted in ((today, True), (today + timedelta(days=1), False)):
+            body = f"420102{born:%Y%m%d}123"
+            number = body + check_character(body)
+            if accepted:
+                assert resident_id(number, today=today) == number
+            else:
+                with pytest.raises(ValueError, match="future"):
+                    resident_id(number, today=today)
+
+    def test_a_birth_date_before_1900_fails(self) -> None:
+        body = "42010218991231123"
+        with pytest.raises(ValueError, match="before 1900"):
+            resident_id(body + check_character(body))
+
+    @pytest.mark.parametrize(
+        "value", ["", "4201021990", "42010219900101123Y", "4201021990010112345", "42010290010112X"]
+    )
     def test_malformed_fails(self, value: str) -> None:
         with pytest.raises(ValueError, match="17 digits"):
             resident_id(value)
