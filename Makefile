@@ -4,12 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv browser demo test test-fast bench up lint clean
+.PHONY: help venv browser demo test test-fast bench eval-dedup up lint clean
 
 help:
 	@echo "make demo   run the ingest DAGs against the partner simulators (SQLite, var/)"
 	@echo "make test   run the test suite (PostgreSQL tests need 127.0.0.1:5432)"
 	@echo "make bench  ingest throughput and memory, SQLite and PostgreSQL"
+	@echo "make eval-dedup  duplicate detection's precision, recall and F1 on its labelled set"
 	@echo "make up     the DAGs in the Airflow UI (http://127.0.0.1:8080) with the simulators"
 	@echo "make lint   ruff and mypy"
 
@@ -44,6 +45,10 @@ bench: venv
 	$(BIN)/python benchmarks/bench_webhooks.py
 	$(BIN)/python benchmarks/bench_outbox.py
 	$(BIN)/python benchmarks/bench_quality.py
+	$(BIN)/python benchmarks/bench_dedup.py
+
+eval-dedup: venv
+	$(BIN)/python evaluation/dedup/evaluate.py
 
 up: venv
 	$(BIN)/casehub up

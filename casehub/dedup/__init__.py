@@ -10,6 +10,6 @@ from __future__ import annotations
 
 from casehub.dedup.cluster import WINDOW, Clusterer, Decision, decide
 from casehub.dedup.report import Report, report
-from casehub.dedup.score import THRESHOLD, Match, score
+from casehub.dedup.similarity import THRESHOLD, Match, score
 
 __all__ = ["THRESHOLD", "WINDOW", "Clusterer", "Decision", "Match", "Report", "decide", "report", "score"]

@@ -1,7 +1,7 @@
 """Which cluster a report joins: blocking by place and time, then the best earlier match.
 
 Blocks. A report is compared only with reports of the same district within the time window
-that share a block with it: the same community (a grid lies in one), a cell of about 500 m
+that share a block with it: the same community (a grid lies in one), a cell of about 300 m
 (and the cells around it) when both have coordinates, the same minor category, or the same
 reporter's blind index. A hotline call has no coordinates or community, so the category block
 is what brings it beside the app's report of the same incident. No pair outside a block is
@@ -24,12 +24,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from casehub.dedup.report import Report
-from casehub.dedup.score import THRESHOLD, Match, score
+from casehub.dedup.similarity import THRESHOLD, score, value
 
 WINDOW = timedelta(hours=72)
 """How far apart in time two reports of one incident may be (docs/dedup.md)."""
-CELL_DEGREES = 0.005
-"""A block cell's side, about 480 m of longitude and 550 m of latitude in Wuhan."""
+CELL_DEGREES = 0.003
+"""A block cell's side, about 290 m of longitude and 330 m of latitude in Wuhan: with the cells
+around it, a report meets those within 300 m at least, about 900 m at most."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,20 +107,22 @@ def decide(
     handler split the case away from that cluster. Ties go to the earlier candidate.
     """
     lookup = cluster_of.__getitem__ if isinstance(cluster_of, Mapping) else cluster_of
-    best: tuple[Match, Report] | None = None
+    best: tuple[float, Report] | None = None
     for candidate in candidates:
         if candidate.case_id == new.case_id or candidate.district_code != new.district_code:
             continue
-        match = score(new, candidate)
-        if match.score < THRESHOLD:
+        found = value(new, candidate)
+        if found < THRESHOLD:
+            continue
+        if best is not None and (found, _earlier(candidate, best[1])) <= (best[0], False):
             continue
         if apart is not None and apart(new.case_id, lookup(candidate.case_id)):
             continue
-        if best is None or (match.score, _earlier(candidate, best[1])) > (best[0].score, False):
-            best = (match, candidate)
+        best = (found, candidate)
     if best is None:
         return Decision.alone(new.case_id)
-    match, candidate = best
+    candidate = best[1]
+    match = score(new, candidate)
     cluster = lookup(candidate.case_id)
     return Decision(new.case_id, cluster, cluster, match.score, match.signals, candidate.case_id)
 

@@ -73,53 +73,55 @@ def _overlap(a: frozenset[str], b: frozenset[str]) -> tuple[int, float]:
     return common, common / min(len(a), len(b))
 
 
-def _place(a: Report, b: Report, signals: list[str]) -> float | None:
+def _place(a: Report, b: Report, signals: list[str] | None) -> float | None:
     """How sure it is the same place (0–1), -1 for two places known to differ, None if unknown."""
-    if a.buildings and b.buildings and not a.buildings & b.buildings:
-        signals.append("other_building")
+    if a.buildings and b.buildings and a.buildings.isdisjoint(b.buildings):
+        if signals is not None:
+            signals.append("other_building")
         return -1.0
     metres = distance_m(a, b)
-    found: list[float] = []
+    found = 0.0
+    fired: list[str] = []
     if a.grid_code and a.grid_code == b.grid_code:
-        signals.append("same_grid")
-        found.append(1.0)
+        fired.append("same_grid")
+        found = 1.0
     elif a.community_code and a.community_code == b.community_code:
-        signals.append("same_community")
-        found.append(0.8)
+        fired.append("same_community")
+        found = 0.8
     if metres is not None:
         if metres <= 150:
-            signals.append("within_150m")
-            found.append(1.0)
+            fired.append("within_150m")
+            found = 1.0
         elif metres <= 500:
-            signals.append("within_500m")
-            found.append(0.6)
+            fired.append("within_500m")
+            found = max(found, 0.6)
     address = _overlap(a.address, b.address) if a.address and b.address else None
     if address is not None and address[0] >= 3 and address[1] >= 0.6:
-        signals.append("same_address")
-        found.append(0.8)
-    if found:
-        return max(found)
+        fired.append("same_address")
+        found = max(found, 0.8)
+    if fired:
+        if signals is not None:
+            signals.extend(fired)
+        return found
     far = metres is not None and metres > 1500
     other_community = bool(a.community_code and b.community_code and a.community_code != b.community_code)
     other_address = address is not None and address[1] < 0.4
     if far or (metres is None and (other_community or other_address)):
-        signals.append("other_place")
+        if signals is not None:
+            signals.append("other_place")
         return -1.0
     return 0.0 if metres is not None or other_community or address is not None else None
 
 
-def _personal(a: Report, b: Report) -> bool:
-    return any(
-        r.category is not None and (r.category in PERSONAL_MINORS or r.category[:2] in PERSONAL_MAJORS)
-        for r in (a, b)
-    )
+def _personal(category: str | None) -> bool:
+    return category is not None and (category in PERSONAL_MINORS or category[:2] in PERSONAL_MAJORS)
 
 
-def score(a: Report, b: Report) -> Match:
-    """The pair's score and signals (module docstring). Symmetric; no I/O."""
-    signals: list[str] = []
+def _evaluate(a: Report, b: Report, signals: list[str] | None) -> tuple[float, float]:
+    """(score, text similarity) of a pair; the signals that fired go to `signals` if given."""
     text = text_similarity(a.words, b.words)
-    signals.append(f"text:{text:.2f}")
+    if signals is not None:
+        signals.append(f"text:{text:.2f}")
     total, weight = TEXT_WEIGHT * min(1.0, text / TEXT_FULL), TEXT_WEIGHT
     place = _place(a, b, signals)
     if place is not None:
@@ -128,18 +130,34 @@ def score(a: Report, b: Report) -> Match:
     if a.category and b.category:
         weight += CATEGORY_WEIGHT
         if a.category == b.category:
-            signals.append("same_category")
             total += CATEGORY_WEIGHT
-        elif a.major == b.major:
-            signals.append("same_major")
+            if signals is not None:
+                signals.append("same_category")
+        elif a.category[:2] == b.category[:2]:
             total += CATEGORY_WEIGHT * 0.5
-    same_reporter = bool(a.phone_index and a.phone_index == b.phone_index)
+            if signals is not None:
+                signals.append("same_major")
+    same_reporter = a.phone_index is not None and a.phone_index == b.phone_index
     if same_reporter:
-        signals.append("same_reporter")
         total += REPORTER_WEIGHT
         weight += REPORTER_WEIGHT
+        if signals is not None:
+            signals.append("same_reporter")
     value = max(0.0, total / weight)
-    if text < TEXT_FLOOR or (_personal(a, b) and not same_reporter):
-        signals.append("text_floor" if text < TEXT_FLOOR else "personal_matter")
+    if text < TEXT_FLOOR or (not same_reporter and (_personal(a.category) or _personal(b.category))):
+        if signals is not None:
+            signals.append("text_floor" if text < TEXT_FLOOR else "personal_matter")
         value = min(value, THRESHOLD / 2)
-    return Match(score=round(value, 4), signals=tuple(signals), text=text)
+    return round(value, 4), text
+
+
+def value(a: Report, b: Report) -> float:
+    """The pair's score alone: what blocking compares every candidate by (no signals built)."""
+    return _evaluate(a, b, None)[0]
+
+
+def score(a: Report, b: Report) -> Match:
+    """The pair's score and signals (module docstring). Symmetric; no I/O."""
+    signals: list[str] = []
+    result, text = _evaluate(a, b, signals)
+    return Match(score=result, signals=tuple(signals), text=text)

@@ -25,13 +25,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, and_, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, bindparam, insert, or_, select, update
 from uuid6 import uuid7
 
 from casehub.changes import diff
 from casehub.dedup.cluster import CELL_DEGREES, WINDOW, Clusterer, Decision, decide, filed_under, looked_up
 from casehub.dedup.report import Report, place_name_of, report
 from casehub.errors import ConfigurationError
+from casehub.store.bulk import insert_rows
 from casehub.store.db import store_errors
 from casehub.store.models import Batch, Case, CaseHistory, ClusterSplit
 
@@ -232,37 +233,54 @@ def _batch(conn: Connection, now: datetime) -> str:
 def _write(
     conn: Connection, changes: Sequence[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]], now: datetime
 ) -> int:
-    """Each (stored row, new values, history event) as a new version with its history; a case
-    changed since it was read is left for the next run. Returns the versions written."""
+    """Each (stored row, new values, history event) as a new version with its history, in one
+    statement each for the cases and the history; a case changed since it was read is left
+    for the next run. Returns the versions written."""
     if not changes:
         return 0
     batch_id = _batch(conn, now)
-    written = 0
-    history = []
-    for stored, values, event in changes:
-        done = conn.execute(
-            update(Case)
-            .where(Case.case_id == stored["case_id"], Case.version == stored["version"])
-            .values(**values, version=stored["version"] + 1)
-        )
-        if done.rowcount != 1:
-            continue
-        written += 1
-        history.append(
+    conn.execute(
+        update(Case)
+        .where(Case.case_id == bindparam("key"), Case.version == bindparam("read_version"))
+        .values(
+            cluster_id=bindparam("new_cluster"),
+            duplicate_of=bindparam("new_parent"),
+            duplicate_score=bindparam("new_score"),
+            duplicate_signals=bindparam("new_signals"),
+            version=bindparam("new_version"),
+        ),
+        [
             {
-                "case_id": stored["case_id"],
-                "version": stored["version"] + 1,
-                "raw_id": stored["raw_id"],
-                "batch_id": batch_id,
-                "source_updated_at": stored["updated_at"],
-                "recorded_at": now,
-                "changes": diff({name: stored.get(name) for name in FIELDS}, {**stored, **values}),
-                "events": [event],
+                "key": stored["case_id"],
+                "read_version": stored["version"],
+                "new_cluster": values["cluster_id"],
+                "new_parent": values["duplicate_of"],
+                "new_score": values.get("duplicate_score"),
+                "new_signals": values.get("duplicate_signals"),
+                "new_version": stored["version"] + 1,
             }
-        )
+            for stored, values, _ in changes
+        ],
+    )
+    ids = [stored["case_id"] for stored, _, _ in changes]
+    now_at = dict(conn.execute(select(Case.case_id, Case.version).where(Case.case_id.in_(ids))).all())
+    history = [
+        {
+            "case_id": stored["case_id"],
+            "version": stored["version"] + 1,
+            "raw_id": stored["raw_id"],
+            "batch_id": batch_id,
+            "source_updated_at": stored["updated_at"],
+            "recorded_at": now,
+            "changes": diff(stored, {**stored, **values}),
+            "events": [event],
+        }
+        for stored, values, event in changes
+        if now_at.get(stored["case_id"]) == stored["version"] + 1
+    ]
     if history:
-        conn.execute(insert(CaseHistory), history)
-    return written
+        insert_rows(conn, CaseHistory.__table__, history)  # type: ignore[arg-type]
+    return len(history)
 
 
 def recluster(

@@ -20,6 +20,11 @@ ROOT = Path(__file__).resolve().parents[2]
         ("bench_webhooks.py", ["--deliveries", "60"], r"^sqlite\s+POST webhook\s+60\s+[\d,]+"),
         ("bench_quality.py", ["--cases", "200"], r"^sqlite\s+200\s+[\d.]+\s+[\d.]+"),
         (
+            "bench_dedup.py",
+            ["--cases", "3000", "--probes", "20"],
+            r"(?s)^sqlite\s+intake dedup\s+3000\s+[\d.]+\s+[\d.]+.*^sqlite\s+re-cluster\s+3000\s+[\d.]+",
+        ),
+        (
             "bench_outbox.py",
             ["--events", "60", "--records", "300"],
             r"(?s)^sqlite\s+outbox deliver\s+60\s+[\d,]+.*^sqlite\s+300\s+\d+\s+[\d,]+",
