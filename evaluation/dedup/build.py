@@ -12,7 +12,8 @@ duplicates exactly when their keys are equal.
 
 Places are the communities of schemas/reference/regions.csv (their centroid, moved by the
 incident's offset in metres; each report jitters within 60 m of it), categories the minors of
-taxonomy.csv; phones are fictitious 13x numbers. Run: python evaluation/dedup/build.py
+taxonomy.csv; phones are fictitious 13x numbers. `held_out.py` holds the incidents written after
+the score was tuned on these (`part`). Run: python evaluation/dedup/build.py
 """
 
 from __future__ import annotations
@@ -480,10 +481,13 @@ def _moved(lng: float, lat: float, east_m: float, north_m: float) -> tuple[float
 
 
 def cases() -> list[dict[str, object]]:
+    from held_out import HELD_OUT
+
     regions, minors = _regions(), _minors()
     rng = random.Random(20250304)
     rows: list[dict[str, object]] = []
-    for incident in INCIDENTS:
+    held_out = {incident.key for incident in HELD_OUT}
+    for incident in (*INCIDENTS, *HELD_OUT):
         if incident.community not in regions or incident.category not in minors:
             raise SystemExit(f"{incident.key}: unknown community or category")
         _name, district, lng0, lat0 = regions[incident.community]
@@ -508,6 +512,7 @@ def cases() -> list[dict[str, object]]:
                     "reported_at": (start + timedelta(minutes=item.minutes)).isoformat(),
                     "reporter_phone": item.phone,
                     "truth": incident.key,
+                    "part": "held_out" if incident.key in held_out else "development",
                 }
             )
     return rows
