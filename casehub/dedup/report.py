@@ -15,6 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 MAX_TEXT = 4000
 """Characters of title and content kept: a resident's long post tells the incident in its first
@@ -110,17 +111,24 @@ _BUILDING = re.compile(r"(\d{1,3})\s*(?:栋|幢|号楼)")
 _NOT_WORD = re.compile(r"[\W_]+")
 
 
+def _folded(text: str) -> str:
+    """NFKC (full-width digits and letters to ASCII) and lower case, within `MAX_TEXT`."""
+    text = text[:MAX_TEXT]
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    return text.lower()
+
+
 def normalized(text: str) -> str:
-    """Text folded for comparison: NFKC (full-width digits and letters to ASCII), lower case,
-    the genre's phrases, punctuation and spaces removed."""
-    folded = unicodedata.normalize("NFKC", text[:MAX_TEXT]).lower()
-    return _NOT_WORD.sub("", _GENRE.sub(" ", folded))
+    """Text folded for comparison: NFKC, lower case, the genre's phrases, punctuation and
+    spaces removed."""
+    return _NOT_WORD.sub("", _GENRE.sub(" ", _folded(text)))
 
 
 def buildings(text: str) -> frozenset[str]:
     """Building numbers named (`5栋`, `12号楼`): two reports naming only other buildings are
     about other doors, whatever else they share."""
-    return frozenset(_BUILDING.findall(unicodedata.normalize("NFKC", text[:MAX_TEXT])))
+    return frozenset(_BUILDING.findall(_folded(text)))
 
 
 def bigrams(text: str) -> frozenset[str]:
@@ -198,6 +206,7 @@ def report(
     )
 
 
+@lru_cache(maxsize=8192)
 def place_name_of(community_code: str | None, grid_code: str | None = None) -> str | None:
     """The names of the community (a grid's, when only the grid is known) and its street, from
     `schemas/reference/regions.csv`; None for a code the regions do not know."""

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, and_, bindparam, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, bindparam, func, insert, or_, select, update
 from uuid6 import uuid7
 
 from casehub.changes import diff
@@ -283,18 +283,79 @@ def _write(
     return len(history)
 
 
+WORKERS = 2
+"""Processes a re-clustering on PostgreSQL runs in: blocks never cross a district, so the
+districts are shared out between them (the machines the hub runs on have two cores or more)."""
+
+
 def recluster(
     engine: Engine,
     *,
     since: datetime | None = None,
     clock: Callable[[], datetime] = utcnow,
     chunk: int = CHUNK,
+    workers: int = WORKERS,
 ) -> Reclustered:
     """Re-cluster the cases reported since `since` (all without it) — module docstring. Cases
-    reported before it keep their clusters and serve as candidates within the window."""
+    reported before it keep their clusters and serve as candidates within the window. On
+    PostgreSQL the districts are shared out between `workers` processes; SQLite, which takes one
+    writer at a time, runs in this one."""
     import time
 
     started = time.perf_counter()
+    if workers <= 1 or engine.dialect.name != "postgresql":
+        result = _recluster(engine, since, clock, chunk, None)
+    else:
+        result = _in_parallel(engine, since, chunk, workers)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _in_parallel(engine: Engine, since: datetime | None, chunk: int, workers: int) -> Reclustered:
+    """The districts in `workers` groups of about equal cases, each re-clustered by a process."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    with store_errors(), engine.connect() as conn:
+        query = select(Case.district_code, func.count()).group_by(Case.district_code)
+        if since is not None:
+            query = query.where(Case.reported_at >= since - WINDOW)
+        sizes = sorted(((n, d) for d, n in conn.execute(query)), reverse=True)
+    groups: list[list[str]] = [[] for _ in range(min(workers, max(1, len(sizes))))]
+    loads = [0] * len(groups)
+    for n, district in sizes:
+        lightest = loads.index(min(loads))
+        groups[lightest].append(district)
+        loads[lightest] += n
+    url = engine.url.render_as_string(hide_password=False)
+    result = Reclustered()
+    with ProcessPoolExecutor(max_workers=len(groups), mp_context=get_context("spawn")) as pool:
+        for part in pool.map(
+            _recluster_part, [url] * len(groups), [since] * len(groups), [chunk] * len(groups), groups
+        ):
+            for name in ("cases", "changed", "duplicates", "clusters", "conflicts"):
+                setattr(result, name, getattr(result, name) + getattr(part, name))
+    return result
+
+
+def _recluster_part(url: str, since: datetime | None, chunk: int, districts: list[str]) -> Reclustered:
+    """One process's share of a parallel re-clustering: its own engine, its districts."""
+    from casehub.store.db import connect
+
+    engine = connect(url)
+    try:
+        return _recluster(engine, since, utcnow, chunk, districts)
+    finally:
+        engine.dispose()
+
+
+def _recluster(
+    engine: Engine,
+    since: datetime | None,
+    clock: Callable[[], datetime],
+    chunk: int,
+    districts: list[str] | None,
+) -> Reclustered:
     result = Reclustered()
     columns = (*_READ, Case.duplicate_score, Case.version, Case.raw_id, Case.updated_at)
     with store_errors():
@@ -303,6 +364,8 @@ def recluster(
         query = select(*columns).order_by(Case.reported_at, Case.case_id)
         if since is not None:
             query = query.where(Case.reported_at >= since - WINDOW)
+        if districts is not None:
+            query = query.where(Case.district_code.in_(districts))
         pending: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = []
         with engine.connect().execution_options(stream_results=True, yield_per=chunk) as reader:
             for row in reader.execute(query).mappings():
@@ -326,7 +389,6 @@ def recluster(
                     pending = []
             reader.close()
         _flush(engine, pending, clock(), result)
-    result.seconds = time.perf_counter() - started
     return result
 
 
