@@ -284,9 +284,10 @@ class Direct:
     the reply's headers with the email package and wrap it in response objects — about 200 µs of
     CPU a call on the development machine, against about 50 µs here, the system calls included.
     A request is one `sendall`, head and body together; the reply is parsed by httptools (llhttp,
-    the parser uvicorn serves with), which frames it by its Content-Length or chunks. `direct_exchange`'s deadline is kept by giving each socket
-    operation only the time left of it, so a partner that trickles its bytes is still cut off at
-    the deadline, and no watchdog is needed. A connection the partner closed while it was idle is
+    the parser uvicorn serves with), which frames it by its Content-Length or chunks.
+    `direct_exchange`'s deadline is kept by giving each socket operation only the time left of
+    it, so a partner that trickles its bytes is still cut off at the deadline, and no watchdog is
+    needed. A connection the partner closed while it was idle is
     opened afresh before the next call; one left in doubt by a failure is never used again.
 
     HTTPS is verified against the system's certificates or the CA bundle the environment names
