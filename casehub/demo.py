@@ -55,6 +55,7 @@ PUSH_LINE = re.compile(r"(\w+) push: (\{.*\})")
 OUTBOX_LINE = re.compile(r"(\w+) outbox: (\{.*\})")
 SUPERVISION_LINE = re.compile(r"supervision: (\{.*\})")
 OUTBOX_DAG = "deliver_outbox"
+SUPERVISE_DAG = "supervise_deadlines"
 QUALITY_DAG = "quality_daily"
 QUALITY_LINE = re.compile(r"quality_daily: (\{.*\})$", re.MULTILINE)
 DISTRICT_COUNT = re.compile(r"(\w+) (\d+)")
@@ -333,16 +334,17 @@ def _airflow_test(
 
 
 def run_outbox(env: Mapping[str, str], log: Path, console: Console) -> dict[str, dict[str, int]]:
-    """One run of `deliver_outbox`: supervision, then each partner's due events."""
+    """One run of `supervise_deadlines`, then of `deliver_outbox`: each partner's due events."""
     started = time.monotonic()
+    supervised = _airflow_test(SUPERVISE_DAG, env, log, console)
     text = _airflow_test(OUTBOX_DAG, env, log, console)
     runs = {m[1]: json.loads(m[2]) for m in OUTBOX_LINE.finditer(text)}
-    flagged = [json.loads(m[1]) for m in SUPERVISION_LINE.finditer(text)]
+    flagged = [json.loads(m[1]) for m in SUPERVISION_LINE.finditer(supervised)]
     sent = ", ".join(
         f"{code} {run['delivered']}" + (f" (+{run['retried']} to retry)" if run["retried"] else "")
         for code, run in runs.items()
     )
-    overdue = f"; {flagged[-1]['overdue']} overdue urged" if flagged and flagged[-1]["overdue"] else ""
+    overdue = f"; {flagged[-1]['cases']} cases supervised (督办)" if flagged and flagged[-1]["cases"] else ""
     seconds = time.monotonic() - started
     console.print(f"[green]✓[/] {OUTBOX_DAG}: delivered {sent}{overdue} in {seconds:.0f} s")
     return runs

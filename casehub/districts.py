@@ -30,6 +30,13 @@ __all__ = ["Dispatch", "DistrictService", "Outcome"]
 
 PARTNER = "district"
 MAX_LISTING = 500
+NOTICE_FIELDS = ("level", "level_name", "rules", "actions", "deadline_at", "working_days", "redispatched_to")
+"""What a district is told of an urge (督办): codes and times only."""
+
+
+def notice_of(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The notice of an urge event's data, as the district is told it."""
+    return {name: data.get(name) for name in NOTICE_FIELDS}
 
 
 def utcnow() -> datetime:
@@ -39,22 +46,28 @@ def utcnow() -> datetime:
 @dataclass(frozen=True)
 class Dispatch:
     """One event waiting for a district: a dispatch, an urge or a cancellation, with the case's
-    current record as `schemas/recipients/district.json` describes it."""
+    current record as `schemas/recipients/district.json` describes it; an urge (督办) also
+    carries its `notice`: the level, the rules that fired, the working days and what followed
+    (`casehub.supervision`)."""
 
     event_id: str
     kind: str
     case_id: str
     dispatched_at: datetime
     case: dict[str, Any]
+    notice: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        listed = {
             "event_id": self.event_id,
             "kind": self.kind,
             "case_id": self.case_id,
             "dispatched_at": self.dispatched_at.isoformat(),
             "case": self.case,
         }
+        if self.notice is not None:
+            listed["notice"] = self.notice
+        return listed
 
 
 class DistrictService:
@@ -92,7 +105,10 @@ class DistrictService:
             if row is None:
                 continue
             record = self.renderer.render(renderable(row, self.contract, self.keyring))
-            listing.append(Dispatch(event.event_id, event.kind, event.case_id, event.created_at, record))
+            notice = notice_of(event.data) if event.kind == "urge" else None
+            listing.append(
+                Dispatch(event.event_id, event.kind, event.case_id, event.created_at, record, notice)
+            )
         return listing
 
     def acknowledge(self, district: str, event_id: str) -> str:

@@ -178,12 +178,15 @@ def deliver_outbox(
     return outbox.deliver(engine, keyring, spec, sink, limit=limit).summary()
 
 
-def supervise(*, engine: Engine, keyring: KeyRing) -> dict[str, int]:
-    """Flag the open cases past their deadline and urge their handlers (`casehub.workflow`)."""
-    from casehub.workflow import flag_overdue
+def supervise(
+    *, engine: Engine, keyring: KeyRing, clock: Callable[[], datetime] | None = None
+) -> dict[str, int]:
+    """Supervise the open cases near or past their deadline by the rule table: notices to their
+    handlers, grades raised, cases re-dispatched (`casehub.supervision`); counts only."""
+    from casehub import supervision
 
     require_current_schema(engine)
-    return flag_overdue(engine, keyring)
+    return supervision.supervise(engine, keyring, clock=clock or supervision.utcnow)
 
 
 def recluster(engine: Engine, *, since: datetime | None = None) -> dict[str, Any]:

@@ -85,7 +85,16 @@ HUB_OWNED = frozenset({"dispatched", "accepted", "processing", "completed", "ret
 """Statuses set by the hub's workflow; a channel's later version does not undo them."""
 ENDED = frozenset({"completed", "verified", "closed", "cancelled"})
 """Statuses with which a channel may end a case itself, dispatched or not."""
-WORKFLOW_FIELDS = ("status", "assigned_unit", "deadline_at", "time_limit_days", "result", "district_code")
+WORKFLOW_FIELDS = (
+    "status",
+    "assigned_unit",
+    "deadline_at",
+    "time_limit_days",
+    "result",
+    "district_code",
+    "grade",
+    "supervision",
+)
 CITY_MANAGEMENT = "城市管理"
 FUTURE_TOLERANCE = timedelta(minutes=5)
 URBAN_MGMT, DISTRICT = "urban_mgmt", "district"
@@ -188,10 +197,14 @@ def _after_dispatch(
     status = row.get("status")
     ended = status in ENDED and previous.get("status") != status
     keep = (
-        WORKFLOW_FIELDS if not ended else ("assigned_unit", "deadline_at", "time_limit_days", "district_code")
+        WORKFLOW_FIELDS
+        if not ended
+        else ("assigned_unit", "deadline_at", "time_limit_days", "district_code", "grade", "supervision")
     )
     for name in keep:
         row[name] = previous.get(name)
+    if previous.get("closed_at") is not None:
+        row["closed_at"] = previous["closed_at"]  # its handler's completion stays when it closed
     if not ended or previous.get("status") == "completed":
         return [], []
     target = dispatch_target(row, reference, rules)
@@ -509,6 +522,7 @@ class Workflow:
                 version=previous["version"] + 1,
                 status="completed",
                 result=parent["result"],
+                closed_at=previous.get("closed_at") or at,
                 updated_at=max(at, previous["updated_at"] + timedelta(milliseconds=1)),
             )
             changed = conn.execute(
@@ -517,6 +531,7 @@ class Workflow:
                 .values(
                     status=row["status"],
                     result=row["result"],
+                    closed_at=row["closed_at"],
                     updated_at=row["updated_at"],
                     version=row["version"],
                 )
@@ -574,6 +589,7 @@ class Workflow:
             row["status"] = NEXT_STATUS[action]
         if action == "complete":
             row["result"] = fields["result"]
+            row["closed_at"] = row.get("closed_at") or at
         elif action == "postpone":
             supervision = list(row.get("supervision") or [])
             if any(entry.get("kind") == "postponed" for entry in supervision):
@@ -585,18 +601,24 @@ class Workflow:
             local = deadline.astimezone(_SHANGHAI)
             row["deadline_at"] = datetime.combine(day, local.timetz()).astimezone(UTC)
             row["time_limit_days"] = int(row.get("time_limit_days") or 0) + int(fields["days"])
+            moved = {
+                "days": int(fields["days"]),
+                "deadline_from": _time(deadline),
+                "deadline_to": _time(row["deadline_at"]),
+                "approved": "once per case, up to 15 working days",
+            }
             row["supervision"] = [
                 *supervision,
                 {
                     "kind": "postponed",
                     "level": "city",
                     "note": f"延期 {int(fields['days'])} 个工作日 postponed by {actor.key}",
-                    "days": int(fields["days"]),
                     "at": iso(at),
                     "by": actor.key,
+                    **moved,
                 },
             ]
-            notes.append({"kind": "postponed", "days": int(fields["days"])})
+            notes.append({"kind": "postponed", **moved})
         elif action == "return":
             return self._return(row, actor, fields, at)
         elif action == "feedback":
@@ -745,103 +767,6 @@ class Workflow:
 
 OPEN = ("dispatched", "accepted", "processing")
 """Statuses in which a case's deadline still runs."""
-SUPERVISION_RUN = "supervision"
-
-
-def flag_overdue(
-    engine: Engine,
-    keyring: KeyRing,
-    *,
-    clock: Callable[[], datetime] = utcnow,
-    reference: Reference | None = None,
-    rules: Rules | None = None,
-) -> dict[str, int]:
-    """The overdue path (超期督办): every open case past its deadline, not flagged yet, gains a
-    supervision entry and a new version with its history, and its handler an `urge` event — in
-    one transaction per chunk. Run again, it flags nothing twice."""
-    reference = reference or load_reference()
-    rules = rules or load_rules()
-    now = clock()
-    flagged = urged = 0
-    with store_errors(), engine.begin() as conn:
-        rows = [
-            dict(row)
-            for row in conn.execute(
-                select(*_CASE_COLUMNS).where(Case.status.in_(OPEN), Case.deadline_at < now)
-            ).mappings()
-        ]
-        due = [r for r in rows if not any(e.get("kind") == "overdue" for e in (r.get("supervision") or []))]
-        if not due:
-            return {"overdue": 0, "urged": 0}
-        batch_id = str(uuid7())
-        conn.execute(
-            insert(Batch),
-            [
-                {
-                    "batch_id": batch_id,
-                    "channel": "hub",
-                    "run_id": SUPERVISION_RUN,
-                    "started_at": now,
-                    "finished_at": now,
-                    "received": 0,
-                    "duplicates": 0,
-                    "accepted": 0,
-                    "quarantined": 0,
-                    "superseded": 0,
-                    "warnings": [],
-                }
-            ],
-        )
-        events: list[outbox.NewEvent] = []
-        for previous in due:
-            row = dict(previous)
-            entry = {
-                "kind": "overdue",
-                "level": "city",
-                "note": "超期督办 past its deadline",
-                "at": iso(now),
-                "deadline_at": _time(previous["deadline_at"]),
-            }
-            row["supervision"] = [*(previous.get("supervision") or []), entry]
-            row["version"] = previous["version"] + 1
-            conn.execute(
-                update(Case)
-                .where(Case.case_id == row["case_id"], Case.version == previous["version"])
-                .values(supervision=row["supervision"], version=row["version"])
-            )
-            conn.execute(
-                insert(CaseHistory),
-                [
-                    {
-                        "case_id": row["case_id"],
-                        "version": row["version"],
-                        "raw_id": row["raw_id"],
-                        "batch_id": batch_id,
-                        "source_updated_at": row["updated_at"],
-                        "recorded_at": now,
-                        "changes": diff(previous, row),
-                        "events": [{"kind": "overdue", "deadline_at": entry["deadline_at"]}],
-                    }
-                ],
-            )
-            flagged += 1
-            target = dispatch_target(row, reference, rules)
-            if target is not None and wanted(target[0], "urge"):
-                events.append(
-                    outbox.NewEvent(
-                        partner=target[0],
-                        kind="urge",
-                        case_id=str(row["case_id"]),
-                        case_version=int(row["version"]),
-                        source_id=str(row["source_id"]),
-                        origin="hub",
-                        data={"deadline_at": entry["deadline_at"], "overdue_since": entry["deadline_at"]},
-                        target=target[1],
-                    )
-                )
-        urged = len(outbox.write(conn, keyring, events, now))
-    return {"overdue": flagged, "urged": urged}
-
 
 def _selected(case: Mapping[str, Any]) -> bool:
     """Whether the health commission's allow-list selects the case (health-related, or an

@@ -280,6 +280,8 @@ def pull_feedback(spec: Partner, context: dict[str, Any]) -> dict[str, Any]:
 
 
 def supervise_cases() -> dict[str, int]:
+    """Deadline supervision by the rule table, at the moment the task runs: supervision is about
+    now, whichever run it belongs to."""
     from casehub.jobs import supervise
     from casehub.store import connect
 

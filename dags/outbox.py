@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from _glue import CASES, DEFAULT_ARGS, deliver_events, supervise_cases
+from _glue import CASES, DEFAULT_ARGS, deliver_events
 from airflow.sdk import DAG, Asset, task
 
 from casehub.partners import Partner, notified
@@ -20,9 +20,8 @@ DOC = """\
 
 Every change a partner must hear about — a case dispatched to urban management, a handling
 result for the channel a case came from, a status callback to the community app — was written
-to the `outbox` table in the same transaction as the change. This DAG first flags the open
-cases past their deadline (`supervise`: a supervision entry, a new version, an `urge` event for
-the district handling it), then sends the due events, one task per partner:
+to the `outbox` table in the same transaction as the change — the supervision notices that
+`supervise_deadlines` writes among them. This DAG sends the due events, one task per partner:
 
 {partners}
 
@@ -72,10 +71,5 @@ with DAG(
     tags=["casehub", "outbox"],
 ) as deliver_outbox:
 
-    @task(task_id="supervise", inlets=[CASES])
-    def supervise() -> dict[str, int]:
-        return supervise_cases()
-
-    flagged = supervise()
     for _spec in _pushed:
-        flagged >> _deliverer(_spec)()
+        _deliverer(_spec)()

@@ -457,3 +457,34 @@ class ClusterSplit(Base):
     cluster_id: Mapped[str] = mapped_column(String(36))
     split_by: Mapped[str] = mapped_column(String(64))
     split_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class SupervisionNotice(Base):
+    """One supervision rule fired on a case (督办): who was told, at which level, and what followed.
+
+    A rule fires once per case and deadline: the unique key is (case, rule, deadline), so a
+    postponement (延期), which moves the deadline, lets the rules fire again against the new
+    one. `district_code`, `unit` and `grade` are the case's when the rule fired, as the reports
+    count them; `unit_to` is the unit a re-dispatch moved the case to. `event_id` is the notice
+    sent through the outbox (none when the handler hears no notices). Codes only.
+    """
+
+    __tablename__ = "supervision_notices"
+    __table_args__ = (
+        UniqueConstraint("case_id", "rule_id", "deadline_at", name="uq_supervision_notices_case_id"),
+        Index("ix_supervision_notices_noticed_at", "noticed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(String(36))
+    rule_id: Mapped[str] = mapped_column(String(64))
+    level: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(16))
+    deadline_at: Mapped[datetime] = mapped_column(Timestamp)
+    working_days: Mapped[int] = mapped_column(Integer)
+    district_code: Mapped[str] = mapped_column(String(6))
+    unit: Mapped[str | None] = mapped_column(String(200))
+    grade: Mapped[str] = mapped_column(String(1))
+    unit_to: Mapped[str | None] = mapped_column(String(200))
+    noticed_at: Mapped[datetime] = mapped_column(Timestamp)
+    event_id: Mapped[str | None] = mapped_column(String(36))

@@ -30,7 +30,7 @@ crosswalk lacks is filed under 其他 with a warning."""
 
 def test_dag_folder_imports_without_errors(dagbag) -> None:
     assert dagbag.import_errors == {}
-    others = ["dedup_recluster", "deliver_outbox", "quality_daily"]
+    others = ["dedup_recluster", "deliver_outbox", "quality_daily", "supervise_deadlines"]
     assert sorted(dagbag.dag_ids) == sorted([*DAG_IDS, *WEBHOOK_DAG_IDS, *PUSH_DAG_IDS, *others])
     assert PUSH_DAG_IDS == ["push_city_brain", "push_health_commission"]
 
@@ -112,7 +112,9 @@ def test_the_push_schedules_come_from_the_manifest(dagbag) -> None:
     assert schedules == {"city_brain": "0 * * * *", "health_commission": "*/15 * * * *"}
 
 
-@pytest.mark.parametrize("dag_file", ["ingest.py", "webhooks.py", "pushes.py", "outbox.py", "quality.py"])
+@pytest.mark.parametrize(
+    "dag_file", ["ingest.py", "webhooks.py", "pushes.py", "outbox.py", "quality.py", "supervision.py"]
+)
 def test_parsing_the_dag_file_loads_no_connector_store_or_quality_code(dag_file: str) -> None:
     probe = (
         f"import sys, runpy; runpy.run_path('dags/{dag_file}');"
@@ -247,7 +249,7 @@ def test_every_push_dag_delivers_through_its_connection_and_a_rerun_sends_nothin
         }
 
 
-def test_the_outbox_dag_supervises_then_delivers_each_partner_in_its_pool(dagbag) -> None:
+def test_the_outbox_dag_delivers_each_partner_in_its_pool(dagbag) -> None:
     dag = dagbag.get_dag("deliver_outbox")
     pushed = [spec for spec in notified() if spec.notified().pushed]
     assert {spec.code for spec in pushed} == {"hotline", "message_board", "urban_mgmt", "neighborhood_app"}
@@ -256,11 +258,28 @@ def test_the_outbox_dag_supervises_then_delivers_each_partner_in_its_pool(dagbag
     for spec in pushed:
         task = dag.get_task(f"deliver_{spec.code}")
         assert task.pool == spec.pool and task.owner == "casehub-data"
-        assert task.upstream_task_ids == {"supervise"}
+        assert task.upstream_task_ids == set()
         assert spec.connection in dag.doc_md
     assert "dead" in dag.doc_md and "casehub outbox replay" in dag.doc_md
     progress = dagbag.get_dag("ingest_urban_mgmt").get_task("progress")
     assert progress.upstream_task_ids == {"ingest"} and progress.downstream_task_ids == {"reconcile"}
+
+
+def test_one_dag_supervises_deadlines_by_the_rule_table(dagbag) -> None:
+    from airflow.sdk import RetryAction
+
+    from casehub.errors import StoreUnavailable, TransientError
+
+    dag = dagbag.get_dag("supervise_deadlines")
+    assert {"casehub", "supervision"} <= set(dag.tags) and dag.max_active_runs == 1 and dag.catchup is False
+    assert "schemas/reference/supervision.csv" in dag.doc_md and "挂牌督办" in dag.doc_md
+    [task] = dag.tasks
+    assert task.task_id == "supervise" and task.owner == "casehub-data" and task.retries >= 3
+    assert [asset.uri for asset in task.outlets] == ["x-casehub://store/cases"]
+    assert task.retry_policy.evaluate(TransientError("changed meanwhile"), 1, 5).action == RetryAction.RETRY
+    assert task.retry_policy.evaluate(StoreUnavailable("down"), 1, 5).action == RetryAction.RETRY
+    supervising = [d for d in dagbag.dags.values() if any(t.task_id == "supervise" for t in d.tasks)]
+    assert [d.dag_id for d in supervising] == ["supervise_deadlines"], "one place supervises"
 
 
 @pytest.mark.slow

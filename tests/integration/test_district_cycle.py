@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from casehub import credentials, outbox, workflow
+from casehub import credentials, outbox, supervision
 from casehub.crypto import KeyRing
 from casehub.gateway import create_app
 from casehub.pipeline import Pipeline
@@ -334,8 +334,12 @@ def test_an_overdue_case_is_urged_and_the_tardy_district_then_completes_it(
     district.run_once(gateway, issued, seed=SEED, shares=SHARES, var_dir=tmp_path, backoff=0.05)
     overdue = [o for o in misses(engine, orders) if o["LDSJ"] < local(datetime.now(UTC) - timedelta(days=7))]
     assert overdue and {cases(engine)[o["GDBH"]]["status"] for o in overdue} == {"accepted"}
-    flagged = workflow.flag_overdue(engine, ring)
-    assert flagged["urged"] >= len(overdue), flagged
+    # The notices alone (no re-dispatch), as a table without escalation would send them.
+    notify = supervision.SupervisionRules.of(
+        r for r in supervision.load_supervision_rules().rules if r.action == "notify"
+    )
+    flagged = supervision.supervise(engine, ring, table=notify)
+    assert flagged["events"] >= len(overdue), flagged
 
     summary = district.run_once(gateway, issued, seed=SEED, shares=SHARES, var_dir=tmp_path, backoff=0.05)
 

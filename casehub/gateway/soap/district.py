@@ -226,8 +226,27 @@ def dispatches(events: list[Dispatch]) -> etree._Element:
         )
         named = {pascal(field): value for field, value in event.case.items()}
         item.append(_element("Case", {name: named.get(name) for name in case_elements()}))
+        if event.notice is not None:
+            item.append(_notice(event.notice))
         holder.append(item)
     return response
+
+
+def _notice(notice: Mapping[str, Any]) -> etree._Element:
+    """An urge's `Notice`: its level, each rule and action repeated, the working days."""
+    node = _element("Notice", {"Level": notice.get("level"), "LevelName": notice.get("level_name")})
+    for rule in notice.get("rules") or []:
+        etree.SubElement(node, tag("Rule")).text = str(rule)
+    for action in notice.get("actions") or []:
+        etree.SubElement(node, tag("Action")).text = str(action)
+    for name, value in (
+        ("DeadlineAt", notice.get("deadline_at")),
+        ("WorkingDays", notice.get("working_days")),
+        ("RedispatchedTo", notice.get("redispatched_to")),
+    ):
+        if value is not None:
+            etree.SubElement(node, tag(name)).text = _text(value)
+    return node
 
 
 def acknowledged(event_id: str, state: str) -> etree._Element:
