@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
+from starlette.routing import Match, Route
 
 from casehub.errors import StoreError
 
@@ -66,17 +67,35 @@ def store_unavailable() -> Problem:
     return Problem(503, "store-unreachable", "Store unreachable", "the store did not answer; try again later")
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the request's path is served with (RFC 9110 §15.5.6: a 405 says which):
+    Starlette names only those of the first route of the path, and a path can have several (a
+    GET and a POST declared apart)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE and isinstance(route, Route):
+            methods |= route.methods or set()
+    return sorted(methods)
+
+
 def install(app: FastAPI) -> None:
-    """Answer every error of `app` as a problem, whichever layer raised it."""
+    """Answer every error of `app` as a problem, whichever layer raised it, and say so in its
+    OpenAPI (`document_validation_problems`)."""
+    document_validation_problems(app)
 
     @app.exception_handler(Problem)
     async def on_problem(_: Request, exc: Problem) -> JSONResponse:
         return exc.response()
 
     @app.exception_handler(HTTPException)
-    async def on_http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    async def on_http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
         slug = "not-found" if exc.status_code == 404 else f"http-{exc.status_code}"
-        return Problem(exc.status_code, slug, str(exc.detail), "no such resource or method here").response()
+        detail = "no such resource or method here"
+        return Problem(exc.status_code, slug, str(exc.detail), detail, headers=headers).response()
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -120,3 +139,32 @@ def documented(described: Mapping[int, str]) -> dict[int | str, dict[str, Any]]:
         status: {"description": description, "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}}
         for status, description in described.items()
     }
+
+
+VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
+"""The body FastAPI documents for its 422 by default, which the gateway never sends."""
+
+
+def document_validation_problems(app: FastAPI) -> None:
+    """Make `app`'s OpenAPI say what a refused parameter is answered with: FastAPI documents its
+    own 422 body (`HTTPValidationError`, application/json) for every route with parameters, but
+    the gateway answers a problem naming the places (`on_invalid`)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        problem = documented({422: "a path, query or header parameter out of its range (`detail` names it)"})
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.get("responses", {})
+                if "422" in responses and PROBLEM_JSON not in responses["422"].get("content", {}):
+                    responses["422"] = problem[422]
+        components = schema.get("components", {}).get("schemas", {})
+        for name in VALIDATION_SCHEMAS:
+            components.pop(name, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -151,31 +151,55 @@ async def receipt(
     return {"event_id": event_id, "state": state}
 
 
-@router.post(
-    "/cases/{case_id}/{action}",
-    summary="Act on a case dispatched to the district: accept, progress, complete, postpone, return",
-    responses=documented(
-        {
-            404: "no case of that id is dispatched to this district",
-            409: "the case's status does not allow the action, or the operation id was used for another",
-            413: "a body over 64 KiB",
-            415: "a body that is not application/json",
-            422: "a body that breaks the action's schema (each field named in `errors`)",
-        }
-    ),
+DISTRICT_ACTIONS = ("accept", "progress", "complete", "postpone", "return")
+"""What a district does to a case, each its own operation: its body is its own schema's."""
+
+
+def _action_body(action: str) -> dict[str, Any]:
+    """The OpenAPI request body of `action`: its schema in `schemas/district/actions.schema.json`."""
+    from casehub.workflow import ACTIONS_PATH
+
+    schema = orjson.loads(ACTIONS_PATH.read_bytes())["$defs"][action]
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _act_route(action: str) -> None:
+    @router.post(
+        f"/cases/{{case_id}}/{action}",
+        name=f"act_{action}",
+        summary=f"The district's {action} of a case dispatched to it",
+        responses=ACT_RESPONSES,
+        openapi_extra={"requestBody": _action_body(action)},
+    )
+    async def act(
+        request: Request,
+        district_code: District,
+        case_id: Annotated[str, Path(pattern=CASE_ID)],
+        caller: Caller,
+    ) -> dict[str, Any]:
+        """The body is `{"operation_id", "at", …}` with the action's fields
+        (`schemas/district/actions.schema.json`): accept `handler`?; progress `note`; complete
+        `result`; postpone `days` (1–15 working days, once) and `reason`; return `reason_code`,
+        `reason` and `suggested_district`?. The same `operation_id` again answers as the first
+        time did, with `duplicate: true`."""
+        return await _act(request, district_code, case_id, action, caller)
+
+
+ACT_RESPONSES = documented(
+    {
+        400: "a body that is not JSON",
+        404: "no case of that id is dispatched to this district",
+        409: "the case's status does not allow the action, or the operation id was used for another",
+        413: "a body over 64 KiB",
+        415: "a body that is not application/json",
+        422: "a body that breaks the action's schema (each field named in `errors`)",
+    }
 )
-async def act(
-    request: Request,
-    district_code: District,
-    case_id: Annotated[str, Path(pattern=CASE_ID)],
-    action: Annotated[str, Path(description="accept | progress | complete | postpone | return")],
-    caller: Caller,
+
+
+async def _act(
+    request: Request, district_code: str, case_id: str, action: str, caller: Credential
 ) -> dict[str, Any]:
-    """The body is `{"operation_id", "at", …}` with the action's fields
-    (`schemas/district/actions.schema.json`): accept `handler`?; progress `note`; complete
-    `result`; postpone `days` (1–15 working days, once) and `reason`; return `reason_code`,
-    `reason` and `suggested_district`?. The same `operation_id` again answers as the first
-    time did, with `duplicate: true`."""
     _scope(caller, "cases:write")
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "application/json":
@@ -194,10 +218,10 @@ async def act(
     service = _service(request)
     try:
         outcome = await run_in_threadpool(service.act, district_code, case_id, action, document)
-    except InvalidRecord as error:
-        if any(reason.code == "unknown_action" for reason in error.reasons):
-            raise Problem(404, "not-found", "Not found", f"no action {action!r}", field="/action") from None
-        raise _refused(error) from None
-    except (UnknownCase, ActionConflict) as error:
+    except (InvalidRecord, UnknownCase, ActionConflict) as error:
         raise _refused(error) from None
     return outcome.as_dict()
+
+
+for _action in DISTRICT_ACTIONS:
+    _act_route(_action)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import mimetypes
+import re
 from datetime import date, datetime
 from html import escape
 from pathlib import Path
@@ -21,6 +22,7 @@ from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BeforeValidator
 
 from casehub.errors import describe
 from casehub.gateway import render
@@ -48,6 +50,13 @@ def _answer(request: Request, data: Any, html: str | None) -> Response:
     if html is not None and wants_html(request):
         return _html(html)
     return JSONResponse(json.loads(json.dumps(data, default=_jsonable)))
+
+
+def _iso_day(value: Any) -> Any:
+    """A day as the OpenAPI says it is written (YYYY-MM-DD): pydantic would also take `0`."""
+    if isinstance(value, str) and not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        raise ValueError("a day is written YYYY-MM-DD")
+    return value
 
 
 def _jsonable(value: Any) -> Any:
@@ -105,7 +114,9 @@ def build(guard: Guard | None) -> APIRouter:
         channel: Annotated[str | None, Query(description="only this channel")] = None,
         days: Annotated[int, Query(ge=1, le=90, description="days up to `until`")] = 14,
         until: Annotated[
-            date | None, Query(description="the last day (default today, Asia/Shanghai)")
+            date | None,
+            BeforeValidator(_iso_day),
+            Query(description="the last day (default today, Asia/Shanghai)"),
         ] = None,
     ) -> Response:
         """Per channel and day, which rules the data broke and how often, the trend (rows breaking a
@@ -162,7 +173,11 @@ def build(guard: Guard | None) -> APIRouter:
         page saying how to build the site while `quality_daily` has not."""
         return _data_docs_index(request, viewer)
 
-    @router.get("/data-docs/{path:path}", summary="A file of the Data Docs site")
+    @router.get(
+        "/data-docs/{path:path}",
+        summary="A file of the Data Docs site",
+        responses=documented({404: "no such file in the Data Docs"}),
+    )
     def data_docs_file(request: Request, path: str, viewer: Viewer = admit) -> Response:
         """A page or asset of the site; nothing outside it. A page gets a local stylesheet and a
         way back to the list of results."""
