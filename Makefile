@@ -31,10 +31,19 @@ browser:
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 
+# The reports' PDFs are printed by WeasyPrint, which needs Pango and a font with Chinese glyphs; the
+# tests turn the PDFs into PNG pages with poppler's pdftoppm. Debian's packages, installed when missing.
+pdf:
+	@command -v pdftoppm >/dev/null && fc-list | grep -q "WenQuanYi Micro Hei" && ldconfig -p | grep -q libpangoft2 || { \
+	  echo "installing Debian's poppler-utils, Pango and fonts-wqy-microhei (the reports' PDFs need them)"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils libpango-1.0-0 \
+	    libpangoft2-1.0-0 fonts-wqy-microhei; }
+
 demo: venv
 	$(BIN)/casehub demo
 
-test: venv browser
+test: venv browser pdf
 	$(BIN)/python -m pytest
 
 test-fast: venv
@@ -45,6 +54,7 @@ bench: venv
 	$(BIN)/python benchmarks/bench_webhooks.py
 	$(BIN)/python benchmarks/bench_outbox.py
 	$(BIN)/python benchmarks/bench_quality.py
+	$(BIN)/python benchmarks/bench_reports.py
 	$(BIN)/python benchmarks/bench_dedup.py
 
 eval-dedup: venv

@@ -25,3 +25,9 @@ def data_docs_dir() -> Path:
     """Where `quality_daily`'s checkpoints build the Great Expectations Data Docs site
     (`index.html` at its root), served in the Airflow UI behind Airflow's login."""
     return var_dir() / "quality" / "data_docs"
+
+
+def reports_dir() -> Path:
+    """Where `report_monthly` and `report_weekly` write the efficiency reports (效能通报):
+    `<kind>/<period>/<scope>.html|csv|pdf|json`, served in the Airflow UI behind its login."""
+    return var_dir() / "reports"

@@ -386,3 +386,20 @@ def validate_quality(context: dict[str, Any]) -> dict[str, Any]:
     summary = quality_daily(connect(), keyring(), day)
     log.info("quality_daily: %s", json.dumps(summary))
     return summary
+
+
+def build_reports(kind: str, context: dict[str, Any]) -> dict[str, Any]:
+    """The efficiency reports of the period the run's `period` param names, else of the last
+    whole period before the run (`casehub.reports`), written under `var/reports/`."""
+    from casehub.jobs import require_current_schema
+    from casehub.paths import reports_dir
+    from casehub.reports import Period, build
+    from casehub.store import connect
+
+    asked = (context.get("params") or {}).get("period")
+    period = Period.parse(kind, str(asked)) if asked else Period.before(kind, run_until(context))
+    engine = connect()
+    require_current_schema(engine)
+    summary = build(engine, period, reports_dir())
+    log.info("report_%s: %s", kind, json.dumps(summary))
+    return summary

@@ -70,6 +70,5 @@ with DAG(
     default_args={**DEFAULT_ARGS, "retries": 2},
     tags=["casehub", "outbox"],
 ) as deliver_outbox:
-
     for _spec in _pushed:
         _deliverer(_spec)()

@@ -4,20 +4,21 @@ The gateway is mounted at `/casehub` (beside Airflow's own `/api/v2`). Airflow d
 authenticate plugin apps, so each part of it is guarded on its own:
 
 - the pages for people, `/casehub/pages/…` — Data Docs, the quality summary, the quarantine
-  with replay, store stats — let in whoever Airflow's auth manager lets in: the UI's session
-  cookie (`_token`) or an Airflow API token (`Authorization: Bearer`, from `POST /auth/token`),
-  checked by Airflow's own `get_user`; then the user must be allowed the custom view `casehub`
-  (`is_authorized_custom_view`), and to replay, to change DAG runs (`is_authorized_dag` PUT on
-  runs: SimpleAuthManager's `user` role and above). Anything else is 401 or 403 with nothing of
-  the store in it. A browser's replay form carries a token derived from its session cookie.
+  with replay, store stats, the efficiency reports — let in whoever Airflow's auth manager
+  lets in: the UI's session cookie (`_token`) or an Airflow API token (`Authorization:
+  Bearer`, from `POST /auth/token`), checked by Airflow's own `get_user`; then the user must
+  be allowed the custom view `casehub` (`is_authorized_custom_view`), and to replay, to change
+  DAG runs (`is_authorized_dag` PUT on runs: SimpleAuthManager's `user` role and above).
+  Anything else is 401 or 403 with nothing of the store in it. A browser's replay form carries
+  a token derived from its session cookie.
 - the JSON read routes for machine clients (`/casehub/stats`, `/casehub/quarantine`,
   `/casehub/cases/{case_id}`) keep the gateway's bearer token (`CASEHUB_GATEWAY_TOKEN`); without
   one they answer 503;
 - webhooks (`/casehub/webhooks/{partner}`) are checked by their Standard Webhooks signatures.
 
 The menu: Browse → "casehub: Data Docs", "casehub: quality", "casehub: quarantine",
-"casehub: store stats", each shown inside the UI (an external view with a `url_route`, which
-the UI frames under `/plugin/<url_route>`).
+"casehub: store stats", "casehub: reports", each shown inside the UI (an external view with a
+`url_route`, which the UI frames under `/plugin/<url_route>`).
 
 Every Airflow process loads plugins, not only the API server, so this module imports no more
 than the plugin base, FastAPI and the gateway package; building the app touches neither the
@@ -90,6 +91,8 @@ MENU_LINKS: list[dict[str, Any]] = [
     _page("quarantine", "quarantine", "casehub-quarantine"),
     # for data engineers: what landed, where it stands, whether the store reconciles
     _page("store stats", "stats", "casehub-stats"),
+    # for the city and the districts: the monthly and weekly efficiency reports (效能通报)
+    _page("reports", "reports", "casehub-reports"),
 ]
 
 

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from casehub.gateway import problems
 from casehub.gateway.context import TOKEN_ENV, Context
-from casehub.gateway.routers import district_soap, districts, health, pages, read, webhooks
+from casehub.gateway.routers import district_soap, districts, health, pages, read, reports, webhooks
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -38,8 +38,9 @@ network.
 - **webhooks** — pushing partners (the community app) deliver signed webhooks (Standard
   Webhooks). A delivery is acknowledged only once it is committed, sealed, to the hub's inbox.
 - **pages** — the pages for people under `/pages/` (Data Docs, quality, quarantine with replay,
-  store stats): HTML for a browser, JSON for a client, behind the login of the host that mounts
-  the gateway (Airflow's, through the plugin); served without one they answer 403.
+  store stats, the efficiency reports with their CSV and PDF): HTML for a browser, JSON for a
+  client, behind the login of the host that mounts the gateway (Airflow's, through the plugin);
+  served without one they answer 403.
 - **district** — the district standard interface (区级平台标准接口): a district platform lists
   the cases dispatched to it and accepts, handles, completes, postpones or returns them, with
   its own API key (`Authorization: Bearer cdk_…`). The same interface is served over SOAP at
@@ -82,6 +83,7 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(pages.build(guard))
+    app.include_router(reports.build(guard))
     return app
 
 

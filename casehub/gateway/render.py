@@ -19,11 +19,12 @@ PAGES = (
     ("quality", "Quality"),
     ("quarantine", "Quarantine"),
     ("stats", "Store stats"),
+    ("reports", "Reports"),
 )
 
 STYLE = """
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI","Noto Sans CJK SC",sans-serif;margin:0;color:#1b1f24;
-background:#fff}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI","Noto Sans CJK SC","WenQuanYi Micro Hei",sans-serif;
+margin:0;color:#1b1f24;background:#fff}
 header{display:flex;gap:1.2em;align-items:baseline;padding:.7em 1.2em;border-bottom:1px solid #d0d7de;
 background:#f6f8fa}
 header b{font-size:15px}header a{color:#0b5cad;text-decoration:none}

@@ -25,6 +25,11 @@ ROOT = Path(__file__).resolve().parents[2]
             r"(?s)^sqlite\s+intake dedup\s+3000\s+[\d.]+\s+[\d.]+.*^sqlite\s+re-cluster\s+3000\s+[\d.]+",
         ),
         (
+            "bench_reports.py",
+            ["--cases", "300", "--open", "500"],
+            r"(?s)^sqlite\s+reports \(month\)\s+300\s+[\d.]+\s+[\d.]+.*^sqlite\s+supervise rerun\s+\d+\s+[\d.]+",
+        ),
+        (
             "bench_outbox.py",
             ["--events", "60", "--records", "300"],
             r"(?s)^sqlite\s+outbox deliver\s+60\s+[\d,]+.*^sqlite\s+300\s+\d+\s+[\d,]+",

@@ -30,7 +30,14 @@ crosswalk lacks is filed under 其他 with a warning."""
 
 def test_dag_folder_imports_without_errors(dagbag) -> None:
     assert dagbag.import_errors == {}
-    others = ["dedup_recluster", "deliver_outbox", "quality_daily", "supervise_deadlines"]
+    others = [
+        "dedup_recluster",
+        "deliver_outbox",
+        "quality_daily",
+        "report_monthly",
+        "report_weekly",
+        "supervise_deadlines",
+    ]
     assert sorted(dagbag.dag_ids) == sorted([*DAG_IDS, *WEBHOOK_DAG_IDS, *PUSH_DAG_IDS, *others])
     assert PUSH_DAG_IDS == ["push_city_brain", "push_health_commission"]
 
@@ -113,7 +120,8 @@ def test_the_push_schedules_come_from_the_manifest(dagbag) -> None:
 
 
 @pytest.mark.parametrize(
-    "dag_file", ["ingest.py", "webhooks.py", "pushes.py", "outbox.py", "quality.py", "supervision.py"]
+    "dag_file",
+    ["ingest.py", "webhooks.py", "pushes.py", "outbox.py", "quality.py", "supervision.py", "reports.py"],
 )
 def test_parsing_the_dag_file_loads_no_connector_store_or_quality_code(dag_file: str) -> None:
     probe = (
@@ -280,6 +288,18 @@ def test_one_dag_supervises_deadlines_by_the_rule_table(dagbag) -> None:
     assert task.retry_policy.evaluate(StoreUnavailable("down"), 1, 5).action == RetryAction.RETRY
     supervising = [d for d in dagbag.dags.values() if any(t.task_id == "supervise" for t in d.tasks)]
     assert [d.dag_id for d in supervising] == ["supervise_deadlines"], "one place supervises"
+
+
+@pytest.mark.parametrize(("kind", "cron"), [("monthly", "0 2 1 * *"), ("weekly", "0 2 * * 1")])
+def test_the_report_dags_write_the_last_whole_period_in_city_time(dagbag, kind: str, cron: str) -> None:
+    dag = dagbag.get_dag(f"report_{kind}")
+    assert {"casehub", "reports"} <= set(dag.tags) and dag.max_active_runs == 1 and dag.catchup is False
+    assert dag.timetable.summary == cron and str(dag.timetable._timezone.name) == "Asia/Shanghai"
+    assert "docs/reports.md" in dag.doc_md and f"var/reports/{kind}/" in dag.doc_md
+    assert "period" in dag.params
+    [task] = dag.tasks
+    assert task.task_id == "report" and task.owner == "casehub-data" and task.retries >= 3
+    assert [asset.uri for asset in task.outlets] == ["x-casehub://files/reports"]
 
 
 @pytest.mark.slow

@@ -103,6 +103,7 @@ def test_menu_links_are_pages_the_airflow_ui_frames(plugin: ModuleType) -> None:
         "casehub: quality",
         "casehub: quarantine",
         "casehub: store stats",
+        "casehub: reports",
     }
     [mounted] = plugin.CasehubPlugin.fastapi_apps
     served = {route.path for route in mounted["app"].routes}

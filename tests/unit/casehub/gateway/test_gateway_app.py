@@ -54,6 +54,8 @@ def test_openapi_is_served_and_the_interactive_docs_are_not(sqlite_engine: Engin
         "/soap/district",
         "/pages/stats", "/pages/quality", "/pages/quarantine", "/pages/quarantine/replay",
         "/pages/data-docs/", "/pages/data-docs/{path}",
+        "/pages/reports", "/pages/reports/{kind}/{period}", "/pages/reports/{kind}/{period}/{scope}",
+        "/pages/reports/{kind}/{period}/{scope}/{fmt}",
     }
     for path, operations in spec["paths"].items():
         for operation in operations.values():
