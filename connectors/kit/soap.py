@@ -30,6 +30,7 @@ elements as dicts and lists of the same.
 
 from __future__ import annotations
 
+import re
 from abc import abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
@@ -38,6 +39,7 @@ from urllib.parse import urlparse
 
 import requests
 import zeep
+from lxml import etree
 from zeep.exceptions import Error as ZeepError
 from zeep.exceptions import Fault, TransportError, XMLParseError
 from zeep.helpers import serialize_object
@@ -78,9 +80,19 @@ def plain(value: Any) -> Any:
     return value if isinstance(value, str) else str(value)
 
 
+CODE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
+"""What a faultcode's local name or a partner's detail code looks like; anything else a partner
+put there is not repeated (it could be any text, a resident's phone number among it)."""
+
+
 def _local_name(code: str | None) -> str:
     """`wsse:FailedAuthentication` → `FailedAuthentication`; prefixes vary between servers."""
-    return (code or "").rpartition(":")[2]
+    return _code((code or "").rpartition(":")[2]) or "(unreadable faultcode)"
+
+
+def _code(text: str) -> str | None:
+    """`text` as a code, if it is one."""
+    return text if CODE.fullmatch(text) else None
 
 
 class BoundedTransport(zeep.Transport):
@@ -298,11 +310,11 @@ class SoapSource(PagedSource):
 
     def _detail_code(self, fault: Fault) -> str | None:
         """The partner's own reason for the fault, from the element `detail_element` of its detail."""
-        if fault.detail is None or self.detail_element is None:
-            return None
+        if not isinstance(fault.detail, etree._Element) or self.detail_element is None:
+            return None  # zeep hands a reply without a Fault element on as bytes
         for element in fault.detail.iter():
             if isinstance(element.tag, str) and element.tag.rpartition("}")[2] == self.detail_element:
-                return str(element.text or "").strip() or None
+                return _code(str(element.text or "").strip())
         return None
 
 
