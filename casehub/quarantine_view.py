@@ -1,7 +1,7 @@
 """The quarantine as people work it: entries filtered by channel and reason, and replay after a fix.
 
 A reason names the field and the rule, never the value (`casehub/reasons.py`); what is shown
-is still passed through `casehub.masking.mask_digits`, so a message that ever quoted a phone or
+is still passed through `casehub.masking.mask_free_text`, so a message that ever quoted a phone or
 an ID number would leave masked. An entry's `history` holds one `{at, action, outcome, reasons}`
 step per replay, written by the pipeline.
 
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, func, select
 
-from casehub.masking import mask_digits
+from casehub.masking import mask_free_text
 from casehub.store.models import Quarantine
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ def _entry(row: Any) -> Entry:
         {
             "code": str(r.get("code", "")),
             "field": str(r.get("field", "")),
-            "message": mask_digits(str(r.get("message", ""))),
+            "message": mask_free_text(str(r.get("message", ""))),
         }
         for r in row.reasons or []
     )

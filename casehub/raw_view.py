@@ -5,8 +5,8 @@ show` opens it so a quality officer can see what the partner sent. Each connecto
 names its partner's personal fields by kind (`personal_fields`: name, phone, id_number,
 address); those are masked with `casehub.masking`'s rules. Free text (a title, a description, a
 handling note) can hold personal data too, so in every other value the record's own personal
-values, and anything shaped like a mobile or landline number, a resident ID or a house number,
-are masked as well. A mapper that names no personal fields has every value masked.
+values, every phone number and resident ID (`casehub.masking.mask_free_text`) and every house
+number are masked as well. A mapper that names no personal fields has every value masked.
 """
 
 from __future__ import annotations
@@ -15,14 +15,11 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from casehub.masking import mask_id_number, mask_name, mask_phone
+from casehub.masking import mask_free_text, mask_id_number, mask_name, mask_phone
 from casehub.normalize import phone, resident_id
 
 HIDDEN = "****"
 
-_MOBILE = re.compile(r"(?<![0-9A-Za-z])(?:\+?86[ -]?|0086[ -]?)?1[3-9]\d(?:[ -]?\d){8}(?![0-9A-Za-z])")
-_LANDLINE = re.compile(r"(?<![0-9A-Za-z])(0\d{2,3})[ -]?\d{7,8}(?![0-9A-Za-z])")
-_RESIDENT_ID = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
 _HOUSE_NUMBER = re.compile(r"\d+(?=号|栋|幢|单元|室|楼|层|弄)")
 _ADMINISTRATIVE = re.compile(r"^(?:\D*?(?:省|市|区|县|街道|镇|乡))+")
 """The leading districts, streets and towns of an address: what stays readable of it."""
@@ -70,10 +67,7 @@ def _scrub(text: str, own: Mapping[str, str]) -> str:
     """Free text with the record's own personal values and anything shaped like one masked."""
     for value in sorted(own, key=len, reverse=True):
         text = text.replace(value, own[value])
-    text = _RESIDENT_ID.sub(lambda m: mask_id_number(m.group()) or "", text)
-    text = _MOBILE.sub(lambda m: _mask_phone(m.group()), text)
-    text = _LANDLINE.sub(lambda m: m.group(1) + HIDDEN, text)
-    return _HOUSE_NUMBER.sub("*", text)
+    return _HOUSE_NUMBER.sub("*", mask_free_text(text))
 
 
 def _own_values(raw: Mapping[str, Any], personal: Mapping[str, str]) -> dict[str, str]:
