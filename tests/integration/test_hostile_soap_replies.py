@@ -5,8 +5,10 @@ server, parameter entities, an external DTD, XInclude, billion laughs, quadratic
 
 Each reply is refused in under a second by an error of the tree that names its defect
 (`ContractError`: asking again returns the same, so it is asked once); nothing reaches the
-canary and no file content comes back. An ingest worker in a process of its own
-(`tests/hostile_worker.py`) pulls each one, and its peak memory above what it held stays
+canary and no file content comes back; the same holds for the hub's own calls to them (a handling
+result, a transfer), whose hostile answer is a permanent failure of that event (its answer is
+capped at 64 KiB, so the big documents are refused for their size). An ingest worker in a
+process of its own (`tests/hostile_worker.py`) pulls each one, and its peak memory above what it held stays
 bounded by a few times the reply cap; it goes on pulling good pages afterwards. An ingest run on
 a store fails without landing anything or moving the cursor, and the next run lands the window.
 The time and peak memory of each payload are printed.
@@ -16,11 +18,12 @@ from __future__ import annotations
 
 import http.server
 import json
+import re
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -30,10 +33,13 @@ from sqlalchemy import Engine, func, select
 from casehub.crypto import KeyRing
 from casehub.errors import ContractError
 from casehub.pipeline import Pipeline
+from casehub.ports import OutboundEvent
 from casehub.store import RawRecord
+from connectors import hotline, urban_mgmt
 from connectors.hotline import MAPPER as HOTLINE
 from connectors.hotline.client import HotlineSource
 from connectors.kit import MAX_REPLY_BYTES, Endpoint, RetryPolicy
+from connectors.kit.sink import Destination
 from connectors.urban_mgmt import MAPPER as URBAN
 from connectors.urban_mgmt.client import UrbanMgmtSource
 from simulators import testing
@@ -66,6 +72,8 @@ PAYLOADS: list[tuple[str, str, str]] = [
     ("truncated", "", "not well-formed XML"),
 ]
 """(document, what it refers to, what the error must say)."""
+OVER_A_RECEIPT = frozenset({"quadratic_blowup", "deep_nesting", "huge_text"})
+"""The documents larger than an answer to one call may be (MAX_RECEIPT_BYTES, 64 KiB)."""
 IDS = [f"{document}-{target}" if target else document for document, target, _ in PAYLOADS]
 
 
@@ -236,3 +244,73 @@ def test_an_ingest_run_on_a_hostile_reply_lands_nothing_and_the_next_run_lands_t
     result = _run(sqlite_engine, keyring, simulator)
     assert result.received >= RECORDS
     assert pipeline.cursor() is not None
+
+
+def _event(simulator: testing.RunningSimulator) -> OutboundEvent:
+    """A handling result for the hotline's first order, or a transfer into urban management."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    common = {
+        "event_id": "0195a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+        "case_id": "5f0c3e0a-1d2b-5c3d-9e4f-0a1b2c3d4e5f",
+        "case_version": 2,
+        "target": None,
+        "created_at": now,
+    }
+    if simulator.partner == "hotline":
+        data = {
+            "status": "completed",
+            "result": "路灯已修复。",
+            "unit": "江岸区城市管理执法局",
+            "unit_code": "420102-CG",
+            "completed_at": now.isoformat(),
+        }
+        return OutboundEvent(
+            partner="hotline", kind="result", source_id=sorted(simulator.truth())[0], data=data, **common
+        )
+    data = {
+        "title": "暴露垃圾未清运",
+        "content": "路边有暴露垃圾。",
+        "category": "020001",
+        "category_name": "暴露垃圾",
+        "address": "江岸区解放大道",
+        "district_code": "420102",
+        "street_code": None,
+        "community_code": None,
+        "grid_code": None,
+        "lng": 114.3,
+        "lat": 30.6,
+        "reported_at": "2025-03-09T10:00:00+08:00",
+        "deadline_at": "2025-03-12T18:00:00+08:00",
+        "urgency": "normal",
+    }
+    return OutboundEvent(
+        partner="urban_mgmt", kind="transfer", source_id="WH20250303000123", data=data, **common
+    )
+
+
+@pytest.mark.parametrize("partner", ["hotline", "urban_mgmt"])
+def test_a_hostile_answer_to_the_hubs_own_call_fails_that_event_for_good(
+    partners: dict[str, testing.RunningSimulator],
+    canary: tuple[str, list[str]],
+    secret_file: Path,
+    partner: str,
+) -> None:
+    simulator = partners[partner]
+    url, hits = canary
+    _, path, secret = SERVICES[partner]
+    event = _event(simulator)
+    connector = hotline if partner == "hotline" else urban_mgmt
+    with connector.build_event_sink(
+        Destination(url=simulator.url + path, login="casehub", secret=secret)
+    ) as sink:
+        for document, kind, cause in PAYLOADS:
+            simulator.faults(
+                "hostile_xml", document=document, target=_target(kind, url, secret_file, document)
+            )
+            expected = "larger than the limit of 65536 bytes" if document in OVER_A_RECEIPT else cause
+            with pytest.raises(ContractError, match=re.escape(expected)):
+                sink.send(event)
+        assert simulator.effects() == {} and hits == []
+        assert sink.send(event).duplicate is False
+    assert simulator.effects() == {event.event_id: 1}
+    simulator.reset()
