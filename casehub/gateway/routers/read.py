@@ -1,5 +1,10 @@
 """Reading the store for people and tools: statistics, the open quarantine, one case with its
-reporter masked. Every route needs the gateway's bearer token."""
+reporter masked. Every route needs the gateway's bearer token.
+
+A case's free text — title, content, address, handling result — is where residents write their
+phone and ID numbers, so those leave masked too (`casehub.masking.mask_free_text`); the address
+keeps its house number, which a tool reading a case may need to place it.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from sqlalchemy import select
 from casehub.gateway.auth import require_token
 from casehub.gateway.context import Context, context_of
 from casehub.gateway.problems import Problem, documented
-from casehub.masking import mask_name, mask_phone
+from casehub.masking import mask_free_text, mask_name, mask_phone
 
 if TYPE_CHECKING:
     from sqlalchemy import RowMapping
@@ -20,6 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("casehub.gateway")
 
 HIDDEN_COLUMNS = ("pii_key_id", "reporter_phone_index", "reporter_fingerprint")
+FREE_TEXT_COLUMNS = ("title", "content", "address", "result")
 QUARANTINE_COLUMNS = (
     "id", "channel", "source_id", "source_updated_at", "quarantined_at", "attempts", "reasons",
 )
@@ -74,7 +80,8 @@ def quarantine(
     summary="One case, reporter masked",
     description="The stored case as the unified schema has it. The reporter's name and phone are "
     "decrypted in memory and leave masked (张*, +86138****8000); without a key ring they are null. "
-    "The resident ID number is never shown.",
+    "The resident ID number is never shown. Phone and ID numbers in the title, content, address and "
+    "result are masked the same way (138****8000, 420102***********0).",
     responses=documented({404: "no case with this id"}),
 )
 def case(
@@ -88,6 +95,9 @@ def case(
     if row is None:
         raise Problem(404, "case-not-found", "Case not found", "no case with this id")
     shown = {k: v for k, v in row.items() if not k.startswith("reporter_") and k not in HIDDEN_COLUMNS}
+    for column in FREE_TEXT_COLUMNS:
+        if isinstance(shown.get(column), str):
+            shown[column] = mask_free_text(shown[column])
     return {**shown, "reporter": _reporter(context, row)}
 
 

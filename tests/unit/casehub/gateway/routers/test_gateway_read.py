@@ -159,3 +159,25 @@ def test_quarantine_lists_open_entries_and_their_reasons(client: TestClient, sto
 def test_a_malformed_query_is_a_problem_that_does_not_echo_it(client: TestClient) -> None:
     body = assert_problem(client.get("/quarantine?limit=13800138000x", headers=AUTH), 422)
     assert "13800138000" not in str(body)
+
+
+def test_numbers_written_into_a_cases_text_are_masked_when_it_is_read(
+    client: TestClient, sqlite_engine: Engine, keyring: KeyRing
+) -> None:
+    """Residents write their numbers into the title, content and address; a read shows the case's
+    words and places, never one of those numbers whole."""
+    order = work_order(
+        GDBH="WH20261120000007",
+        BT="请回电13912345678",
+        SQNR="我的电话是139 1234 5678，身份证４２０１０２１９９０１２３１５６７８，家里座机027-85123456。",
+        FSDZ="江岸区解放大道1000号，电话13912345678",
+    )
+    assert Pipeline(sqlite_engine, MAPPER, keyring).ingest([order]).accepted == 1
+    response = client.get(f"/cases/{case_id('hotline', order['GDBH'])}", headers=AUTH)
+    assert response.status_code == 200
+    case = response.json()
+    assert case["title"] == "请回电139****5678"
+    assert case["content"] == "我的电话是139****5678，身份证420102***********8，家里座机027****3456。"
+    assert case["address"] == "江岸区解放大道1000号，电话139****5678"
+    for whole in ("13912345678", "1234 5678", "19901231", "１９９０１２３１", "85123456"):
+        assert whole not in response.text
