@@ -9,9 +9,16 @@ recipient receives, and carries under `x-recipient`:
 - `purpose`: why the recipient receives the data, written into every provision-log entry;
 - `selection`: which cases it receives — `{"all": true}`, or the cases flagged
   `health_related` and those whose title or content holds one of the `keywords` (a CSV beside
-  the schema).
+  the schema);
+- `free_text`: for each free-text field it receives (title, content, result), the form:
+  `clear` as the resident wrote it, or `masked` — every phone and ID number in it masked
+  (`casehub.masking.mask_free_text`);
+- `address`: when it receives the `address`, its `precision`: `exact` as given, or `street`,
+  cut to its road and street with no house number (`casehub.masking.street_level`).
 
-Checking a record names the field and the rule it breaks, never the value.
+Checking a record names the field and the rule it breaks, never the value; a record whose
+masked text still shows a number whole, or whose street-level address points at a door,
+breaks its contract as a schema violation would.
 """
 
 from __future__ import annotations
@@ -26,10 +33,15 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 
 from casehub.errors import ConfigurationError
+from casehub.masking import mask_free_text, street_level
 from casehub.paths import SCHEMAS_DIR
 
 RECIPIENTS_DIR = SCHEMAS_DIR / "recipients"
 PERSONAL_FIELDS = ("name", "phone", "id_number")
+FREE_TEXT_FIELDS = ("title", "content", "result")
+"""The case's free text: what residents and handlers write, and so where their numbers are."""
+TEXT_FORMS = ("clear", "masked")
+PRECISIONS = ("exact", "street")
 
 
 @dataclass(frozen=True)
@@ -44,14 +56,41 @@ class Recipient:
     health_related: bool
     keywords: tuple[str, ...]
     schema: Mapping[str, Any] = field(repr=False)
+    free_text: Mapping[str, str] = field(default_factory=dict)
+    address_precision: str | None = None
+
+    def text(self, name: str, value: str | None) -> str | None:
+        """The free-text field `name` in the form the recipient receives it."""
+        if value is None or self.free_text[name] == "clear":
+            return value
+        return mask_free_text(value)
+
+    def address(self, value: str | None) -> str | None:
+        """The case's address at the precision the recipient receives it."""
+        if value is None or self.address_precision == "exact":
+            return value
+        return street_level(value)
 
     def problems(self, record: Mapping[str, Any]) -> list[str]:
-        """`/field: rule` for every way `record` breaks the schema; empty when it conforms."""
+        """`/field: rule` for every way `record` breaks the schema or the forms of `x-recipient`;
+        empty when it conforms."""
         found = _validator(self.code).iter_errors(record)
-        return sorted(
+        broken = [
             "/" + "/".join(str(part) for part in error.absolute_path) + f": {error.validator}"
             for error in found
-        )
+        ]
+        for name, form in self.free_text.items():
+            value = record.get(name)
+            if form == "masked" and isinstance(value, str) and mask_free_text(value) != value:
+                broken.append(f"/{name}: x-recipient.free_text")
+        address = record.get("address")
+        if (
+            self.address_precision == "street"
+            and isinstance(address, str)
+            and street_level(address) != address
+        ):
+            broken.append("/address: x-recipient.address")
+        return sorted(broken)
 
 
 @cache
@@ -93,6 +132,19 @@ def load_recipient(code: str) -> Recipient:
     personal = tuple(meta.get("personal") or ())
     if not set(personal) <= set(PERSONAL_FIELDS):
         raise ConfigurationError(f"{path.name}: personal may name only {', '.join(PERSONAL_FIELDS)}")
+    free_text = dict(meta.get("free_text") or {})
+    if set(free_text) != set(fields) & set(FREE_TEXT_FIELDS) or not set(free_text.values()) <= set(
+        TEXT_FORMS
+    ):
+        raise ConfigurationError(
+            f"{path.name}: free_text must give each free-text field it lists the form "
+            f"{' or '.join(TEXT_FORMS)}"
+        )
+    precision = (meta.get("address") or {}).get("precision")
+    if ("address" in fields) != (precision is not None) or precision not in (None, *PRECISIONS):
+        raise ConfigurationError(
+            f"{path.name}: an address in the allow-list needs address.precision, {' or '.join(PRECISIONS)}"
+        )
     Draft202012Validator.check_schema(schema)
     selection = meta.get("selection") or {}
     words = keywords(selection["keywords"]) if selection.get("keywords") else ()
@@ -105,4 +157,6 @@ def load_recipient(code: str) -> Recipient:
         health_related=selection.get("health_related") is True,
         keywords=words,
         schema=schema,
+        free_text=free_text,
+        address_precision=precision,
     )

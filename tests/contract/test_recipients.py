@@ -2,7 +2,9 @@
 
 Every record a renderer builds is checked against its recipient's schema; the city brain's is
 shown, over generated cases, never to carry a personal value; the health commission's carries
-a masked call-back phone and never an ID number.
+a masked call-back phone, its text with every number masked, the address at street level and
+never an ID number; a district gets the text and the address as the resident gave them, which
+its allow-list says in so many words.
 """
 
 from __future__ import annotations
@@ -16,12 +18,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
+from casehub.masking import mask_free_text, street_level
 from casehub.partners import delivered, load_connector
-from casehub.recipients import RECIPIENTS_DIR, load_recipient
+from casehub.recipients import FREE_TEXT_FIELDS, RECIPIENTS_DIR, load_recipient
 from connectors.city_brain import RENDERER as CITY_BRAIN
+from connectors.district import RENDERER as DISTRICT
 from connectors.health_commission import RENDERER as HEALTH_COMMISSION
 
 RECIPIENTS = [spec.recipient for spec in delivered()]
+RENDERERS = {"city_brain": CITY_BRAIN, "health_commission": HEALTH_COMMISSION, "district": DISTRICT}
+"""Every allow-list and the renderer that builds its records: the scheduled feeds and the
+district platforms' dispatches."""
 NEVER_TO_THE_CITY_BRAIN = {
     "reporter_name",
     "reporter_phone",
@@ -121,7 +128,25 @@ def test_the_health_commission_may_get_a_phone_but_never_a_name_or_an_id_number(
     assert health.personal == ("phone",)
     assert health.health_related and not health.everything
     assert {"疫情", "发热", "传染"} <= set(health.keywords)
-    assert not {"reporter_name", "reporter_id_number", "id_number", "address"} & set(health.fields)
+    assert not {"reporter_name", "reporter_id_number", "id_number"} & set(health.fields)
+    assert health.free_text == {"title": "masked", "content": "masked"}
+    assert health.address_precision == "street"
+
+
+def test_a_district_gets_the_text_and_the_address_as_given_and_its_allow_list_says_so() -> None:
+    district = load_recipient("district")
+    assert district.personal == ("name", "phone")
+    assert district.free_text == {"title": "clear", "content": "clear"}
+    assert district.address_precision == "exact"
+
+
+@pytest.mark.parametrize("code", sorted(RENDERERS))
+def test_every_allow_list_states_the_form_of_each_free_text_field_and_of_the_address(code: str) -> None:
+    meta = json.loads((RECIPIENTS_DIR / f"{code}.json").read_text(encoding="utf-8"))["x-recipient"]
+    recipient = load_recipient(code)
+    assert set(meta.get("free_text") or {}) == set(recipient.fields) & set(FREE_TEXT_FIELDS)
+    assert ("address" in recipient.fields) == ("address" in meta)
+    assert recipient.address_precision == (meta.get("address") or {}).get("precision")
 
 
 def test_the_city_brain_record_of_a_case() -> None:
@@ -151,14 +176,23 @@ def test_the_city_brain_record_of_a_case() -> None:
 
 
 def test_the_health_commission_record_of_a_case() -> None:
-    row = case_row(content="我电话13912345678，身份证420102199001011234，全家发热。")
+    row = case_row(content="我电话13912345678，身份证420102199001011234，座机027-85123456，全家发热。")
     record = HEALTH_COMMISSION.render(row)
     assert load_recipient("health_commission").problems(record) == []
     assert record["contact_phone"] == "+86138****8000"
-    assert record["content"] == "我电话139****5678，身份证[证件号已隐去]，全家发热。"
+    assert record["content"] == "我电话139****5678，身份证420102***********4，座机027****3456，全家发热。"
     assert record["matched_keywords"] == ["发热", "咳嗽"]
     assert record["title"] == "小区有人发热咳嗽"
+    assert record["address"] == "江岸区解放大道"
     assert set(record) == set(load_recipient("health_commission").fields)
+
+
+def test_the_district_record_of_a_case_keeps_what_the_resident_wrote() -> None:
+    content = "我电话13912345678，家住3栋502室。"
+    record = DISTRICT.render(case_row(content=content))
+    assert load_recipient("district").problems(record) == []
+    assert (record["content"], record["address"]) == (content, "江岸区解放大道1000号3栋502室")
+    assert (record["reporter_name"], record["reporter_phone"]) == ("张明", "+8613800138000")
 
 
 def test_a_record_that_breaks_its_schema_names_the_field_never_the_value() -> None:
@@ -168,6 +202,23 @@ def test_a_record_that_breaks_its_schema_names_the_field_never_the_value() -> No
     problems = load_recipient("city_brain").problems(record)
     assert problems == ["/: additionalProperties", "/lat: type"]
     assert "解放大道" not in " ".join(problems)
+
+
+def test_a_record_that_shows_what_its_allow_list_masks_breaks_its_contract() -> None:
+    """The push checks every record before it is sent: a number left whole in masked text, or a
+    door in a street-level address, stops it like a field outside the allow-list."""
+    record = HEALTH_COMMISSION.render(case_row())
+    record["content"] = "电话13912345678"
+    record["address"] = "江岸区解放大道"
+    assert load_recipient("health_commission").problems(record) == ["/content: x-recipient.free_text"]
+    record["content"] = "电话139****5678"
+    assert load_recipient("health_commission").problems(record) == []
+    record["address"] = "江岸区解放大道汉口花园"
+    assert load_recipient("health_commission").problems(record) == ["/address: x-recipient.address"]
+    record["address"] = "江岸区解放大道1000号"
+    problems = load_recipient("health_commission").problems(record)
+    assert problems == ["/address: pattern", "/address: x-recipient.address"]
+    assert "1000" not in " ".join(problems)
 
 
 personal_changes = st.fixed_dictionaries(
@@ -227,3 +278,46 @@ def test_the_health_commission_never_gets_an_id_number_and_only_masked_phones(
     assert f"电话{national[:3]}****{national[-4:]}。" in record["content"]
     assert phone is None or phone not in sent
     assert record["contact_phone"] is None or "****" in record["contact_phone"]
+
+
+written_numbers = st.sampled_from(
+    [
+        "13912345678",
+        "+86 139 1234 5678",
+        "027-85123456",
+        "420102199001011234",
+        "４２０１０２１９９００１０１１２３４",
+    ]
+)
+doors = st.builds(
+    lambda n, unit: f"{n}{unit}", st.integers(1, 9999), st.sampled_from(["号", "栋", "号3栋502室"])
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    code=st.sampled_from(sorted(RENDERERS)),
+    title=texts,
+    content=texts,
+    number=written_numbers,
+    road=st.sampled_from(["江岸区解放大道", "友谊路", "武汉市江汉区民族街道友谊路", "南湖花园"]),
+    door=doors,
+)
+def test_every_renderer_gives_its_free_text_and_address_in_the_form_its_allow_list_states(
+    code: str, title: str, content: str, number: str, road: str, door: str
+) -> None:
+    recipient = load_recipient(code)
+    address = road + door
+    row = case_row(title=f"{title}，{number}", content=f"{number}，{content}", address=address)
+    record = RENDERERS[code].render(row)
+    assert recipient.problems(record) == []
+    for name, form in recipient.free_text.items():
+        expected = row[name] if form == "clear" else mask_free_text(row[name])
+        assert record[name] == expected, name
+        if form == "masked":
+            assert number not in record[name]
+    if recipient.address_precision == "exact":
+        assert record["address"] == address
+    if recipient.address_precision == "street":
+        assert record["address"] == street_level(address)
+        assert record["address"] is None or (record["address"] == road and door not in record["address"])
