@@ -5,6 +5,9 @@ that handled it (BLDW 办理单位), the result text (BLJG 办理结果), when i
 local time as every hotline time) and the status it reached (CLZT 处理状态, the hotline's 04
 已办结). SJBH 事件编号 carries the outbox's event id, the same on every attempt, so the hotline
 applies each event once and answers a repeat JGDM 0 with a JGXX saying it is a duplicate.
+The result goes as the handler wrote it, numbers included: the hotline is the channel the
+resident called, holds the caller's number already, and its operator reads the result back to
+them — a number to call (an office's, the property manager's) is part of the answer.
 
 The sink makes one attempt per call, the outbox decides when to try again: it speaks through the
 hotline's SOAP client (`HotlineSource`: the vendored WSDL, WS-Security PasswordDigest, one call

@@ -6,6 +6,10 @@ milliseconds; `schemas/partners/message_board_reply.json`). The board applies an
 `Idempotency-Key` once: the hub sends the outbox's event id, so a retry of a reply whose answer
 was lost is acknowledged with `duplicate: true` and posts nothing twice.
 
+An official reply is published on the board for anyone to read, so every phone and ID number
+the handler's result quotes (a resident's, a neighbour's) leaves masked
+(`casehub.masking.mask_free_text`).
+
 The board answers in its envelope `{code, msg, data}`, errors as HTTP 200 with code ≠ 0:
 40100/40101 (token missing or refused), 40400 (no such message), 40900 (the key was used for
 another reply), 42200 (a field refused) are permanent; 42900 (too many requests) and 50000 (the
@@ -17,6 +21,7 @@ from __future__ import annotations
 import requests
 
 from casehub.errors import ContractError, TransientPartnerError
+from casehub.masking import mask_free_text
 from casehub.ports import EventReceipt, OutboundEvent
 from connectors.kit.events import EventDataError, EventPost, json_object, kind, moment, text
 from connectors.kit.rest import BearerToken
@@ -40,7 +45,7 @@ class BoardReplyRenderer:
         kind(event, self.kinds)
         data = event.data
         return {
-            "replyContent": text(data, "result"),
+            "replyContent": mask_free_text(text(data, "result")),
             "replyOrg": text(data, "unit"),
             "replyTime": to_epoch_ms(moment(data, "completed_at")),
         }

@@ -9,6 +9,9 @@ HMAC-SHA256 under the callback secret, by the `standardwebhooks` library). The b
 "note", "result", "at"}}` (`schemas/partners/neighborhood_app_callback.json`); `statusText` is
 the status as the app shows it to the resident.
 
+The app shows the status to residents, in a community's shared space, so every phone and ID
+number a handler's note or result quotes leaves masked (`casehub.masking.mask_free_text`).
+
 A 2xx is the receipt, `{"duplicate": true}` in it for an event id the app had already
 applied; every other 4xx (401 for a signature or timestamp refused) is permanent, 429 and 5xx
 pass with time. The request itself is the kit's (`connectors.kit.events`).
@@ -28,6 +31,7 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import EmptyWebhookSecretError
 
 from casehub.errors import ConfigurationError
+from casehub.masking import mask_free_text
 from casehub.normalize import iso
 from casehub.ports import EventReceipt, OutboundEvent
 from connectors.kit.events import EventPost, choice, json_object, kind, moment, optional_text, text
@@ -74,11 +78,15 @@ class AppStatusRenderer:
         data = event.data
         report: dict[str, Any] = {"reportId": event.source_id}
         if kind(event, self.kinds) == "result":
-            report.update(status="completed", unit=text(data, "unit"), note=None, result=text(data, "result"))
+            result = mask_free_text(text(data, "result"))
+            report.update(status="completed", unit=text(data, "unit"), note=None, result=result)
             at = moment(data, "completed_at")
         else:
             report["status"] = choice(data, "status", STATUS_TEXT)
-            report.update({name: optional_text(data, name) for name in ("unit", "note", "result")})
+            report["unit"] = optional_text(data, "unit")
+            for name in ("note", "result"):
+                written = optional_text(data, name)
+                report[name] = None if written is None else mask_free_text(written)
             at = moment(data, "at")
         report["statusText"] = STATUS_TEXT[report["status"]]
         report["at"] = iso(at)

@@ -4,7 +4,10 @@ CreateCase.
 A case the hub received on another channel whose category is city management is created in
 urban management as an external case (外部转办): the event id (EventId), the hub's case id as the
 external number (ExternalNo) that urban management names in the case's progress, what and where
-the case is, and no personal data. The system's own forms are rendered here:
+the case is, and no personal data: urban management handles the place, not the resident, so the
+title and description leave with every phone and ID number in them masked
+(`casehub.masking.mask_free_text`) and the address exactly as given, for the inspector to find
+it. The system's own forms are rendered here:
 
 - times in Asia/Shanghai local time without offset, as every time of this partner;
 - coordinates back in CGCS2000 3° Gauss-Krüger, central meridian 114°E (EPSG:4547), easting
@@ -33,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 from pyproj import Transformer
 
+from casehub.masking import mask_free_text
 from casehub.normalize import SHANGHAI
 from casehub.ports import EventReceipt, OutboundEvent
 from connectors.kit.events import EventDataError, choice, kind, moment, optional_text, text
@@ -112,8 +116,8 @@ class UrbanMgmtTransferRenderer:
         return {
             "EventId": event.event_id,
             "ExternalNo": event.case_id,
-            "Title": text(data, "title"),
-            "Description": text(data, "content"),
+            "Title": mask_free_text(text(data, "title")),
+            "Description": mask_free_text(text(data, "content")),
             "UnifiedCategoryCode": category,
             "UnifiedCategoryName": optional_text(data, "category_name"),
             "Address": optional_text(data, "address"),

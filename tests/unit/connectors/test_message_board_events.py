@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from casehub.masking import mask_free_text
 from casehub.ports import OutboundEvent
 from connectors.kit.events import EventDataError
 from connectors.message_board import EVENT_RENDERER
@@ -72,7 +73,13 @@ def test_any_completion_time_and_result_make_a_valid_reply_at_the_same_instant(
     body = EVENT_RENDERER.render(event(completed_at=moment.isoformat(), result=result))
     REPLY.validate(body)
     assert body["replyTime"] == (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
-    assert body["replyContent"] == result
+    assert body["replyContent"] == mask_free_text(result)
+
+
+def test_a_published_reply_never_shows_a_number_the_handler_quoted_whole() -> None:
+    result = "已联系来电人13912345678（身份证420102199001011234），座机027-85123456。"
+    body = EVENT_RENDERER.render(event(result=result))
+    assert body["replyContent"] == "已联系来电人139****5678（身份证420102***********4），座机027****3456。"
 
 
 @pytest.mark.parametrize(

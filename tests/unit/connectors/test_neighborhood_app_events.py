@@ -141,3 +141,11 @@ def test_an_event_that_is_not_a_callback_names_its_field(kind: str, data: dict[s
         EVENT_RENDERER.render(event(kind, **data))
     assert refused.value.field == field
     assert "yesterday" not in str(refused.value)
+
+
+def test_a_number_a_handler_wrote_reaches_the_app_masked() -> None:
+    status = EVENT_RENDERER.render(event(note="已联系楼上住户13912345678", result=None))["data"]
+    assert status["note"] == "已联系楼上住户139****5678"
+    done = EVENT_RENDERER.render(event("result", result="已协调物业（027-85123456）清理"))["data"]
+    assert done["result"] == "已协调物业（027****3456）清理"
+    CALLBACK.validate(EVENT_RENDERER.render(event(note="已联系楼上住户13912345678")))

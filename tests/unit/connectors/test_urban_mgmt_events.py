@@ -134,3 +134,16 @@ def test_personal_data_in_the_event_does_not_reach_urban_management() -> None:
     rendered = EVENT_RENDERER.render(event(**personal))
     assert rendered == plain
     assert not set(personal.values()) & {str(value) for value in rendered.values()}
+
+
+def test_a_transfer_masks_the_numbers_in_its_text_and_keeps_the_address_for_the_inspector() -> None:
+    rendered = EVENT_RENDERER.render(
+        event(
+            title="垃圾未清运，电话13912345678",
+            content="联系人身份证420102199001011234，座机027-85123456。",
+            address="江岸区解放大道1000号门前",
+        )
+    )
+    assert rendered["Title"] == "垃圾未清运，电话139****5678"
+    assert rendered["Description"] == "联系人身份证420102***********4，座机027****3456。"
+    assert rendered["Address"] == "江岸区解放大道1000号门前"
