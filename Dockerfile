@@ -40,6 +40,7 @@ ENV AIRFLOW_HOME=/opt/airflow \
 
 USER 50000:50000
 
-EXPOSE 8000 8080 8101 8102
+# What compose publishes: the gateway and the Airflow API server (UI, API, the mounted gateway).
+EXPOSE 8000 8080
 
 CMD ["casehub", "--help"]

@@ -49,8 +49,11 @@ from casehub.paths import ROOT, data_docs_dir, var_dir
 from casehub.stats import collect
 from casehub.store import connect, migrate
 
+LOOPBACK = "127.0.0.1"
+"""Where every server a local run starts listens, unless the environment says otherwise: the
+machine itself, never its network."""
 GATEWAY_PORT = 8000
-GATEWAY_URL = f"http://127.0.0.1:{GATEWAY_PORT}"
+GATEWAY_URL = f"http://{LOOPBACK}:{GATEWAY_PORT}"
 PUSH_LINE = re.compile(r"(\w+) push: (\{.*\})")
 OUTBOX_LINE = re.compile(r"(\w+) outbox: (\{.*\})")
 SUPERVISION_LINE = re.compile(r"supervision: (\{.*\})")
@@ -69,8 +72,15 @@ class DemoOptions:
 
 
 def airflow_environment(home: Path, *, connections: Mapping[str, Mapping[str, object]]) -> dict[str, str]:
-    """Environment for a local Airflow on SQLite that loads our DAGs and plugins, no examples."""
+    """Environment for a local Airflow on SQLite that loads our DAGs and plugins, no examples.
+
+    Airflow's API server — the UI, its API and the mounted gateway — and the scheduler's health
+    check would listen on every interface (Airflow's default, 0.0.0.0); here they listen on
+    loopback unless `AIRFLOW__API__HOST` (or the health check's setting) is already set.
+    """
     env = dict(os.environ)
+    env.setdefault("AIRFLOW__API__HOST", LOOPBACK)
+    env.setdefault("AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST", LOOPBACK)
     env.update(
         {
             "AIRFLOW_HOME": str(home),

@@ -3,8 +3,9 @@
 What `docker compose up` would only find out at run time is checked here: the files parse, what
 they mount and build exists, every command is one our own parsers (casehub's, the simulators',
 Airflow's) accept, ports and partner connections agree with the code, airflow-init creates the
-registry's pools, every setting the core reads reaches the services that need it, and no secret
-is written into the repository.
+registry's pools, every setting the core reads reaches the services that need it, no secret
+is written into the repository, and the host sees only the Airflow UI and the gateway, on its
+loopback unless the operator names another address.
 """
 
 from __future__ import annotations
@@ -52,6 +53,10 @@ SERVICES = {"postgres", "redis", *AIRFLOW_SERVICES, "gateway", "simulators", "ne
 ONE_SHOT = {"airflow-init", "neighborhood-app"}
 """Services that run to completion; the others serve, and have a health check."""
 GATEWAY_PORT, API_SERVER_PORT = 8000, 8080
+PUBLISHED = {"airflow-apiserver": {API_SERVER_PORT}, "gateway": {GATEWAY_PORT}}
+"""What an operator needs from the host: the Airflow UI and API (with the mounted gateway), and
+the gateway for partners' webhooks and the district platforms. Nothing else is published."""
+PUBLISH_ADDRESS = "CASEHUB_PUBLISH_ADDRESS"
 # What each of our processes reads from the environment, by service. The API server mounts the
 # gateway (plugins/), the worker runs the ingest tasks, airflow-init migrates the store.
 NEEDS = {
@@ -123,12 +128,23 @@ def init_commands() -> list[list[str]]:
     return commands
 
 
-def published(name: str) -> dict[int, str]:
-    """Container port → the host binding, from the short syntax."""
-    ports: dict[int, str] = {}
+def defaulted(value: str) -> str:
+    """A value as compose passes it when no variable is set: each `${NAME:-default}` its default."""
+    return re.sub(r"\$\{\w+:?-([^}]*)\}", r"\1", value)
+
+
+def published(name: str) -> dict[int, tuple[str, str]]:
+    """Container port → (host address, host port) the service publishes, in either syntax; an
+    empty address is every interface of the host."""
+    ports: dict[int, tuple[str, str]] = {}
     for entry in service(name).get("ports", []):
-        *host, container = str(entry).split(":")
-        ports[int(container)] = ":".join(host)
+        if isinstance(entry, dict):
+            address, host, container = str(entry.get("host_ip", "")), str(entry["published"]), entry["target"]
+        else:
+            *binding, container = str(entry).split(":")
+            address = binding[0] if len(binding) == 2 else ""
+            host = binding[-1] if binding else container
+        ports[int(str(container).split("/")[0])] = (address, host)
     return ports
 
 
@@ -356,7 +372,6 @@ def test_airflow_init_runs_its_python_and_writes_no_password() -> None:
 
 
 def test_ports_agree_with_the_code() -> None:
-    assert set(published("simulators")) == set(SIMULATOR_PORTS.values())
     serving = importlib.import_module("simulators.serving")
     assert serving.DEFAULT_PORTS == SIMULATOR_PORTS
     for port in SIMULATOR_PORTS.values():
@@ -368,8 +383,28 @@ def test_ports_agree_with_the_code() -> None:
     assert api[api.index("--port") + 1] == str(API_SERVER_PORT)
     assert set(published("airflow-apiserver")) == {API_SERVER_PORT}
     assert f"localhost:{API_SERVER_PORT}/" in healthcheck("airflow-apiserver")
+    for name, ports in PUBLISHED.items():
+        assert {container: int(host) for container, (_, host) in published(name).items()} == {
+            port: port for port in ports
+        }
     execution = urlsplit(environment("airflow-worker")["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"])
     assert (execution.hostname, execution.port) == ("airflow-apiserver", API_SERVER_PORT)
+
+
+def test_the_host_sees_only_the_airflow_ui_and_the_gateway_on_its_loopback_unless_told_otherwise() -> None:
+    """PostgreSQL, Redis and the simulators (and a broker, were one added) stay on the stack's
+    network: the services reach them by name, nobody on the host or beyond needs them."""
+    for name in SERVICES:
+        spec = service(name)
+        assert spec.get("network_mode") != "host", f"{name} shares the host's network"
+        ports = sorted(published(name))
+        assert set(ports) == PUBLISHED.get(name, set()), f"{name} publishes {ports}"
+    for name in PUBLISHED:
+        for address, _ in published(name).values():
+            assert address == f"${{{PUBLISH_ADDRESS}:-127.0.0.1}}", f"{name} is published on {address!r}"
+            assert defaulted(address) == "127.0.0.1"
+    assert PUBLISH_ADDRESS in COMPOSE_FILE.read_text(encoding="utf-8").split("x-casehub-image")[0]
+    assert "EXPOSE 8000 8080" in dockerfile()
 
 
 def test_the_partners_connections_come_from_the_manifest_not_the_compose_file() -> None:
@@ -470,7 +505,7 @@ def test_docker_compose_accepts_the_file() -> None:
     if version.returncode != 0:
         complaint = (version.stderr.strip().splitlines() or ["no output"])[0]
         pytest.skip(f"the docker client has no compose plugin ({complaint})")
-    variables = set(VARIABLE.findall(COMPOSE_FILE.read_text(encoding="utf-8")))
+    variables = set(re.findall(r"\$\{(\w+):\?", COMPOSE_FILE.read_text(encoding="utf-8")))
     env = {**os.environ, **{name: f"test-{name.lower()}" for name in variables}}
     done = subprocess.run(
         [docker, "compose", "--file", str(COMPOSE_FILE), "config", "--quiet"],
