@@ -336,8 +336,8 @@ def test_a_credential_acts_only_for_its_own_district(
 @pytest.mark.parametrize(
     ("token", "named"),
     [
-        ({"password": "wrong"}, "wrong password digest"),
-        ({"username": "district-420102-000000000000"}, "unknown user"),
+        ({"password": "wrong"}, "unknown user or wrong password digest"),
+        ({"username": "district-420102-000000000000"}, "unknown user or wrong password digest"),
         ({"created": -timedelta(minutes=10)}, "stale"),
         ({"created": timedelta(minutes=10)}, "in the future"),
     ],

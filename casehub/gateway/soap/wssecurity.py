@@ -9,7 +9,8 @@ replay. Only a token whose digest is right gets that far, so a stranger cannot f
 Rows older than twice the window can no longer pass the time check and are purged now and then.
 
 Every refusal is a `wsse:FailedAuthentication` fault whose message names what failed, never the
-password or the digest sent.
+password or the digest sent; an unknown user and a wrong digest are refused in the same words
+(`BAD_CREDENTIAL`), so a caller cannot tell whether a username exists.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ PASSWORD_DIGEST = f"{_PROFILE}#PasswordDigest"  # the Type attribute of wsse:Pas
 WINDOW = timedelta(seconds=300)
 MAX_USERNAME = 64  # soap_nonces.username
 MAX_NONCE = 128  # soap_nonces.nonce, the Base64 text as sent
+BAD_CREDENTIAL = "unknown user or wrong password digest"
 
 Passwords = Callable[[str], tuple[str, str] | None]
 """username → (district code, password), or None for an unknown user."""
@@ -112,10 +114,10 @@ class UsernameTokenVerifier:
             raise refused(f"wsu:Created is in the future: more than {self._seconds} s after the hub's clock")
         found = self._passwords(username) if len(username) <= MAX_USERNAME else None
         if found is None:
-            raise refused("unknown user")
+            raise refused(BAD_CREDENTIAL)
         district_code, secret = found
         if not hmac.compare_digest(digest(nonce, created_text, secret), (password.text or "").strip()):
-            raise refused("wrong password digest")
+            raise refused(BAD_CREDENTIAL)
         if not self._remember(username, nonce_text, created, now):
             raise refused("wsse:Nonce has been used before (a replayed request)")
         return Credential(username, district_code)
