@@ -12,8 +12,10 @@ with no duplicates found yet. Then:
 - intake: `casehub.dedup.store.at_intake` for `--probes` new cases, one at a time, each in its
   own transaction (rolled back), as a page of one would run it — median and p99; the baseline
   is the plain candidate query alone (the same blocks, no scoring);
-- re-clustering: `casehub.dedup.store.recluster` over every case; the baseline is reading the
-  same columns in the same order and doing nothing with them.
+- re-clustering: `casehub.dedup.store.recluster` over every case (on PostgreSQL in two
+  processes, the districts shared out); the baseline is reading the same columns in the same
+  order and doing nothing with them. The CPU seconds the hub's processes spent are printed too:
+  on a shared machine a steadier figure than the wall clock.
 """
 
 from __future__ import annotations
@@ -208,6 +210,15 @@ def intake(engine: Any, new: list[dict[str, Any]]) -> dict[str, tuple[float, flo
     return {name: _percentiles(values) for name, values in timings.items()}
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children (the re-clustering's workers):
+    on a shared machine a steadier figure than the wall clock."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def bare_read(engine: Any) -> float:
     from sqlalchemy import select
 
@@ -248,11 +259,13 @@ def main() -> int:
                 print(f"{backend:<11} {name:<22} {args.cases:>9} {median:>10.2f} {p99:>8.2f} {'':>8}")
             read = bare_read(engine)
             print(f"{backend:<11} {'read in order':<22} {args.cases:>9} {'':>10} {'':>8} {read:>8.1f}")
+            cpu = _cpu()
             run = duplicates.recluster(engine)
             summary = run.summary()
             print(
                 f"{backend:<11} {'re-cluster':<22} {run.cases:>9} {'':>10} {'':>8} {run.seconds:>8.1f}"
-                f"   ({summary['duplicates']} duplicates, {summary['changed']} changed)"
+                f"   ({summary['duplicates']} duplicates, {summary['changed']} changed; "
+                f"{_cpu() - cpu:.0f} s of CPU in the hub's processes)"
             )
         finally:
             engine.dispose()

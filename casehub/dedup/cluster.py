@@ -22,10 +22,14 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from itertools import islice
 
 from casehub.dedup.report import Report
 from casehub.dedup.similarity import THRESHOLD, score, value
 
+PER_BLOCK = 64
+"""Candidates taken from one block, the nearest in time first: in a mass incident (a district's
+water cut, five hundred calls) a report meets the latest of its cluster, not all of it."""
 WINDOW = timedelta(hours=72)
 """How far apart in time two reports of one incident may be (docs/dedup.md)."""
 CELL_DEGREES = 0.003
@@ -171,7 +175,7 @@ class Clusterer:
             seen: set[str] = set()
             candidates: list[Report] = []
             for key in looked_up(report):
-                for other in self.blocks.get(key, ()):
+                for other in islice(reversed(self.blocks.get(key, ())), PER_BLOCK):
                     if other.case_id not in seen:
                         seen.add(other.case_id)
                         candidates.append(other)

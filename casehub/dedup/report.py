@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -107,28 +106,32 @@ PLACE_WORDS = (
 
 _GENRE = re.compile("|".join(sorted(BOILERPLATE, key=len, reverse=True)))
 _PLACE = re.compile("|".join(sorted(PLACE_WORDS, key=len, reverse=True)))
-_BUILDING = re.compile(r"(\d{1,3})\s*(?:栋|幢|号楼)")
+_BUILDING = re.compile(r"(\d{1,4})\s*(栋|幢|号楼|号)")
 _NOT_WORD = re.compile(r"[\W_]+")
 
 
+_HALF_WIDTH = {0xFF01 + i: 0x21 + i for i in range(94)} | {0x3000: 0x20}
+"""Full-width forms (`１２栋`, `ＡＢ`, `，`) to ASCII: what NFKC does to them, at a fraction of its cost."""
+
+
 def _folded(text: str) -> str:
-    """NFKC (full-width digits and letters to ASCII) and lower case, within `MAX_TEXT`."""
-    text = text[:MAX_TEXT]
-    if not unicodedata.is_normalized("NFKC", text):
-        text = unicodedata.normalize("NFKC", text)
-    return text.lower()
+    """Full-width forms folded to ASCII and lower case, within `MAX_TEXT`."""
+    return text[:MAX_TEXT].translate(_HALF_WIDTH).lower()
 
 
 def normalized(text: str) -> str:
-    """Text folded for comparison: NFKC, lower case, the genre's phrases, punctuation and
-    spaces removed."""
+    """Text folded for comparison: full-width forms to ASCII, lower case, the genre's phrases,
+    punctuation and spaces removed."""
     return _NOT_WORD.sub("", _GENRE.sub(" ", _folded(text)))
 
 
 def buildings(text: str) -> frozenset[str]:
-    """Building numbers named (`5栋`, `12号楼`): two reports naming only other buildings are
-    about other doors, whatever else they share."""
-    return frozenset(_BUILDING.findall(_folded(text)))
+    """Building and door numbers named (`5栋`, `12号楼`, `友谊大道102号`): two reports naming
+    only other buildings or doors are about other doors, whatever else they share."""
+    return frozenset(
+        number + ("栋" if kind in ("栋", "幢", "号楼") else "号")
+        for number, kind in _BUILDING.findall(_folded(text))
+    )
 
 
 def bigrams(text: str) -> frozenset[str]:
@@ -156,10 +159,6 @@ class Report:
     lat: float | None
     reported_at: datetime | None
     phone_index: str | None
-
-    @property
-    def major(self) -> str | None:
-        return self.category[:2] if self.category else None
 
 
 def report(

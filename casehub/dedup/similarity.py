@@ -32,6 +32,9 @@ PERSONAL_MINORS = frozenset(
 )
 """盗窃, 电信网络诈骗, 非法集资, 家庭暴力, 消费纠纷, 预付卡退费, 网购纠纷, 健身卡退费, 购房合同纠纷,
 不动产证办理: each report is its reporter's own case, so two are one only from one reporter."""
+OTHER_DOOR = -2.0
+"""What `_place` answers for two places known apart — other buildings or doors named, or more
+than 1.5 km between them: not one incident, whatever the words and the reporter."""
 _EARTH_M = 6_371_000.0
 
 
@@ -75,10 +78,10 @@ def _overlap(a: frozenset[str], b: frozenset[str]) -> tuple[int, float]:
 
 def _place(a: Report, b: Report, signals: list[str] | None) -> float | None:
     """How sure it is the same place (0–1), -1 for two places known to differ, None if unknown."""
-    if a.buildings and b.buildings and a.buildings.isdisjoint(b.buildings):
+    if a.buildings and b.buildings and a.buildings.isdisjoint(b.buildings) and _apart(a, b):
         if signals is not None:
             signals.append("other_building")
-        return -1.0
+        return OTHER_DOOR
     metres = distance_m(a, b)
     found = 0.0
     fired: list[str] = []
@@ -103,14 +106,27 @@ def _place(a: Report, b: Report, signals: list[str] | None) -> float | None:
         if signals is not None:
             signals.extend(fired)
         return found
-    far = metres is not None and metres > 1500
+    if metres is not None and metres > 1500:
+        if signals is not None:
+            signals.append("other_place")
+        return OTHER_DOOR
     other_community = bool(a.community_code and b.community_code and a.community_code != b.community_code)
     other_address = address is not None and address[1] < 0.4
-    if far or (metres is None and (other_community or other_address)):
+    if metres is None and (other_community or other_address):
         if signals is not None:
             signals.append("other_place")
         return -1.0
     return 0.0 if metres is not None or other_community or address is not None else None
+
+
+def _apart(a: Report, b: Report) -> bool:
+    """Both name buildings (`5栋`), or both doors (`102号`), and none in common."""
+    for kind in ("栋", "号"):
+        mine = {n for n in a.buildings if n.endswith(kind)}
+        theirs = {n for n in b.buildings if n.endswith(kind)}
+        if mine and theirs and mine.isdisjoint(theirs):
+            return True
+    return False
 
 
 def _personal(category: str | None) -> bool:
@@ -124,6 +140,8 @@ def _evaluate(a: Report, b: Report, signals: list[str] | None) -> tuple[float, f
         signals.append(f"text:{text:.2f}")
     total, weight = TEXT_WEIGHT * min(1.0, text / TEXT_FULL), TEXT_WEIGHT
     place = _place(a, b, signals)
+    if place == OTHER_DOOR:
+        return 0.0, text
     if place is not None:
         total += PLACE_WEIGHT * place
         weight += PLACE_WEIGHT

@@ -19,7 +19,9 @@ pair it separated (`cluster_splits`).
 
 from __future__ import annotations
 
+import heapq
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,7 +31,16 @@ from sqlalchemy import ColumnElement, Connection, Engine, and_, bindparam, func,
 from uuid6 import uuid7
 
 from casehub.changes import diff
-from casehub.dedup.cluster import CELL_DEGREES, WINDOW, Clusterer, Decision, decide, filed_under, looked_up
+from casehub.dedup.cluster import (
+    CELL_DEGREES,
+    PER_BLOCK,
+    WINDOW,
+    Clusterer,
+    Decision,
+    decide,
+    filed_under,
+    looked_up,
+)
 from casehub.dedup.report import Report, place_name_of, report
 from casehub.errors import ConfigurationError
 from casehub.store.bulk import insert_rows
@@ -86,6 +97,43 @@ def as_report(row: Mapping[str, Any]) -> Report:
     )
 
 
+_PREPARED: OrderedDict[tuple[object, ...], Report] = OrderedDict()
+PREPARED = 100_000
+"""Reports kept prepared in a process, by case and version: the cases of the window a page is
+checked against are mostly the ones earlier pages checked, and folding their text is most of
+the cost. A hundred thousand is more than three days of the reference city."""
+
+
+_COMPARED = (
+    "case_id",
+    "version",
+    "title",
+    "content",
+    "category",
+    "district_code",
+    "community_code",
+    "grid_code",
+    "address",
+    "lng",
+    "lat",
+    "reported_at",
+    "reporter_phone_index",
+)
+
+
+def _prepared(row: Mapping[str, Any]) -> Report:
+    """`as_report` of a case row, kept for the next pages while the row says the same."""
+    key = tuple(row.get(name) for name in _COMPARED)
+    found = _PREPARED.get(key)
+    if found is None:
+        found = _PREPARED[key] = as_report(row)
+        if len(_PREPARED) > PREPARED:
+            _PREPARED.popitem(last=False)
+    else:
+        _PREPARED.move_to_end(key)
+    return found
+
+
 def carry(previous: Mapping[str, Any], row: dict[str, Any]) -> None:
     """A later version of a stored case keeps what duplicate detection decided for it."""
     for name in FIELDS:
@@ -127,7 +175,7 @@ def _candidates(conn: Connection, district: str, reports: Sequence[Report]) -> l
         )
     if any(key[0] == "district" for r in reports for key in filed_under(r)):
         shared = []
-    query = select(*_READ).where(
+    query = select(*_READ, Case.version).where(
         Case.district_code == district, Case.reported_at.between(min(times) - WINDOW, max(times) + WINDOW)
     )
     if shared:
@@ -139,7 +187,7 @@ def at_intake(conn: Connection, rows: Sequence[dict[str, Any]]) -> dict[str, dic
     """Decide each new case's cluster (module docstring), writing it into the rows; returns the
     history event of each probable duplicate, by case id."""
     reports = sorted(
-        (as_report(row) for row in rows),
+        (_prepared(row) for row in rows),
         key=lambda r: (r.reported_at is None, r.reported_at or datetime.min.replace(tzinfo=UTC), r.case_id),
     )
     by_id = {str(row["case_id"]): row for row in rows}
@@ -150,7 +198,7 @@ def at_intake(conn: Connection, rows: Sequence[dict[str, Any]]) -> dict[str, dic
         for stored in _candidates(conn, district, [r for r in reports if r.district_code == district]):
             if stored["case_id"] in by_id:
                 continue
-            candidate = as_report(stored)
+            candidate = _prepared(stored)
             clusters[candidate.case_id] = stored["cluster_id"] or stored["case_id"]
             for key in filed_under(candidate):
                 blocks.setdefault(key, []).append(candidate)
@@ -162,11 +210,12 @@ def at_intake(conn: Connection, rows: Sequence[dict[str, Any]]) -> dict[str, dic
             seen: set[str] = set()
             nearby: list[Report] = []
             for key in looked_up(new):
-                for other in blocks.get(key, ()):
-                    if other.case_id in seen or other.reported_at is None:
-                        continue
-                    seen.add(other.case_id)
-                    if abs(other.reported_at - at) <= WINDOW:
+                near = [o for o in blocks.get(key, ()) if o.reported_at and abs(o.reported_at - at) <= WINDOW]
+                if len(near) > PER_BLOCK:
+                    near = heapq.nsmallest(PER_BLOCK, near, key=lambda o: abs(o.reported_at - at))  # type: ignore[operator]
+                for other in near:
+                    if other.case_id not in seen:
+                        seen.add(other.case_id)
                         nearby.append(other)
             decision = decide(new, nearby, clusters)
         apply(by_id[new.case_id], decision)
