@@ -381,7 +381,7 @@ def _token(hub: Hub, user: str) -> str:
 
 
 def test_an_anonymous_request_gets_401_and_nothing_of_the_store(hub: Hub) -> None:
-    for path in ("stats", "quality", "quarantine", "data-docs/", "data-docs/index.html"):
+    for path in ("stats", "quality", "quarantine", "data-docs/", "data-docs/index.html", "reports"):
         for accept in ("application/json", "text/html"):
             answer = requests.get(f"{hub.url}/casehub/pages/{path}", headers={"Accept": accept}, timeout=10)
             assert answer.status_code == 401, path
@@ -479,3 +479,87 @@ def test_a_browser_form_needs_its_session_token_and_a_viewer_may_not_replay(hub:
     )
     assert accepted.status_code == 200
     assert accepted.json()["entries"][0]["id"] == entry
+
+
+def test_a_person_reads_the_efficiency_reports_and_their_pdf(hub: Hub, browser: Any) -> None:
+    """The month's reports written as `report_monthly` writes them (after supervision), read from
+    the Browse menu: the city overview ranking the districts, a district's report with its units;
+    the PDF turned into PNG pages, whose text holds the tables."""
+    from selenium.webdriver.common.by import By
+
+    from casehub import reports, supervision
+    from casehub.reports.period import month_of
+
+    if shutil.which("pdftoppm") is None and not os.environ.get("CI"):
+        pytest.skip("needs poppler-utils' pdftoppm (make pdf installs it)")
+    supervision.supervise(hub.engine, hub.keyring)
+    period = month_of((datetime.now(CITY_TIME) - timedelta(days=2)).date())
+    summary = reports.build(hub.engine, period, hub.var / "reports")
+    assert summary["reports"] == 14 and summary["received"] > 0
+    folder = hub.var / "reports" / "monthly" / period.name
+    city = json.loads((folder / "city.json").read_text(encoding="utf-8"))
+
+    _log_in(browser, hub, "admin")
+    _open_from_menu(browser, hub, "casehub: reports")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Efficiency reports"
+    listed = _texts(browser, "table.monthly tbody tr")
+    assert listed and listed[0].startswith(period.name)
+    browser.find_element(By.CSS_SELECTOR, "table.monthly tbody tr a").click()
+    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "table.districts"))
+    assert browser.find_element(By.TAG_NAME, "h1").text == city["title"]
+    assert _card(browser, "受理 received") == f"{city['summary']['received']:,}"
+    assert _card(browser, "应结案 due") == f"{city['summary']['due']:,}"
+    ranked = _texts(browser, "table.districts tbody tr")
+    assert len(ranked) == 13
+    for row, district in zip(ranked, city["districts"], strict=True):
+        assert row.startswith(
+            f"{district['rank']} {district['name']} {district['code']} {district['received']:,}"
+        )
+    assert len(browser.find_elements(By.CSS_SELECTOR, "svg rect.bar")) == 13, "the ranking chart"
+    assert browser.find_elements(By.CSS_SELECTOR, "svg polyline"), "received per day"
+    _shot(browser, "reports-city")
+
+    busiest = max(city["districts"], key=lambda d: (d["received"], d["code"]))
+    browser.find_element(By.LINK_TEXT, busiest["code"]).click()
+    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "table.units"))
+    district = json.loads((folder / f"{busiest['code']}.json").read_text(encoding="utf-8"))
+    assert browser.find_element(By.TAG_NAME, "h1").text == district["title"]
+    assert _card(browser, "受理 received") == f"{busiest['received']:,}"
+    units = _texts(browser, "table.units tbody tr")
+    assert len(units) == len(district["units"]) > 0
+    assert units[0].startswith(district["units"][0]["name"])
+    assert [r.split(" ")[-1] for r in _texts(browser, "table.categories tbody tr")] == [
+        f"{c['cases']:,}" for c in district["top_categories"]
+    ]
+    _shot(browser, "reports-district")
+
+    headers = {"Authorization": f"Bearer {_token(hub, 'admin')}"}
+    answer = requests.get(
+        f"{hub.url}/casehub/pages/reports/monthly/{period.name}/city/pdf", headers=headers, timeout=30
+    )
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/pdf"
+    assert answer.content == (folder / "city.pdf").read_bytes()
+    pdf = SCREENSHOTS / "report-city.pdf"
+    pdf.write_bytes(answer.content)
+    for old in SCREENSHOTS.glob("report-city-*.png"):
+        old.unlink()
+    subprocess.run(["pdftoppm", "-png", "-r", "70", str(pdf), str(SCREENSHOTS / "report-city")], check=True)
+    pages = sorted(SCREENSHOTS.glob("report-city-*.png"))
+    assert len(pages) >= 2
+    from PIL import Image
+
+    with Image.open(pages[0]) as first:
+        inked = sum(first.convert("L").histogram()[:128])
+    assert inked > 2_000, "the first page shows its title, cards and chart"
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert city["title"] in text and "各区效能 districts" in text
+    for district_row in city["districts"]:
+        line = next(
+            line
+            for line in text.splitlines()
+            if district_row["name"] in line and "区" in line and line.strip()[0].isdigit()
+        )
+        assert line.split()[:2] == [str(district_row["rank"]), district_row["name"]]
+        assert f"{district_row['received']:,}" in line.split()
