@@ -110,7 +110,15 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Eng
 
 
 def _everything_in_the_store_a_person_may_read(engine: Engine) -> dict[str, Any]:
-    from casehub.store.models import Batch, OutboxEvent, QualityResult, QualityTrend, Quarantine
+    from casehub.store.models import (
+        Batch,
+        OutboxEvent,
+        ProvisionLog,
+        QualityResult,
+        QualityTrend,
+        Quarantine,
+        WorkflowOperation,
+    )
 
     with engine.connect() as conn:
         return {
@@ -119,6 +127,8 @@ def _everything_in_the_store_a_person_may_read(engine: Engine) -> dict[str, Any]
             "quarantine.reasons": list(conn.scalars(select(Quarantine.reasons))),
             "quarantine.history": list(conn.scalars(select(Quarantine.history))),
             "batches.warnings": list(conn.scalars(select(Batch.warnings))),
+            "workflow_operations.outcome": list(conn.scalars(select(WorkflowOperation.outcome))),
+            "provision_log": [dict(row) for row in conn.execute(select(ProvisionLog.__table__)).mappings()],
             "quality_results": [
                 dict(row) for row in conn.execute(select(QualityResult.__table__)).mappings()
             ],
