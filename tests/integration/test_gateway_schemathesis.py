@@ -59,6 +59,7 @@ def _config(path: Path, district_key: str) -> Path:
         f"""
 seed = {SEED}
 hooks = "tests.schemathesis_hooks"
+suppress-health-check = ["too_slow"]
 
 [generation]
 max-examples = {MAX_EXAMPLES}

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from casehub.errors import ActionConflict, InvalidRecord, UnknownCase, WorkflowRefused
 from casehub.gateway.context import context_of
 from casehub.gateway.problems import Problem, documented
+from casehub.paths import SCHEMAS_DIR
 
 if TYPE_CHECKING:
     from casehub.credentials import Caller as Credential
@@ -155,11 +156,14 @@ DISTRICT_ACTIONS = ("accept", "progress", "complete", "postpone", "return")
 """What a district does to a case, each its own operation: its body is its own schema's."""
 
 
-def _action_body(action: str) -> dict[str, Any]:
-    """The OpenAPI request body of `action`: its schema in `schemas/district/actions.schema.json`."""
-    from casehub.workflow import ACTIONS_PATH
+ACTIONS_SCHEMA = SCHEMAS_DIR / "district" / "actions.schema.json"
+"""The contract of the actions' bodies, which `casehub.workflow` checks them against; read here
+for the OpenAPI without importing the workflow (and the store with it) when the app is built."""
 
-    schema = orjson.loads(ACTIONS_PATH.read_bytes())["$defs"][action]
+
+def _action_body(action: str) -> dict[str, Any]:
+    """The OpenAPI request body of `action`: its schema in the contract file."""
+    schema = orjson.loads(ACTIONS_SCHEMA.read_bytes())["$defs"][action]
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
