@@ -21,6 +21,7 @@ with no duplicates found yet. Then:
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import sys
@@ -248,6 +249,7 @@ def main() -> int:
     from casehub.dedup import store as duplicates
     from casehub.store import migrate
 
+    print("load average (1, 5, 15 min) at the start: " + ", ".join(f"{v:.1f}" for v in os.getloadavg()))
     print(f"{'backend':<11} {'what':<22} {'cases':>9} {'median ms':>10} {'p99 ms':>8} {'seconds':>8}")
     for backend in args.backends:
         engine, handle = _engine(backend)
@@ -270,6 +272,7 @@ def main() -> int:
         finally:
             engine.dispose()
             _drop(backend, handle)
+    print("load average (1, 5, 15 min) at the end: " + ", ".join(f"{v:.1f}" for v in os.getloadavg()))
     return 0
 
 

@@ -27,7 +27,7 @@ from itertools import islice
 from casehub.dedup.report import Report
 from casehub.dedup.similarity import THRESHOLD, score, value
 
-PER_BLOCK = 64
+PER_BLOCK = 24
 """Candidates taken from one block, the nearest in time first: in a mass incident (a district's
 water cut, five hundred calls) a report meets the latest of its cluster, not all of it."""
 WINDOW = timedelta(hours=72)
