@@ -184,6 +184,15 @@ def report(
     report names its community by code, a hotline operator types the name into the address,
     and both are then compared as address text.
     """
+    named = {"title": title, "content": content, "address": address, "place_name": place_name}
+    for field, given in {**named, "category": category, "district_code": district_code}.items():
+        if given is not None and not isinstance(given, str):
+            raise TypeError(f"{field}: must be text or None, not {type(given).__name__}")
+    for field, number in (("lng", lng), ("lat", lat)):
+        if number is not None and (isinstance(number, bool) or not isinstance(number, int | float)):
+            raise TypeError(f"{field}: must be a number or None, not {type(number).__name__}")
+    if reported_at is not None and (not isinstance(reported_at, datetime) or reported_at.tzinfo is None):
+        raise TypeError("reported_at: must be an aware datetime or None")
     text = normalized(f"{title or ''}\n{content or ''}")
     where = " ".join(part for part in (address, place_name) if part)
     if lng is not None and lat is not None and not (math.isfinite(lng) and math.isfinite(lat)):

@@ -119,6 +119,22 @@ def test_a_split_pair_is_never_joined_again() -> None:
 
 
 @pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"title": 5}, "title: must be text or None, not int"),
+        ({"content": ["井盖"]}, "content: must be text or None, not list"),
+        ({"lng": "114.3"}, "lng: must be a number or None, not str"),
+        ({"lat": True}, "lat: must be a number or None, not bool"),
+        ({"reported_at": "2025-03-04"}, "reported_at: must be an aware datetime"),
+        ({"reported_at": datetime(2025, 3, 4)}, "reported_at: must be an aware datetime"),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_a_clear_error(changes: dict[str, object], message: str) -> None:
+    with pytest.raises(TypeError, match=message):
+        _app("odd", **changes)
+
+
+@pytest.mark.parametrize(
     "changes",
     [
         {"title": None, "content": None},
