@@ -22,6 +22,7 @@ CASE_FIELDS = tuple(
         "reporter_id_number",
         "reporter_phone_index",
         "reporter_fingerprint",
+        "reporter_index_key_id",
         "raw_id",
     }
 )

@@ -4,16 +4,23 @@ Personal fields (reporter name, phone, resident ID) and every raw payload are se
 AES-256-GCM. The associated data binds a ciphertext to its table, column and row, so a value
 copied into another row or column no longer decrypts. Each ciphertext is stored beside the id of
 the key that sealed it, so keys can be rotated: new writes use the active key, old rows still
-open with theirs.
+open with theirs until `casehub keys rotate` (`casehub.keys`) has sealed them again.
 
 The phone number also gets a blind index — HMAC-SHA256 under a separate key — so cases from the
-same caller can be matched without decrypting anything.
+same caller can be matched without decrypting anything. The ring holds one or more index keys:
+new rows are indexed under the active one, and while a re-index moves the older rows over, a
+look-up asks for the value under each of them (`blind_indexes`).
 
 Every process finds the key ring the same way, through `load_keyring` (the CLI, the demo, the
 gateway, the DAG glue): `CASEHUB_KEYRING` (the JSON), `CASEHUB_KEYRING_FILE` (a path to it), the
 Airflow connection `casehub_keyring`, then the `keyring.json` that `casehub demo` creates in the
 working directory (`var/`, or `CASEHUB_HOME`). The JSON is
-`{"active": "<key id>", "keys": {"<key id>": "<base64, 32 bytes>"}, "index_key": "<base64>"}`.
+
+    {"active": "<key id>", "keys": {"<key id>": "<base64, 32 bytes>", …},
+     "index_active": "<key id>", "index_keys": {"<key id>": "<base64, ≥ 32 bytes>", …}}
+
+A ring written before index keys rotated has one `"index_key": "<base64>"` instead of the last
+two, read as the index key `index`.
 """
 
 from __future__ import annotations
@@ -23,9 +30,10 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -38,8 +46,11 @@ from casehub.paths import ROOT
 
 NONCE_BYTES = 12
 INDEX_KEY_ID = "index"
-"""The id under which the blind-index key's fingerprint is kept; the ring's JSON names it apart."""
+"""The id of the blind-index key of a ring written before index keys rotated (`"index_key"`)."""
 _FINGERPRINT_LABEL = b"casehub key fingerprint v1"
+_KEY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
+"""A key id is stored beside every value it sealed (`String(32)` columns) and typed by operators."""
+_NUMBERED = re.compile(r"([a-z])([0-9]+)")
 
 
 def associated_data(table: str, column: str, row_id: str) -> bytes:
@@ -47,22 +58,42 @@ def associated_data(table: str, column: str, row_id: str) -> bytes:
     return f"{table}/{column}/{row_id}".encode()
 
 
+def _fingerprint(key: bytes) -> str:
+    return hmac.new(key, _FINGERPRINT_LABEL, hashlib.sha256).hexdigest()
+
+
 @dataclass(frozen=True)
 class KeyRing:
+    """Encryption keys and blind-index keys by id, each kind with its active key.
+
+    Key ids are unique across both kinds, so an id alone names a key (`casehub keys retire k1`).
+    """
+
     keys: Mapping[str, bytes]
     active: str
-    index_key: bytes
+    index_keys: Mapping[str, bytes]
+    index_active: str
 
     def __post_init__(self) -> None:
         if self.active not in self.keys:
             raise ConfigurationError("key ring: the active key id is not among its keys")
+        if self.index_active not in self.index_keys:
+            raise ConfigurationError("key ring: the active blind-index key id is not among its index keys")
+        for key_id in (*self.keys, *self.index_keys):
+            if not _KEY_ID.fullmatch(key_id):
+                raise ConfigurationError(
+                    "key ring: a key id must be 1 to 32 letters, digits, '.', '_' or '-'"
+                )
+        if set(self.keys) & set(self.index_keys):
+            raise ConfigurationError("key ring: an id names both an encryption key and a blind-index key")
         for key_id, key in self.keys.items():
             if len(key) != 32:
                 raise ConfigurationError(f"key ring: key {key_id!r} is not 32 bytes")
-        if len(self.index_key) < 32:
-            raise ConfigurationError("key ring: the blind-index key is shorter than 32 bytes")
-        if any(hmac.compare_digest(self.index_key, key) for key in self.keys.values()):
-            raise ConfigurationError("key ring: the blind-index key must differ from the encryption keys")
+        for key_id, key in self.index_keys.items():
+            if len(key) < 32:
+                raise ConfigurationError(f"key ring: blind-index key {key_id!r} is shorter than 32 bytes")
+            if any(hmac.compare_digest(key, other) for other in self.keys.values()):
+                raise ConfigurationError("key ring: the blind-index key must differ from the encryption keys")
 
     def seal(self, plaintext: bytes, aad: bytes) -> bytes:
         """Encrypt under the active key: nonce ‖ ciphertext ‖ tag."""
@@ -87,36 +118,81 @@ class KeyRing:
     def open_text(self, key_id: str, token: bytes | None, aad: bytes) -> str | None:
         return None if token is None else self.open(key_id, token, aad).decode()
 
-    def blind_index(self, value: str | None) -> str | None:
-        """Keyed, deterministic digest of an already-normalized value (E.164 phone)."""
+    def blind_index(self, value: str | None, key_id: str | None = None) -> str | None:
+        """Keyed, deterministic digest of an already-normalized value (E.164 phone), under the
+        active index key or the index key `key_id`."""
         if value is None:
             return None
-        return hmac.new(self.index_key, value.encode(), hashlib.sha256).hexdigest()
+        try:
+            key = self.index_keys[key_id or self.index_active]
+        except KeyError:
+            raise ConfigurationError(f"key ring: no blind-index key {key_id!r}") from None
+        return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+    def blind_indexes(self, value: str) -> tuple[str, ...]:
+        """The value's digest under every index key of the ring, the active one first: what a
+        look-up matches while a re-index moves rows from an older index key to the active one."""
+        order = [self.index_active, *sorted(k for k in self.index_keys if k != self.index_active)]
+        return tuple(hmac.new(self.index_keys[k], value.encode(), hashlib.sha256).hexdigest() for k in order)
 
     def fingerprints(self) -> dict[tuple[str, str], str]:
         """(key id, purpose) → a keyed digest that identifies each key without revealing it.
 
-        Purpose is `seal` for the encryption keys and `index` for the blind-index key. A store
+        Purpose is `seal` for the encryption keys and `index` for the blind-index keys. A store
         keeps these to recognise a ring that is not the one it was written with.
         """
-        found = {
-            (key_id, "seal"): hmac.new(key, _FINGERPRINT_LABEL, hashlib.sha256).hexdigest()
-            for key_id, key in self.keys.items()
-        }
-        found[(INDEX_KEY_ID, "index")] = hmac.new(
-            self.index_key, _FINGERPRINT_LABEL, hashlib.sha256
-        ).hexdigest()
+        found = {(key_id, "seal"): _fingerprint(key) for key_id, key in self.keys.items()}
+        found.update({(key_id, "index"): _fingerprint(key) for key_id, key in self.index_keys.items()})
         return found
+
+    def with_new_key(self, *, index: bool = False) -> KeyRing:
+        """This ring and a fresh key, made active: an encryption key, or a blind-index key.
+
+        The new id counts on from the highest of its kind (`k2` after `k1`, `i2` after `i1` or
+        the unnumbered `index`).
+        """
+        taken = {*self.keys, *self.index_keys}
+        prefix, own = ("i", self.index_keys) if index else ("k", self.keys)
+        numbers = [int(m[2]) for k in own if (m := _NUMBERED.fullmatch(k)) and m[1] == prefix]
+        number = max(numbers, default=len(own)) + 1
+        while f"{prefix}{number}" in taken:
+            number += 1
+        key_id = f"{prefix}{number}"
+        if index:
+            fresh = {**self.index_keys, key_id: secrets.token_bytes(32)}
+            return replace(self, index_keys=MappingProxyType(fresh), index_active=key_id)
+        keys = {**self.keys, key_id: AESGCM.generate_key(bit_length=256)}
+        return replace(self, keys=MappingProxyType(keys), active=key_id)
+
+    def without(self, key_id: str) -> KeyRing:
+        """This ring less the key `key_id`, which must not be an active one."""
+        if key_id in (self.active, self.index_active):
+            raise ConfigurationError(f"key {key_id!r} is active in the ring: make another key active first")
+        if key_id in self.keys:
+            return replace(self, keys=MappingProxyType({k: v for k, v in self.keys.items() if k != key_id}))
+        if key_id in self.index_keys:
+            kept = {k: v for k, v in self.index_keys.items() if k != key_id}
+            return replace(self, index_keys=MappingProxyType(kept))
+        raise ConfigurationError(f"the key ring holds no key {key_id!r}")
 
     @classmethod
     def from_json(cls, text: str) -> KeyRing:
         try:
             data = json.loads(text)
             keys = {str(k): base64.b64decode(v, validate=True) for k, v in data["keys"].items()}
+            if "index_keys" in data:
+                index_keys = {
+                    str(k): base64.b64decode(v, validate=True) for k, v in data["index_keys"].items()
+                }
+                index_active = str(data["index_active"])
+            else:
+                index_keys = {INDEX_KEY_ID: base64.b64decode(data["index_key"], validate=True)}
+                index_active = INDEX_KEY_ID
             return cls(
                 keys=MappingProxyType(keys),
                 active=str(data["active"]),
-                index_key=base64.b64decode(data["index_key"], validate=True),
+                index_keys=MappingProxyType(index_keys),
+                index_active=index_active,
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ConfigurationError(f"key ring JSON is malformed ({type(exc).__name__})") from None
@@ -126,17 +202,19 @@ class KeyRing:
             {
                 "active": self.active,
                 "keys": {k: base64.b64encode(v).decode() for k, v in self.keys.items()},
-                "index_key": base64.b64encode(self.index_key).decode(),
+                "index_active": self.index_active,
+                "index_keys": {k: base64.b64encode(v).decode() for k, v in self.index_keys.items()},
             },
             indent=2,
         )
 
     @classmethod
-    def generate(cls, key_id: str = "k1") -> KeyRing:
+    def generate(cls, key_id: str = "k1", index_key_id: str = "i1") -> KeyRing:
         return cls(
             keys=MappingProxyType({key_id: AESGCM.generate_key(bit_length=256)}),
             active=key_id,
-            index_key=secrets.token_bytes(32),
+            index_keys=MappingProxyType({index_key_id: secrets.token_bytes(32)}),
+            index_active=index_key_id,
         )
 
 

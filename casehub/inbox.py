@@ -20,8 +20,6 @@ before its first write (`casehub/store/keys.py`).
 from __future__ import annotations
 
 import hashlib
-import threading
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,7 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from casehub.crypto import KeyRing, associated_data
 from casehub.store.db import store_errors
-from casehub.store.keys import check_keyring
+from casehub.store.keys import prove_keyring
 from casehub.store.models import InboundWebhook
 
 TABLE = InboundWebhook.__tablename__
@@ -82,7 +80,7 @@ def land(
     Raises `ConfigurationError` when the ring is not the one the store was written with, and
     `StoreError` (its text dropped) when the store refuses or cannot be reached.
     """
-    _prove(engine, keyring, now)
+    prove_keyring(engine, keyring, now)
     digest = content_hash(partner, body)
     row = {
         "partner": partner,
@@ -120,8 +118,13 @@ def pending(engine: Engine, keyring: KeyRing, partner: str, *, limit: int) -> li
     Raises `ConfigurationError` when the ring cannot open one (a wrong ring, or a moved value).
     """
     query = (
-        select(InboundWebhook.id, InboundWebhook.webhook_id, InboundWebhook.received_at,
-               InboundWebhook.key_id, InboundWebhook.payload)
+        select(
+            InboundWebhook.id,
+            InboundWebhook.webhook_id,
+            InboundWebhook.received_at,
+            InboundWebhook.key_id,
+            InboundWebhook.payload,
+        )
         .where(InboundWebhook.partner == partner, InboundWebhook.state == PENDING)
         .order_by(InboundWebhook.id)
         .limit(limit)
@@ -164,27 +167,3 @@ def counts(engine: Engine) -> dict[str, dict[str, int]]:
         for partner, state, count in conn.execute(query):
             found.setdefault(partner, dict.fromkeys(STATES, 0))[state] = count
     return found
-
-
-_proven: weakref.WeakKeyDictionary[Engine, set[frozenset[tuple[tuple[str, str], str]]]] = (
-    weakref.WeakKeyDictionary()
-)
-_proving = threading.Lock()
-
-
-def _prove(engine: Engine, keyring: KeyRing, now: datetime) -> None:
-    """Check the ring against the store's fingerprints once per engine and ring in this process.
-
-    A fingerprint, once registered, never changes, so one proof holds for the process's life;
-    the lock keeps a burst of first deliveries from registering the same keys at once.
-    """
-    identity = frozenset(keyring.fingerprints().items())
-    if identity in _proven.get(engine, ()):
-        return
-    with _proving:
-        if identity in _proven.get(engine, ()):
-            return
-        with store_errors(), engine.begin() as conn:
-            check_keyring(conn, keyring, now)
-        _proven.setdefault(engine, set()).add(identity)
-

@@ -43,6 +43,7 @@ from casehub.crypto import KeyRing, associated_data
 from casehub.dedup import store as duplicates
 from casehub.enrich import Rules, enrich, load_rules
 from casehub.errors import InvalidRecord, Reason
+from casehub.keys import reporter_fingerprint
 from casehub.ports import Mapper, PageRecord, Source, UnreadableRecord, Window
 from casehub.quality import QualityContext, Validation, quality_context
 from casehub.quality.frames import case_frame, raw_frame
@@ -657,8 +658,21 @@ class Pipeline:
             column = f"reporter_{name}"
             row[column] = ring.seal_text(person.get(name), associated_data("cases", column, case_id))
         row["reporter_phone_index"] = ring.blind_index(person.get("phone"))
-        fingerprint = "\x1f".join(str(person.get(name) or "") for name in PERSONAL_FIELDS)
-        row["reporter_fingerprint"] = ring.blind_index(f"reporter\x1f{fingerprint}")
+        row["reporter_fingerprint"] = reporter_fingerprint(ring, *(person.get(n) for n in PERSONAL_FIELDS))
+        row["reporter_index_key_id"] = ring.index_active
+
+    def _indexed_alike(self, state: dict[str, Any] | None, case: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The stored version with its reporter's fingerprint under the ring's active index key,
+        when a re-index (`casehub keys rotate --blind-index`) has not reached it yet and it is
+        the same reporter: a version is not a change of reporter for being indexed anew."""
+        held = None if state is None else state["reporter_index_key_id"]
+        if state is None or held == self.keyring.index_active:
+            return state
+        person = case.get("reporter") or {}
+        name, phone, id_number = (person.get(field) for field in PERSONAL_FIELDS)
+        if reporter_fingerprint(self.keyring, name, phone, id_number, held) != state["reporter_fingerprint"]:
+            return state
+        return {**state, "reporter_fingerprint": reporter_fingerprint(self.keyring, name, phone, id_number)}
 
     def _resolve_versions(
         self, conn: Connection, items: Sequence[_Item], batch_id: str, now: datetime
@@ -674,7 +688,10 @@ class Pipeline:
         valid = [i for i in items if i.case is not None]
         ids = sorted({str(i.case["case_id"]) for i in valid})  # type: ignore[index]
         current: dict[str, dict[str, Any]] = {}
-        columns = [Case.__table__.c[name] for name in (*CASE_FIELDS, "version", "reporter_fingerprint")]
+        columns = [
+            Case.__table__.c[name]
+            for name in (*CASE_FIELDS, "version", "reporter_fingerprint", "reporter_index_key_id")
+        ]
         for chunk in _chunks(ids):
             for stored in conn.execute(select(*columns).where(Case.case_id.in_(chunk))).mappings():
                 current[stored["case_id"]] = dict(stored)
@@ -706,7 +723,7 @@ class Pipeline:
                     "batch_id": batch_id,
                     "source_updated_at": row["updated_at"],
                     "recorded_at": now,
-                    "changes": diff(state, row),
+                    "changes": diff(self._indexed_alike(state, case), row),
                     "events": [*item.events, *decided],
                 }
             )

@@ -46,7 +46,13 @@ ORIGIN = datetime(1970, 1, 1, tzinfo=UTC)
 BATCH_NAMESPACE = uuid.UUID("6f1d0c3e-5a0b-4c59-9a43-2b8f3f0d7c11")
 
 _SEALED = {f"reporter_{name}" for name in PERSONAL_FIELDS}
-_NEVER_RENDERED = {"reporter_phone_index", "reporter_fingerprint", "pii_key_id", "raw_id"}
+_NEVER_RENDERED = {
+    "reporter_phone_index",
+    "reporter_fingerprint",
+    "reporter_index_key_id",
+    "pii_key_id",
+    "raw_id",
+}
 
 
 def batch_id(recipient: str, window: Window, number: int) -> str:

@@ -171,6 +171,8 @@ class Case(Base):
     reporter_id_number: Mapped[bytes | None] = mapped_column(LargeBinary)
     reporter_phone_index: Mapped[str | None] = mapped_column(String(64), index=True)
     reporter_fingerprint: Mapped[str] = mapped_column(String(64))
+    # The blind-index key both digests above were made with (`casehub keys rotate --blind-index`).
+    reporter_index_key_id: Mapped[str] = mapped_column(String(32))
     raw_id: Mapped[str] = mapped_column(String(36))
 
 
@@ -233,7 +235,10 @@ class KeyFingerprint(Base):
 
     A key ring is checked against these before anything is written: a different ring with the
     same key id would otherwise seal new values no one can open beside old ones, and break the
-    blind index. `purpose` is `seal` for an encryption key, `index` for the blind-index key.
+    blind index; a ring without a key the store still uses could not read what it sealed.
+    `purpose` is `seal` for an encryption key, `index` for a blind-index key. A key is
+    `retired_at` once `casehub keys retire` found nothing under it: rings may then leave it out,
+    and none may make it active again.
     """
 
     __tablename__ = "key_fingerprints"
@@ -242,6 +247,7 @@ class KeyFingerprint(Base):
     purpose: Mapped[str] = mapped_column(String(8), primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64))
     registered_at: Mapped[datetime] = mapped_column(Timestamp)
+    retired_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
 
 class InboundWebhook(Base):

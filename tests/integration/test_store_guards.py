@@ -3,6 +3,7 @@ costs only its record and is never quoted in a log, and an unreachable store is 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import traceback
 from collections.abc import Iterator, Mapping
@@ -39,12 +40,9 @@ def _raw_count(engine: Engine) -> int:
 
 
 def _ring_like(ring: KeyRing, **changes: Any) -> KeyRing:
-    fresh = KeyRing.generate(ring.active)
-    return KeyRing(
-        keys=changes.get("keys", fresh.keys),
-        active=changes.get("active", ring.active),
-        index_key=changes.get("index_key", fresh.index_key),
-    )
+    """A ring with `ring`'s key ids and fresh keys, but for those in `changes`."""
+    fresh = KeyRing.generate(ring.active, ring.index_active)
+    return dataclasses.replace(fresh, **changes)
 
 
 class TestKeyRing:
@@ -52,7 +50,7 @@ class TestKeyRing:
         self, engine: Engine, keyring: KeyRing
     ) -> None:
         Pipeline(engine, MAPPER, keyring).ingest([work_order()])
-        impostor = _ring_like(keyring, index_key=keyring.index_key)
+        impostor = _ring_like(keyring, index_keys=keyring.index_keys)
         with pytest.raises(ConfigurationError) as refused:
             Pipeline(engine, MAPPER, impostor).ingest([work_order(GDBH="WH20261120000009")])
         message = str(refused.value)
@@ -63,7 +61,7 @@ class TestKeyRing:
 
     def test_another_blind_index_key_is_refused(self, engine: Engine, keyring: KeyRing) -> None:
         Pipeline(engine, MAPPER, keyring).ingest([work_order()])
-        other = KeyRing(keys=keyring.keys, active=keyring.active, index_key=KeyRing.generate().index_key)
+        other = _ring_like(keyring, keys=keyring.keys)
         with pytest.raises(ConfigurationError, match="blind-index key"):
             Pipeline(engine, MAPPER, other).ingest([work_order(GDBH="WH20261120000009")])
         assert _raw_count(engine) == 1
@@ -72,16 +70,13 @@ class TestKeyRing:
         self, engine: Engine, keyring: KeyRing
     ) -> None:
         Pipeline(engine, MAPPER, keyring).ingest([work_order()])
-        new = KeyRing.generate("k2")
-        rotated = KeyRing(
-            keys={**keyring.keys, "k2": new.keys["k2"]}, active="k2", index_key=keyring.index_key
-        )
+        rotated = keyring.with_new_key()
         assert Pipeline(engine, MAPPER, rotated).ingest([work_order(GDBH="WH20261120000009")]).accepted == 1
         with engine.connect() as conn:
             known = {
                 tuple(row) for row in conn.execute(select(KeyFingerprint.key_id, KeyFingerprint.purpose))
             }
-        assert known == {(keyring.active, "seal"), ("k2", "seal"), ("index", "index")}
+        assert known == {(keyring.active, "seal"), ("k2", "seal"), (keyring.index_active, "index")}
         assert collect(engine)["reconciled"]
 
     def test_a_store_written_before_fingerprints_is_proved_on_its_data(
@@ -92,9 +87,7 @@ class TestKeyRing:
             conn.execute(delete(KeyFingerprint))
         with pytest.raises(ConfigurationError, match="does not open"):
             Pipeline(engine, MAPPER, _ring_like(keyring)).ingest([work_order(GDBH="WH20261120000009")])
-        same_keys_other_index = KeyRing(
-            keys=keyring.keys, active=keyring.active, index_key=KeyRing.generate().index_key
-        )
+        same_keys_other_index = _ring_like(keyring, keys=keyring.keys)
         with pytest.raises(ConfigurationError, match="blind-index key"):
             Pipeline(engine, MAPPER, same_keys_other_index).ingest([work_order(GDBH="WH20261120000009")])
         assert _raw_count(engine) == 1

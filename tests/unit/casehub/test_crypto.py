@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import json
 import re
 import stat
@@ -9,6 +10,7 @@ import pytest
 
 from casehub.crypto import (
     CONNECTION_VARIABLE,
+    INDEX_KEY_ID,
     KeyRing,
     associated_data,
     ensure_local_keyring,
@@ -33,13 +35,72 @@ def test_rotated_ring_still_opens_old_ciphertexts() -> None:
     old = KeyRing.generate("2026a")
     aad = associated_data("raw_records", "payload", "r1")
     token = old.seal(b"payload", aad)
-    new_key = KeyRing.generate("2026b")
-    rotated = KeyRing(keys={**old.keys, **new_key.keys}, active="2026b", index_key=old.index_key)
+    rotated = old.with_new_key()
+    assert rotated.active == "k2" and set(rotated.keys) == {"2026a", "k2"}
     assert rotated.open("2026a", token, aad) == b"payload"
     assert rotated.blind_index("+8613800138000") == old.blind_index("+8613800138000")
     fresh = rotated.seal(b"payload", aad)
     with pytest.raises(ConfigurationError):
-        old.open("2026b", fresh, aad)
+        old.open("k2", fresh, aad)
+
+
+def test_a_new_blind_index_key_is_active_and_the_old_one_still_answers_look_ups() -> None:
+    old = KeyRing.generate()
+    phone = "+8613800138000"
+    rotated = old.with_new_key(index=True)
+    assert (rotated.index_active, sorted(rotated.index_keys)) == ("i2", ["i1", "i2"])
+    assert rotated.keys == old.keys and rotated.active == old.active
+    assert rotated.blind_index(phone) != old.blind_index(phone)
+    assert rotated.blind_index(phone, "i1") == old.blind_index(phone)
+    assert rotated.blind_indexes(phone) == (rotated.blind_index(phone), old.blind_index(phone))
+    assert rotated.without("i1").blind_indexes(phone) == (rotated.blind_index(phone),)
+    with pytest.raises(ConfigurationError, match="no blind-index key 'i9'"):
+        rotated.blind_index(phone, "i9")
+
+
+def test_a_ring_of_one_index_key_reads_as_before_and_counts_on_from_it() -> None:
+    ring = KeyRing.generate()
+    legacy = json.dumps(
+        {
+            "active": "k1",
+            "keys": {"k1": base64.b64encode(ring.keys["k1"]).decode()},
+            "index_key": base64.b64encode(ring.index_keys["i1"]).decode(),
+        }
+    )
+    read = KeyRing.from_json(legacy)
+    assert (read.index_active, list(read.index_keys)) == (INDEX_KEY_ID, [INDEX_KEY_ID])
+    assert read.blind_index("+8613800138000") == ring.blind_index("+8613800138000")
+    assert read.with_new_key(index=True).index_active == "i2"
+    assert KeyRing.from_json(read.to_json()) == read
+
+
+def test_an_active_or_unknown_key_cannot_be_taken_out_of_the_ring() -> None:
+    ring = KeyRing.generate().with_new_key()
+    assert set(ring.without("k1").keys) == {"k2"}
+    for active in ("k2", "i1"):
+        with pytest.raises(ConfigurationError, match="active"):
+            ring.without(active)
+    with pytest.raises(ConfigurationError, match="no key 'k7'"):
+        ring.without("k7")
+
+
+@pytest.mark.parametrize(
+    ("change", "refusal"),
+    [
+        ({"keys": {"k 1": bytes(32)}, "active": "k 1"}, "key id must be"),
+        ({"keys": {"x" * 33: bytes(32)}, "active": "x" * 33}, "key id must be"),
+        ({"keys": {"i1": bytes(32)}, "active": "i1"}, "names both"),
+        ({"index_active": "i2"}, "active blind-index key"),
+        ({"index_keys": {"i1": bytes(16)}}, "shorter than 32 bytes"),
+    ],
+)
+def test_a_ring_that_could_not_be_told_apart_or_used_is_refused(
+    change: dict[str, object], refusal: str
+) -> None:
+    ring = KeyRing.generate()
+    fields = {"keys": ring.keys, "active": ring.active, "index_keys": ring.index_keys, "index_active": "i1"}
+    with pytest.raises(ConfigurationError, match=refusal):
+        KeyRing(**{**fields, **change})  # type: ignore[arg-type]
 
 
 def test_blind_index_is_keyed_and_deterministic(keyring: KeyRing) -> None:
@@ -63,7 +124,9 @@ def test_malformed_key_ring_is_refused_without_echoing_it() -> None:
 def test_index_key_must_differ_from_encryption_keys() -> None:
     ring = KeyRing.generate()
     with pytest.raises(ConfigurationError, match="must differ"):
-        KeyRing(keys=ring.keys, active=ring.active, index_key=ring.keys[ring.active])
+        KeyRing(
+            keys=ring.keys, active=ring.active, index_keys={"i1": ring.keys[ring.active]}, index_active="i1"
+        )
 
 
 def test_local_key_ring_is_private_and_never_overwritten(tmp_path) -> None:
