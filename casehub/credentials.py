@@ -26,6 +26,7 @@ from casehub.crypto import KeyRing, associated_data
 from casehub.errors import ConfigurationError
 from casehub.reference import load_reference
 from casehub.store.db import store_errors
+from casehub.store.keys import prove_keyring
 from casehub.store.models import DistrictCredential
 
 SCOPES = ("dispatches:read", "cases:write")
@@ -101,6 +102,7 @@ def issue(
         "created_at": now or datetime.now(UTC),
         "revoked_at": None,
     }
+    prove_keyring(engine, keyring, now or datetime.now(UTC))
     with store_errors(), engine.begin() as conn:
         conn.execute(insert(DistrictCredential), [row])
     return Issued(key_id, district, kind, tuple(scopes), secret)

@@ -25,6 +25,7 @@ from casehub.ports import EventSink, Mapper, PageRecord, Source, UnreadableRecor
 from casehub.reasons import Code
 from casehub.stats import collect
 from casehub.store.db import MIGRATIONS, store_errors
+from casehub.store.keys import prove_keyring
 from casehub.store.models import SyncCursor
 
 log = logging.getLogger(__name__)
@@ -159,6 +160,7 @@ def quality_daily(engine: Engine, keyring: KeyRing, day: date) -> dict[str, Any]
     from casehub.quality.daily import validate_day
 
     require_current_schema(engine)
+    prove_keyring(engine, keyring, datetime.now(UTC))
     return validate_day(engine, keyring, day).summary()
 
 
@@ -175,6 +177,7 @@ def deliver_outbox(
     from casehub import outbox
 
     require_current_schema(engine)
+    prove_keyring(engine, keyring, datetime.now(UTC))
     return outbox.deliver(engine, keyring, spec, sink, limit=limit).summary()
 
 
@@ -186,6 +189,7 @@ def supervise(
     from casehub import supervision
 
     require_current_schema(engine)
+    prove_keyring(engine, keyring, datetime.now(UTC))
     return supervision.supervise(engine, keyring, clock=clock or supervision.utcnow)
 
 
@@ -226,6 +230,7 @@ def pull_progress(
         (spec.pull.lookback, spec.pull.initial_span) if spec.pull else (FEEDBACK_LOOKBACK, FEEDBACK_SPAN)
     )
     require_current_schema(engine)
+    prove_keyring(engine, keyring, datetime.now(UTC))
     cursor = f"{spec.code}:progress"
     flow = workflow.Workflow(engine, keyring)
     actor = workflow.Actor(spec.code)

@@ -37,6 +37,7 @@ from casehub.partners import Partner
 from casehub.ports import OutboundBatch, Receipt, Renderer, Sink, Window
 from casehub.recipients import PERSONAL_FIELDS, Recipient, load_recipient
 from casehub.store.db import store_errors
+from casehub.store.keys import prove_keyring
 from casehub.store.models import Batch, Case, CaseHistory, ProvisionLog, QualityResult
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,7 @@ def push(
     if sink.recipient != spec.code:
         raise ConfigurationError(f"{spec.code}: the sink delivers to {sink.recipient!r}")
     require_current_schema(engine)
+    prove_keyring(engine, keyring, clock())
     result = PushResult(recipient=contract.code, windows=[])
     for window in _windows(engine, contract.code, until - deliver.settle):
         result.windows.append({"start": window.start.isoformat(), "end": window.end.isoformat()})

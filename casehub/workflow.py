@@ -51,6 +51,7 @@ from casehub.partners import load_partners
 from casehub.paths import SCHEMAS_DIR
 from casehub.reference import Reference, load_reference
 from casehub.store.db import store_errors
+from casehub.store.keys import prove_keyring
 from casehub.store.models import Batch, Case, CaseHistory, OutboxEvent, RawRecord, WorkflowOperation
 
 ACTIONS_PATH = SCHEMAS_DIR / "district" / "actions.schema.json"
@@ -379,6 +380,7 @@ class Workflow:
         `UnknownCase` or `ActionConflict`, each naming the field at fault."""
         fields = check_action(action, body)
         now = self.clock()
+        prove_keyring(self.engine, self.keyring, now)
         at = datetime.fromisoformat(str(fields["at"]).replace("Z", "+00:00"))
         if at.tzinfo is None:
             raise InvalidRecord([Reason("schema_format", "/at", _MESSAGES["format"])])
@@ -767,6 +769,7 @@ class Workflow:
 
 OPEN = ("dispatched", "accepted", "processing")
 """Statuses in which a case's deadline still runs."""
+
 
 def _selected(case: Mapping[str, Any]) -> bool:
     """Whether the health commission's allow-list selects the case (health-related, or an

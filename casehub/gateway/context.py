@@ -8,6 +8,7 @@ import logging
 import os
 import threading
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from fastapi import Request
@@ -51,11 +52,13 @@ class Context:
         return (self._token if self._token is not None else os.environ.get(TOKEN_ENV)) or None
 
     def keyring(self) -> KeyRing | None:
-        """The key ring from the environment, loaded once; None when there is none or it is unusable."""
+        """The key ring from the environment, loaded once and checked against the store
+        (`casehub.store.keys`); None when there is none, it is unusable or it is not the store's.
+        A store that cannot be reached raises `StoreError`, and the next request tries again."""
         if self._keyring is None:
             with self._lock:
                 if self._keyring is None:
-                    self._keyring = (_load_keyring(),)
+                    self._keyring = (_load_keyring(self.store()),)
         return self._keyring[0]
 
     def districts(self) -> DistrictService | None:
@@ -87,17 +90,20 @@ class Context:
         return self.receivers().get(path)
 
 
-def _load_keyring() -> KeyRing | None:
+def _load_keyring(engine: Engine) -> KeyRing | None:
     from casehub.crypto import load_keyring
+    from casehub.store.keys import prove_keyring
 
     if not (os.environ.get("CASEHUB_KEYRING") or os.environ.get("CASEHUB_KEYRING_FILE")):
         log.warning("gateway: no key ring; reporters stay hidden and webhooks answer 503")
         return None
     try:
-        return load_keyring()
+        ring = load_keyring()
+        prove_keyring(engine, ring, datetime.now(UTC))
     except ConfigurationError as exc:
         log.warning("gateway: the key ring is unusable (reporters stay hidden, webhooks answer 503): %s", exc)
         return None
+    return ring
 
 
 def _receivers(partners: Sequence[Partner] | None) -> Mapping[str, Partner]:
