@@ -13,6 +13,11 @@ casehub outbox list | replay      what partners were told; send dead events agai
 casehub district-key issue        a district platform's API key or SOAP credential, shown once
 casehub dedup --input F --output G  duplicate detection over a JSON Lines file of cases
 casehub cluster show | split      a cluster's cases; split cases off a wrong cluster
+casehub keys generate | add       a new key ring; the ring with a new key made active
+casehub keys status               each key: fingerprint, in the ring, in the store, values it holds
+casehub keys rotate [--blind-index]  seal every value (index every case) again under the active key
+casehub keys retire ID            retire a key nothing is under any more; the ring without it
+casehub provisions list           what each recipient was given, batch by batch (the provision log)
 
 A usage or configuration error (an unknown channel, reason code or id, a store that cannot be
 reached, no key ring) is one line on stderr and exit status 2.
@@ -27,7 +32,7 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len
 from rich.columns import Columns
@@ -37,6 +42,12 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from casehub.errors import CasehubError, ConfigurationError, StoreError, describe
+
+if TYPE_CHECKING:
+    from casehub.crypto import KeyRing
+
+PROGRESS_SECONDS = 5.0
+"""How often a long command (`casehub keys rotate`) says how far it is."""
 
 
 class _Console(Console):
@@ -623,6 +634,250 @@ def _cluster_split(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ring_out(ring: KeyRing, path: Path | None, *, replaces: KeyRing | None = None) -> None:
+    """The ring's JSON on stdout, or into `path` (mode 0600, written whole or not at all).
+
+    A file is never overwritten but by the ring it replaces (the ring read from it, with a key
+    added or retired): another file may hold a ring nobody has a copy of.
+    """
+    if path is None:
+        print(ring.to_json())
+        return
+    _writable(path, replaces)
+    temporary = path.with_name(f".{path.name}.new")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(ring.to_json() + "\n")
+    temporary.replace(path)
+    Console(stderr=True).print(f"key ring written to {path}", soft_wrap=True, highlight=False)
+
+
+def _writable(path: Path | None, replaces: KeyRing | None) -> None:
+    """Refuse a `--out` file that exists and is not the ring being replaced, before anything."""
+    from casehub.crypto import KeyRing
+
+    if path is None or not path.exists():
+        return
+    try:
+        held = KeyRing.from_json(path.read_text(encoding="utf-8"))
+    except (ConfigurationError, OSError, UnicodeDecodeError):
+        held = None
+    if replaces is None or held != replaces:
+        raise ConfigurationError(f"{path} exists and is not the ring this replaces: nothing written")
+
+
+def _keys_generate(args: argparse.Namespace) -> int:
+    from casehub.crypto import KeyRing
+
+    _ring_out(KeyRing.generate(), args.out)
+    Console(stderr=True).print(
+        "a new key ring: keep it in the secret store; without it nothing sealed can be read back",
+        soft_wrap=True,
+    )
+    return 0
+
+
+def _keys_add(args: argparse.Namespace) -> int:
+    from casehub.crypto import load_keyring
+
+    ring = load_keyring()
+    grown = ring.with_new_key(index=args.blind_index)
+    _ring_out(grown, args.out, replaces=ring)
+    new, kind = (grown.index_active, "blind-index") if args.blind_index else (grown.active, "encryption")
+    then = "casehub keys rotate --blind-index" if args.blind_index else "casehub keys rotate"
+    Console(stderr=True).print(
+        f"the ring with the new {kind} key {new!r} active: give it to every process, then {then}",
+        soft_wrap=True,
+        highlight=False,
+    )
+    return 0
+
+
+def _keys_status(args: argparse.Namespace) -> int:
+    from casehub import keys
+    from casehub.crypto import load_keyring
+
+    try:
+        ring: KeyRing | None = load_keyring()
+    except ConfigurationError as exc:
+        ring = None
+        Console(stderr=True).print(f"{exc}: the store's side only", soft_wrap=True, highlight=False)
+    shown = keys.status(_store(), ring)
+    if args.json:
+        print(json.dumps(shown, ensure_ascii=False, indent=2))
+    else:
+        _print_key_status(shown, _Console())
+    return 1 if any(key.get("matches_store") is False for key in shown["keys"]) else 0
+
+
+def _print_key_status(shown: dict[str, Any], console: Console) -> None:
+    """One row per key, then how many values each holds per sealed or indexed column, then
+    what is left to do."""
+    table = Table(show_edge=False)
+    for column in ("key id", "purpose", "fingerprint", "ring", "store", "values"):
+        table.add_column(column, justify="right" if column == "values" else "left")
+    retirable = []
+    for key in shown["keys"]:
+        ring = ("active" if key["active"] else "yes") if key["in_ring"] else "no"
+        if key["matches_store"] is False:
+            ring = "[red]differs from the store's[/]"
+        store = "no"
+        if key["in_store"]:
+            store = (
+                f"retired {key['retired_at'][:10]}"
+                if key["retired_at"]
+                else f"since {key['registered_at'][:10]}"
+            )
+        total = (
+            sum(key["values"].values())
+            if key["purpose"] == "seal"
+            else max(key["values"].values(), default=0)
+        )
+        table.add_row(key["key_id"], key["purpose"], key["fingerprint"], ring, store, str(total))
+        if key["in_store"] and not key["retired_at"] and not key["values"] and not key["active"]:
+            retirable.append(key["key_id"])
+    console.print(table)
+    held = [key for key in shown["keys"] if key["values"]]
+    if held:
+        columns = sorted({column for key in held for column in key["values"]}, key=_sealed_order)
+        per_column = Table(show_edge=False)
+        per_column.add_column("column")
+        for key in held:
+            per_column.add_column(key["key_id"], justify="right")
+        for column in columns:
+            per_column.add_row(column, *(str(key["values"].get(column, "")) for key in held))
+        console.print(per_column)
+    if "active" not in shown:
+        return
+    console.print(f"active: {shown['active']} (encryption), {shown['index_active']} (blind index)")
+    if shown["to_rotate"]:
+        console.print(f"{shown['to_rotate']} values are not under {shown['active']}: casehub keys rotate")
+    if shown["to_reindex"]:
+        console.print(
+            f"{shown['to_reindex']} cases are not indexed under {shown['index_active']}: "
+            "casehub keys rotate --blind-index"
+        )
+    for key_id in retirable:
+        console.print(f"{key_id} holds nothing: casehub keys retire {key_id}, then keep the ring it prints")
+
+
+def _sealed_order(column: str) -> int:
+    from casehub import keys
+
+    order = [name for spec in keys.SEALED for name in spec.names()] + list(keys.INDEXED)
+    return order.index(column) if column in order else len(order)
+
+
+def _keys_rotate(args: argparse.Namespace) -> int:
+    import time
+
+    from casehub import keys
+    from casehub.crypto import load_keyring
+    from casehub.jobs import require_current_schema
+
+    if args.batch_size < 1 or args.pause < 0:
+        raise ConfigurationError("--batch-size must be at least 1 and --pause not negative")
+    ring = load_keyring()
+    engine = _store()
+    require_current_schema(engine)
+    err = Console(stderr=True)
+    shown = {"at": time.monotonic()}
+
+    def progress(table: str, done: int) -> None:
+        if time.monotonic() - shown["at"] >= PROGRESS_SECONDS:
+            shown["at"] = time.monotonic()
+            err.print(f"{table}: {done} so far", highlight=False)
+
+    walk = (keys.reindex if args.blind_index else keys.rotate)(
+        engine, ring, batch_size=args.batch_size, pause=args.pause, on_batch=progress
+    )
+    status = keys.status(engine, ring)
+    left = status["to_reindex"] if args.blind_index else status["to_rotate"]
+    print(json.dumps({**walk.summary(), "left": left}, indent=2))
+    what = "cases indexed" if args.blind_index else "values sealed"
+    err.print(f"{walk.total} {what} under {walk.key_id} in {walk.seconds:.1f} s", highlight=False)
+    purpose = "index" if args.blind_index else "seal"
+    for key in status["keys"]:
+        if key["purpose"] == purpose and not key["active"] and not key["values"] and not key["retired_at"]:
+            err.print(
+                f"{key['key_id']} holds nothing now: casehub keys retire {key['key_id']}", highlight=False
+            )
+    if left:
+        err.print(
+            f"{left} left under older keys (written meanwhile by a process with an older ring?): run it again"
+        )
+    return 0
+
+
+def _keys_retire(args: argparse.Namespace) -> int:
+    from casehub import keys
+    from casehub.crypto import load_keyring
+    from casehub.jobs import require_current_schema
+
+    ring = load_keyring()
+    _writable(args.out, ring)
+    engine = _store()
+    require_current_schema(engine)
+    kept = keys.retire(engine, ring, args.key_id)
+    _ring_out(kept, args.out, replaces=ring)
+    Console(stderr=True).print(
+        f"{args.key_id} retired: the ring without it is what every process needs from now on",
+        soft_wrap=True,
+        highlight=False,
+    )
+    return 0
+
+
+def _provisions_list(args: argparse.Namespace) -> int:
+    from casehub.recipients import RECIPIENTS_DIR
+    from casehub.store.models import ProvisionLog
+
+    known = sorted(path.stem for path in RECIPIENTS_DIR.glob("*.json"))
+    if args.recipient is not None and args.recipient not in known:
+        raise ConfigurationError(f"no recipient {args.recipient!r}; the recipients are {', '.join(known)}")
+    query = select(ProvisionLog).order_by(ProvisionLog.pushed_at.desc(), ProvisionLog.id.desc())
+    if args.recipient:
+        query = query.where(ProvisionLog.recipient == args.recipient)
+    with _store().connect() as conn:
+        rows = [dict(row) for row in conn.execute(query.limit(args.limit)).mappings()]
+    entries = [
+        {
+            "recipient": row["recipient"],
+            "purpose": row["purpose"],
+            "fields": row["fields"],
+            "batch_id": row["batch_id"],
+            "batch_number": row["batch_number"],
+            "final": row["final"],
+            "records": row["record_count"],
+            "window_start": row["window_start"].isoformat(),
+            "window_end": row["window_end"].isoformat(),
+            "pushed_at": row["pushed_at"].isoformat(),
+            "receipt": row["receipt"],
+        }
+        for row in rows
+    ]
+    if args.json:
+        print(json.dumps(entries, ensure_ascii=False, indent=2))
+        return 0
+    table = Table(show_edge=False)
+    for column in ("pushed at", "recipient", "purpose", "batch", "records", "window", "fields"):
+        table.add_column(column)
+    for entry, row in zip(entries, rows, strict=True):
+        batch = f"{entry['batch_id']} #{entry['batch_number']}{' (last)' if entry['final'] else ''}"
+        window = f"{_time(row['window_start'])} – {_time(row['window_end'])}"
+        table.add_row(
+            _time(row["pushed_at"]),
+            entry["recipient"],
+            entry["purpose"],
+            batch,
+            str(entry["records"]),
+            window,
+            ", ".join(entry["fields"]),
+        )
+    _Console().print(table)
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     from casehub.gateway import serve
 
@@ -730,6 +985,44 @@ def parser() -> argparse.ArgumentParser:
     split.add_argument("--case", action="append", required=True, help="a case to split off (repeatable)")
     split.add_argument("--by", default=os.environ.get("USER") or "handler", help="who splits (kept)")
     split.set_defaults(func=_cluster_split)
+    ring = commands.add_parser("keys", help="the key ring: generate, add a key, status, rotate, retire")
+    ring_commands = ring.add_subparsers(dest="action", required=True)
+    generating = ring_commands.add_parser("generate", help="a new key ring, its JSON on stdout")
+    generating.add_argument("--out", type=Path, help="write it into this file (mode 0600), never over one")
+    generating.set_defaults(func=_keys_generate)
+    adding = ring_commands.add_parser("add", help="the key ring with a new key, made active")
+    adding.add_argument("--blind-index", action="store_true", help="a blind-index key, not an encryption key")
+    adding.add_argument(
+        "--out", type=Path, help="write it into this file; only the ring it replaces is overwritten"
+    )
+    adding.set_defaults(func=_keys_add)
+    checking = ring_commands.add_parser(
+        "status", help="each key: fingerprint, ring, store, the values it holds"
+    )
+    checking.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    checking.set_defaults(func=_keys_status)
+    rotating = ring_commands.add_parser(
+        "rotate", help="seal every value again under the active key (resumable)"
+    )
+    rotating.add_argument(
+        "--blind-index", action="store_true", help="index every case again under the active blind-index key"
+    )
+    rotating.add_argument("--batch-size", type=int, default=1000, help="rows per transaction (1000)")
+    rotating.add_argument("--pause", type=float, default=0.0, help="seconds between batches (0)")
+    rotating.set_defaults(func=_keys_rotate)
+    retiring = ring_commands.add_parser("retire", help="retire a key that holds nothing; the ring without it")
+    retiring.add_argument("key_id", help="the key's id (casehub keys status)")
+    retiring.add_argument("--out", type=Path, help="write the ring into this file, as for add")
+    retiring.set_defaults(func=_keys_retire)
+
+    provisions = commands.add_parser("provisions", help="what each recipient was given").add_subparsers(
+        dest="action", required=True
+    )
+    provided = provisions.add_parser("list", help="provision-log entries, newest first (no personal data)")
+    provided.add_argument("--recipient", help="only this recipient's (schemas/recipients/)")
+    provided.add_argument("--limit", type=int, default=200)
+    provided.add_argument("--json", action="store_true", help="one JSON array on stdout")
+    provided.set_defaults(func=_provisions_list)
     return root
 
 
