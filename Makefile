@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv browser demo test test-fast bench eval-dedup up lint clean
+.PHONY: help venv browser pg-client demo test test-fast bench eval-dedup up lint clean
 
 help:
 	@echo "make demo   run the ingest DAGs against the partner simulators (SQLite, var/)"
@@ -40,10 +40,17 @@ pdf:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils libpango-1.0-0 \
 	    libpangoft2-1.0-0 fonts-wqy-microhei; }
 
+# The store scan test reads a pg_dump of a PostgreSQL store; Debian's client is installed when missing.
+pg-client:
+	@command -v pg_dump >/dev/null || { \
+	  echo "installing Debian's postgresql-client (the store scan test needs pg_dump)"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client; }
+
 demo: venv
 	$(BIN)/casehub demo
 
-test: venv browser pdf
+test: venv browser pdf pg-client
 	$(BIN)/python -m pytest
 
 test-fast: venv
