@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
         ("bench_ingest.py", ["--records", "300"], r"^sqlite\s+300\s+[\d,]+\s+[\d,]+"),
         ("bench_webhooks.py", ["--deliveries", "60"], r"^sqlite\s+POST webhook\s+60\s+[\d,]+"),
         ("bench_quality.py", ["--cases", "200"], r"^sqlite\s+200\s+[\d.]+\s+[\d.]+"),
+        ("bench_keys.py", ["--cases", "300"], r"^sqlite\s+300\s+\d+\s+[\d.]+\s+[\d,]+\s+[\d.]+\s+[\d,]+"),
         (
             "bench_dedup.py",
             ["--cases", "3000", "--probes", "20"],
