@@ -20,7 +20,7 @@ from casehub.crypto import KeyRing
 from casehub.errors import UnknownCase
 from casehub.partners import load_connector, partner
 from casehub.ports import Renderer
-from casehub.pushes import renderable
+from casehub.pushes import checked_record
 from casehub.recipients import load_recipient
 from casehub.store.db import store_errors
 from casehub.store.models import Case, OutboxEvent
@@ -89,7 +89,8 @@ class DistrictService:
         self.workflow = workflow.Workflow(engine, keyring, clock=clock)
 
     def dispatches(self, district: str, *, limit: int = 100) -> list[Dispatch]:
-        """The events waiting for `district`, oldest first, each with its case's current record."""
+        """The events waiting for `district`, oldest first, each with its case's current record,
+        checked against the district's allow-list as a push's records are (`DataQualityError`)."""
         events = outbox.pending_for(
             self.engine, self.keyring, PARTNER, district, limit=max(1, min(limit, MAX_LISTING))
         )
@@ -104,7 +105,7 @@ class DistrictService:
             row = rows.get(event.case_id)
             if row is None:
                 continue
-            record = self.renderer.render(renderable(row, self.contract, self.keyring))
+            record = checked_record(row, self.contract, self.renderer, self.keyring)
             notice = notice_of(event.data) if event.kind == "urge" else None
             listing.append(
                 Dispatch(event.event_id, event.kind, event.case_id, event.created_at, record, notice)

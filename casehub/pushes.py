@@ -209,22 +209,28 @@ def renderable(case: Mapping[str, Any], contract: Recipient, keyring: KeyRing) -
     return row
 
 
+def checked_record(
+    case: Mapping[str, Any], contract: Recipient, renderer: Renderer, keyring: KeyRing
+) -> dict[str, Any]:
+    """The recipient's record of `case`, checked against its allow-list's schema: a record that
+    breaks it (a field too many, a masked text that is not) raises `DataQualityError` naming the
+    fields, and is never sent."""
+    record = renderer.render(renderable(case, contract, keyring))
+    problems = contract.problems(record)
+    if problems:
+        raise DataQualityError(
+            f"{contract.code}: the record of case {case['case_id']} breaks "
+            f"schemas/recipients/{contract.code}.json at {', '.join(problems)}",
+            suite=f"recipients/{contract.code}",
+            expectations=problems,
+        )
+    return record
+
+
 def _rendered(
     cases: list[Mapping[str, Any]], contract: Recipient, renderer: Renderer, keyring: KeyRing
 ) -> list[dict[str, Any]]:
-    records = []
-    for case in cases:
-        record = renderer.render(renderable(case, contract, keyring))
-        problems = contract.problems(record)
-        if problems:
-            raise DataQualityError(
-                f"{contract.code}: the record of case {case['case_id']} breaks "
-                f"schemas/recipients/{contract.code}.json at {', '.join(problems)}",
-                suite=f"recipients/{contract.code}",
-                expectations=problems,
-            )
-        records.append(record)
-    return records
+    return [checked_record(case, contract, renderer, keyring) for case in cases]
 
 
 def _push_window(
