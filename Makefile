@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 help:
 	@echo "make demo   run the ingest DAGs against the partner simulators (SQLite, var/)"
 	@echo "make test   run the test suite (PostgreSQL tests need 127.0.0.1:5432)"
-	@echo "make bench  ingest, webhooks, outbox, quality and key rotation figures, SQLite and PostgreSQL"
+	@echo "make bench  every benchmark in benchmarks/ (throughput, latency, key rotation), SQLite and PostgreSQL"
 	@echo "make eval-dedup  duplicate detection's precision, recall and F1 on its labelled set"
 	@echo "make up     the DAGs in the Airflow UI (http://127.0.0.1:8080) with the simulators"
 	@echo "make lint   ruff and mypy"
