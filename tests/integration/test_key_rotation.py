@@ -12,7 +12,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, delete, event, select, update
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, delete, event, func, select, update
 
 from casehub import credentials, inbox
 from casehub.crypto import KeyRing
@@ -20,7 +22,8 @@ from casehub.districts import DistrictService
 from casehub.errors import ConfigurationError
 from casehub.keys import SEALED, held, reindex, retire, rotate, status
 from casehub.pipeline import Pipeline
-from casehub.store.db import prepare
+from casehub.store import migrate
+from casehub.store.db import MIGRATIONS, prepare
 from casehub.store.keys import prove_keyring
 from casehub.store.models import Base, Case, CaseHistory, DistrictCredential, KeyFingerprint, OutboxEvent
 from connectors.hotline import MAPPER
@@ -315,3 +318,31 @@ def test_a_store_written_before_index_keys_rotated_reads_with_its_ring(engine: E
     assert list(retire(engine, rotated, "index").index_keys) == ["i2"]
     for person in REPORTERS[:3]:
         assert len(cases_of(engine, rotated.without("index"), person.e164)) == 1
+
+
+def test_a_store_of_before_index_key_ids_is_migrated_to_its_one_index_key(engine: Engine) -> None:
+    """Migration 0009 on a store holding cases: each is under the index key `index`, the one a
+    ring of that time has, and that ring goes on finding them."""
+    ring = KeyRing.generate()
+    legacy = KeyRing.from_json(
+        json.dumps(
+            {
+                "active": "k1",
+                "keys": {"k1": base64.b64encode(ring.keys["k1"]).decode()},
+                "index_key": base64.b64encode(ring.index_keys["i1"]).decode(),
+            }
+        )
+    )
+    populate(engine, legacy, REPORTERS[:3])
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0008")
+    migrate(engine)
+    with engine.connect() as conn:
+        assert set(conn.scalars(select(Case.reporter_index_key_id))) == {"index"}
+        assert conn.scalar(select(func.count()).where(KeyFingerprint.retired_at.is_not(None))) == 0
+    for person in REPORTERS[:3]:
+        assert len(cases_of(engine, legacy, person.e164)) == 1
+    assert Pipeline(engine, MAPPER, legacy).ingest(orders(people(1), start=500)).accepted == 1
