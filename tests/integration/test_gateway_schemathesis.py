@@ -61,6 +61,9 @@ seed = {SEED}
 hooks = "tests.schemathesis_hooks"
 suppress-health-check = ["too_slow"]
 
+[cache]
+enabled = false
+
 [generation]
 max-examples = {MAX_EXAMPLES}
 deterministic = true
