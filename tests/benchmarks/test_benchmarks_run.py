@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parents[2]
         (
             "bench_reports.py",
             ["--cases", "300", "--open", "500"],
-            r"(?s)^sqlite\s+reports \(month\)\s+300\s+[\d.]+\s+[\d.]+.*^sqlite\s+supervise rerun\s+\d+\s+[\d.]+",
+            r"(?s)^sqlite\s+reports \(month\)\s+300\s+[\d.]+\s+[\d.]+"
+            r".*^sqlite\s+supervise rerun\s+\d+\s+[\d.]+",
         ),
         (
             "bench_outbox.py",
