@@ -156,6 +156,7 @@ def test_failure_paths_leave_no_personal_value_in_any_sink(
     from casehub.districts import DistrictService
     from casehub.errors import CasehubError
     from casehub.gateway import create_app
+    from casehub.quality import quality_context
     from casehub.store.models import Case, OutboxEvent, Quarantine
     from simulators.testing import start
     from tests.threaded import serving
@@ -283,13 +284,13 @@ def test_failure_paths_leave_no_personal_value_in_any_sink(
     assert dagbag.get_dag("process_webhooks_neighborhood_app").test().state == "success"
 
     # The day's data quality, its results and Data Docs built.
-    assert dagbag.get_dag("quality_daily").test(
-        run_conf={"day": now.astimezone(SHANGHAI).date().isoformat()}
-    ).state == ("success")
-    quality_files = [p for p in (tmp_path / "var" / "quality").rglob("*") if p.is_file()]
-    assert any("data_docs" in str(p) for p in quality_files) and any(
-        "results" in str(p) for p in quality_files
-    )
+    day = now.astimezone(SHANGHAI).date().isoformat()
+    assert dagbag.get_dag("quality_daily").test(run_conf={"day": day}).state == "success"
+    # Where this process's quality context writes (it is opened once per process, so under the
+    # CASEHUB_HOME of whichever test opened it first): the markers are unique, whoever wrote there.
+    written = {"results": quality_context().results_dir, "data_docs": quality_context().docs_dir}
+    quality_files = {name: [p for p in where.rglob("*") if p.is_file()] for name, where in written.items()}
+    assert quality_files["results"] and quality_files["data_docs"]
 
     out, err = capfd.readouterr()
     sinks: dict[str, Any] = {
@@ -300,8 +301,9 @@ def test_failure_paths_leave_no_personal_value_in_any_sink(
         "xcom": _xcom(),
         **_everything_in_the_store_a_person_may_read(engine),
         **{
-            str(p.relative_to(tmp_path)): p.read_text(encoding="utf-8", errors="replace")
-            for p in quality_files
+            f"{name}/{p.relative_to(written[name])}": p.read_text(encoding="utf-8", errors="replace")
+            for name, files in quality_files.items()
+            for p in files
         },
     }
     # The sinks hold what each path left there, and the markers would be found in them.
