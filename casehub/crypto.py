@@ -34,6 +34,7 @@ import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -95,18 +96,23 @@ class KeyRing:
             if any(hmac.compare_digest(key, other) for other in self.keys.values()):
                 raise ConfigurationError("key ring: the blind-index key must differ from the encryption keys")
 
+    @cached_property
+    def _ciphers(self) -> dict[str, AESGCM]:
+        """One AES-GCM object per key, made once: sealing runs on every value of every record."""
+        return {key_id: AESGCM(key) for key_id, key in self.keys.items()}
+
     def seal(self, plaintext: bytes, aad: bytes) -> bytes:
         """Encrypt under the active key: nonce ‖ ciphertext ‖ tag."""
         nonce = secrets.token_bytes(NONCE_BYTES)
-        return nonce + AESGCM(self.keys[self.active]).encrypt(nonce, plaintext, aad)
+        return nonce + self._ciphers[self.active].encrypt(nonce, plaintext, aad)
 
     def open(self, key_id: str, token: bytes, aad: bytes) -> bytes:
         try:
-            key = self.keys[key_id]
+            cipher = self._ciphers[key_id]
         except KeyError:
             raise ConfigurationError(f"key ring: no key {key_id!r} to decrypt with") from None
         try:
-            return AESGCM(key).decrypt(token[:NONCE_BYTES], token[NONCE_BYTES:], aad)
+            return cipher.decrypt(token[:NONCE_BYTES], token[NONCE_BYTES:], aad)
         except InvalidTag:
             raise ConfigurationError(
                 "key ring: ciphertext does not open with its key and binding (wrong key or moved value)"
