@@ -37,6 +37,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
+from typing import overload
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from cryptography.exceptions import InvalidTag
@@ -123,6 +124,13 @@ class KeyRing:
 
     def open_text(self, key_id: str, token: bytes | None, aad: bytes) -> str | None:
         return None if token is None else self.open(key_id, token, aad).decode()
+
+    @overload
+    def blind_index(self, value: str, key_id: str | None = None) -> str: ...
+    @overload
+    def blind_index(self, value: None, key_id: str | None = None) -> None: ...
+    @overload
+    def blind_index(self, value: str | None, key_id: str | None = None) -> str | None: ...
 
     def blind_index(self, value: str | None, key_id: str | None = None) -> str | None:
         """Keyed, deterministic digest of an already-normalized value (E.164 phone), under the

@@ -121,9 +121,7 @@ def reporter_fingerprint(
 ) -> str:
     """The digest that tells whether a version changed its reporter (`casehub.changes.diff`)
     without keeping who they are, under the active blind-index key or `key_id`."""
-    digest = ring.blind_index("\x1f".join(("reporter", name or "", phone or "", id_number or "")), key_id)
-    assert digest is not None
-    return digest
+    return ring.blind_index("\x1f".join(("reporter", name or "", phone or "", id_number or "")), key_id)
 
 
 @dataclass
