@@ -60,7 +60,7 @@ SUPERVISION_LINE = re.compile(r"supervision: (\{.*\})")
 OUTBOX_DAG = "deliver_outbox"
 SUPERVISE_DAG = "supervise_deadlines"
 QUALITY_DAG = "quality_daily"
-QUALITY_LINE = re.compile(r"quality_daily: (\{.*\})$", re.MULTILINE)
+QUALITY_LINE = re.compile(r"quality_daily: (\{.*\})")
 DISTRICT_COUNT = re.compile(r"(\w+) (\d+)")
 PAGE_LINE = re.compile(r"(\w+) page: (\d+) received, (\d+) already landed, (\d+) accepted, (\d+) quarantined")
 
