@@ -189,15 +189,23 @@ def channel_figures(
 
 
 def _daily_counts(conn: Connection, channel: str, start: datetime, end: datetime) -> list[int]:
-    """Raw records landed per day (Asia/Shanghai) in [start, end), days with none left out."""
-    counts: dict[date, int] = {}
-    query = select(RawRecord.received_at).where(
-        RawRecord.channel == channel, RawRecord.received_at >= start, RawRecord.received_at < end
-    )
-    for (at,) in conn.execute(query):
-        local = at.astimezone(SHANGHAI).date()
-        counts[local] = counts.get(local, 0) + 1
-    return list(counts.values())
+    """Raw records landed per day in [start, end) (day boundaries), days with none left out:
+    one count per day in the store, no row read into Python."""
+    counts = []
+    day = start
+    while day < end:
+        following = day + timedelta(days=1)
+        landed = conn.scalar(
+            select(func.count())
+            .select_from(RawRecord)
+            .where(
+                RawRecord.channel == channel, RawRecord.received_at >= day, RawRecord.received_at < following
+            )
+        )
+        if landed:
+            counts.append(int(landed))
+        day = following
+    return counts
 
 
 def _record(

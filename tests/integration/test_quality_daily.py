@@ -15,7 +15,7 @@ from casehub.normalize import SHANGHAI
 from casehub.partners import partner
 from casehub.pipeline import Pipeline
 from casehub.quality import quality_context
-from casehub.quality.daily import gate, validate_day
+from casehub.quality.daily import channel_figures, gate, validate_day
 from casehub.quality.frames import case_frame
 from casehub.stats import collect
 from casehub.store.models import QualityResult, QualityTrend, RawRecord
@@ -156,3 +156,19 @@ def test_a_record_the_mapper_refuses_under_a_rule_counts_in_that_rules_result(
     assert (kept["invalid_phone"].evaluated, kept["invalid_phone"].unexpected) == (4, 1)
     assert not kept["invalid_phone"].success
     assert kept["unknown_district"].success and kept["unknown_district"].unexpected == 0
+
+
+def test_a_days_volume_is_judged_against_the_median_of_the_days_before(
+    engine: Engine, keyring: KeyRing
+) -> None:
+    for back in range(1, 9):  # eight days of three work orders each before DAY
+        noon = NOON - timedelta(days=back)
+        orders = [work_order(GDBH=f"WH2026{back:02d}00{n:04d}") for n in range(3)]
+        Pipeline(engine, MAPPER, keyring, clock=lambda noon=noon: noon).ingest(orders)
+    Pipeline(engine, MAPPER, keyring, clock=lambda: NOON).ingest([work_order(GDBH="WH20261120000001")])
+    start = datetime(2026, 11, 20, tzinfo=SHANGHAI).astimezone(UTC)
+    with engine.connect() as conn:
+        figures = channel_figures(
+            conn, "hotline", start=start, end=start + timedelta(days=1), now=NOON, day=DAY
+        )
+    assert figures["raw"] == 1 and figures["volume_ratio"] == pytest.approx(1 / 3)
