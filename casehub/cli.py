@@ -11,6 +11,7 @@ casehub quarantine show ID        one entry: reasons, replay history, the raw re
 casehub quarantine replay         run open quarantined records through the pipeline again
 casehub outbox list | replay      what partners were told; send dead events again
 casehub district-key issue        a district platform's API key or SOAP credential, shown once
+casehub district-key list | revoke  the districts' credentials (never a secret); revoke at once
 casehub dedup --input F --output G  duplicate detection over a JSON Lines file of cases
 casehub cluster show | split      a cluster's cases; split cases off a wrong cluster
 casehub keys generate | add       a new key ring; the ring with a new key made active
@@ -547,6 +548,53 @@ def _district_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def _district_key_list(args: argparse.Namespace) -> int:
+    from casehub import credentials
+
+    rows = credentials.listing(_store(), district=args.district)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2, default=_time))
+        return 0
+    table = Table(show_edge=False)
+    for column in ("key id", "district", "kind", "scopes", "issued", "revoked"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row["key_id"],
+            row["district"],
+            row["kind"],
+            ",".join(row["scopes"]),
+            _time(row["created_at"]),
+            _time(row["revoked_at"]) if row["revoked_at"] else "",
+        )
+    _Console().print(table)
+    return 0
+
+
+def _district_key_revoke(args: argparse.Namespace) -> int:
+    """Revoke by key id, or every live credential of a district (of a kind): refused at once."""
+    from casehub import credentials
+
+    engine = _store()
+    if bool(args.key_id) == bool(args.district):
+        raise ConfigurationError("district-key revoke takes key ids or --district, not both or neither")
+    if args.kind and not args.district:
+        raise ConfigurationError("district-key revoke: --kind goes with --district")
+    if args.district:
+        kind = None if args.kind is None else ("soap" if args.kind == "soap" else "api_key")
+        revoked = credentials.revoke_all(engine, args.district, kind=kind)
+    else:
+        live = {row["key_id"] for row in credentials.listing(engine) if row["revoked_at"] is None}
+        missing = [key_id for key_id in args.key_id if key_id not in live]
+        if missing:
+            raise ConfigurationError(
+                f"no live district credential {missing[0]!r} (see casehub district-key list)"
+            )
+        revoked = [key_id for key_id in args.key_id if credentials.revoke(engine, key_id)]
+    print(json.dumps({"revoked": revoked}))
+    return 0
+
+
 def _dedup(args: argparse.Namespace) -> int:
     """The intake's duplicate detection over a file (`casehub.dedup.files`): every line is
     read and checked before anything is written, so a bad line leaves no partial output."""
@@ -968,6 +1016,15 @@ def parser() -> argparse.ArgumentParser:
     issue.add_argument("--kind", choices=["api-key", "soap"], default="api-key")
     issue.add_argument("--scopes", default="dispatches:read,cases:write")
     issue.set_defaults(func=_district_key)
+    keys_of = key.add_parser("list", help="every credential: key id, district, kind, scopes, dates")
+    keys_of.add_argument("--district", help="only this district's, 4201xx")
+    keys_of.add_argument("--json", action="store_true")
+    keys_of.set_defaults(func=_district_key_list)
+    revoking = key.add_parser("revoke", help="refuse credentials from now on: by key id, or a district's")
+    revoking.add_argument("key_id", nargs="*", help="a credential's key id (the SOAP username)")
+    revoking.add_argument("--district", help="every live credential of this district, 4201xx")
+    revoking.add_argument("--kind", choices=["api-key", "soap"], help="with --district: only this kind")
+    revoking.set_defaults(func=_district_key_revoke)
 
     dedup = commands.add_parser("dedup", help="duplicate detection over a JSON Lines file of cases")
     dedup.add_argument("--input", type=Path, required=True, help="one case a line (- for stdin)")

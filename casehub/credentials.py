@@ -142,6 +142,53 @@ def soap_password(engine: Engine, keyring: KeyRing, username: str) -> tuple[str,
     return row.district_code, password
 
 
+def listing(engine: Engine, *, district: str | None = None) -> list[dict[str, Any]]:
+    """Every credential (of `district`), oldest first: ids, scopes and dates, never a secret."""
+    query = select(
+        DistrictCredential.key_id,
+        DistrictCredential.district_code,
+        DistrictCredential.kind,
+        DistrictCredential.scopes,
+        DistrictCredential.created_at,
+        DistrictCredential.revoked_at,
+    ).order_by(DistrictCredential.created_at, DistrictCredential.key_id)
+    if district is not None:
+        query = query.where(DistrictCredential.district_code == check_district(district))
+    with store_errors(), engine.connect() as conn:
+        return [
+            {
+                "key_id": row.key_id,
+                "district": row.district_code,
+                "kind": row.kind,
+                "scopes": list(row.scopes),
+                "created_at": row.created_at,
+                "revoked_at": row.revoked_at,
+            }
+            for row in conn.execute(query)
+        ]
+
+
+def revoke_all(
+    engine: Engine, district: str, *, kind: str | None = None, now: datetime | None = None
+) -> list[str]:
+    """Revoke every live credential of `district` (of `kind`) at once; the key ids revoked."""
+    check_district(district)
+    if kind is not None and kind not in KINDS:
+        raise ConfigurationError(f"credential kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    live = [DistrictCredential.district_code == district, DistrictCredential.revoked_at.is_(None)]
+    if kind is not None:
+        live.append(DistrictCredential.kind == kind)
+    with store_errors(), engine.begin() as conn:
+        return sorted(
+            conn.execute(
+                update(DistrictCredential)
+                .where(*live)
+                .values(revoked_at=now or datetime.now(UTC))
+                .returning(DistrictCredential.key_id)
+            ).scalars()
+        )
+
+
 def revoke(engine: Engine, key_id: str, *, now: datetime | None = None) -> bool:
     """Revoke a credential at once; True when there was a live one of that id."""
     with store_errors(), engine.begin() as conn:

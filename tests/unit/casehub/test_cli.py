@@ -437,6 +437,11 @@ def test_no_key_ring_anywhere_names_every_place_looked_in(store, home, monkeypat
         (["outbox", "replay", "--event", "01a2-nope"], "no dead outbox event 01a2-nope"),
         (["district-key", "issue", "--district", "420199"], "'420199' is not a district code"),
         (["district-key", "issue", "--district", "420102", "--scopes", "root"], "scopes must be among"),
+        (["district-key", "list", "--district", "420199"], "'420199' is not a district code"),
+        (["district-key", "revoke", "nosuch"], "no live district credential 'nosuch'"),
+        (["district-key", "revoke"], "takes key ids or --district"),
+        (["district-key", "revoke", "--district", "420199"], "'420199' is not a district code"),
+        (["district-key", "revoke", "some-id", "--kind", "soap"], "--kind goes with --district"),
     ],
 )
 def test_what_does_not_exist_is_one_line_naming_it_and_exit_2(store, capsys, argv, named) -> None:
@@ -463,6 +468,7 @@ STORE_COMMANDS = [
     ["outbox", "list"],
     ["outbox", "replay"],
     ["district-key", "issue", "--district", "420102"],
+    ["district-key", "list"],
 ]
 
 
@@ -599,3 +605,41 @@ def test_a_district_key_is_shown_once_and_only_its_hash_is_kept(store, capsys) -
     assert main(["district-key", "issue", "--district", "420106", "--kind", "soap"]) == 0
     soap = json.loads(capsys.readouterr().out)
     assert soap["username"].startswith("district-420106-") and soap["password"]
+
+
+def test_revoked_district_credentials_are_refused_and_listed_without_secrets(store, keyring, capsys) -> None:
+    from casehub import credentials
+
+    engine = connect(store)
+    issued = {}
+    for name, argv in {
+        "rest": ["--district", "420106"],
+        "soap": ["--district", "420106", "--kind", "soap"],
+        "other": ["--district", "420102"],
+    }.items():
+        assert main(["district-key", "issue", *argv]) == 0
+        issued[name] = json.loads(capsys.readouterr().out)
+    assert main(["district-key", "revoke", "--district", "420106", "--kind", "soap"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"revoked": [issued["soap"]["key_id"]]}
+    assert credentials.soap_password(engine, keyring, issued["soap"]["username"]) is None
+    assert credentials.verify_api_key(engine, issued["rest"]["api_key"]) is not None
+
+    assert main(["district-key", "revoke", issued["rest"]["key_id"]]) == 0
+    assert json.loads(capsys.readouterr().out) == {"revoked": [issued["rest"]["key_id"]]}
+    assert credentials.verify_api_key(engine, issued["rest"]["api_key"]) is None
+    assert credentials.verify_api_key(engine, issued["other"]["api_key"]) is not None
+    assert main(["district-key", "revoke", issued["rest"]["key_id"]]) == 2  # already revoked
+    capsys.readouterr()
+
+    assert main(["district-key", "list", "--district", "420106", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(row["key_id"], row["kind"], row["revoked_at"] is not None) for row in listed] == [
+        (issued["rest"]["key_id"], "api_key", True),
+        (issued["soap"]["key_id"], "soap", True),
+    ]
+    assert main(["district-key", "list"]) == 0
+    table = capsys.readouterr().out
+    assert issued["other"]["key_id"] in table
+    for shown in issued.values():
+        secret = shown.get("api_key") or shown["password"]
+        assert secret not in table and secret.split("_")[-1] not in table
