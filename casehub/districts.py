@@ -8,6 +8,7 @@ and in `casehub.workflow` (docs/district-interface.md).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from sqlalchemy import Engine, select
 
 from casehub import outbox, workflow
 from casehub.crypto import KeyRing
-from casehub.errors import UnknownCase
+from casehub.errors import DataQualityError, UnknownCase
 from casehub.partners import load_connector, partner
 from casehub.ports import Renderer
 from casehub.pushes import checked_record
@@ -27,6 +28,8 @@ from casehub.store.models import Case, OutboxEvent
 from casehub.workflow import Outcome
 
 __all__ = ["Dispatch", "DistrictService", "Outcome"]
+
+log = logging.getLogger("casehub.districts")
 
 PARTNER = "district"
 MAX_LISTING = 500
@@ -90,7 +93,9 @@ class DistrictService:
 
     def dispatches(self, district: str, *, limit: int = 100) -> list[Dispatch]:
         """The events waiting for `district`, oldest first, each with its case's current record,
-        checked against the district's allow-list as a push's records are (`DataQualityError`)."""
+        checked against the district's allow-list as a push's records are. An event whose record
+        breaks it is never shown: it goes to the dead letter (`recipient_contract`, naming the
+        fields) for a data engineer to replay once the cause is fixed, and the rest are listed."""
         events = outbox.pending_for(
             self.engine, self.keyring, PARTNER, district, limit=max(1, min(limit, MAX_LISTING))
         )
@@ -101,16 +106,32 @@ class DistrictService:
                 found = conn.execute(select(*Case.__table__.columns).where(Case.case_id.in_(ids)))
                 rows = {row["case_id"]: dict(row) for row in found.mappings()}
         listing = []
+        broken: dict[str, str] = {}
         for event in events:
             row = rows.get(event.case_id)
             if row is None:
                 continue
-            record = checked_record(row, self.contract, self.renderer, self.keyring)
+            try:
+                record = checked_record(row, self.contract, self.renderer, self.keyring)
+            except DataQualityError as error:
+                broken[event.event_id] = str(error)
+                continue
             notice = notice_of(event.data) if event.kind == "urge" else None
             listing.append(
                 Dispatch(event.event_id, event.kind, event.case_id, event.created_at, record, notice)
             )
+        if broken:
+            self._bury(district, broken)
         return listing
+
+    def _bury(self, district: str, broken: Mapping[str, str]) -> None:
+        now = self.clock()
+        with store_errors(), self.engine.begin() as conn:
+            for event_id, message in broken.items():
+                error = {"code": "recipient_contract", "status": None, "message": message[:500]}
+                outbox.bury(conn, PARTNER, district, [event_id], now, error)
+        for event_id, message in broken.items():
+            log.error("district %s: event %s held back, to the dead letter (%s)", district, event_id, message)
 
     def acknowledge(self, district: str, event_id: str) -> str:
         """Record that `district` has stored the event; the event's state, `delivered`."""

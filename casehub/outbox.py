@@ -502,6 +502,31 @@ def acknowledge(
     return int(result.rowcount or 0)
 
 
+def bury(
+    conn: Connection,
+    partner: str,
+    target: str,
+    event_ids: Sequence[str],
+    now: datetime,
+    error: dict[str, Any],
+) -> int:
+    """Declare pending events of `partner`/`target` dead with `error` (a code and a message naming
+    no personal data): they are not offered again until `replay` puts them back."""
+    if not event_ids:
+        return 0
+    result = conn.execute(
+        update(OutboxEvent)
+        .where(
+            OutboxEvent.partner == partner,
+            OutboxEvent.target == target,
+            OutboxEvent.event_id.in_(list(event_ids)),
+            OutboxEvent.state == PENDING,
+        )
+        .values(state=DEAD, last_attempt_at=now, next_attempt_at=now, last_error=error)
+    )
+    return int(result.rowcount or 0)
+
+
 # -- people: listing, replay, counts -------------------------------------------------------------
 
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
-from casehub import credentials
+from casehub import credentials, outbox
 from casehub.crypto import KeyRing
 from casehub.gateway.app import create_app
 from casehub.partners import load_connector, partner
@@ -124,6 +124,35 @@ def test_a_district_lists_its_dispatches_with_the_case_it_needs_and_confirms_the
     assert http.get(
         f"{gateway}/districts/{JIANGHAN}/dispatches", headers=key(engine, keyring, JIANGHAN), timeout=30
     ).json() == {"dispatches": []}
+
+
+def test_a_case_whose_record_breaks_the_contract_goes_to_the_dead_letter_and_the_rest_are_listed(
+    gateway: str, http: requests.Session, engine: Engine, keyring: KeyRing, hotline_cases: list[str]
+) -> None:
+    """A stored case the district's allow-list refuses (a street code no longer in its pattern) is
+    never shown; the district gets the others, the data engineer a dead event to replay."""
+    broken, *others = hotline_cases
+    with engine.begin() as conn:
+        conn.execute(update(Case).where(Case.case_id == broken).values(street_code="42010X"))
+    headers = key(engine, keyring)
+    listed = http.get(f"{gateway}/districts/{JIANGAN}/dispatches", headers=headers, timeout=30)
+    assert listed.status_code == 200, listed.text
+    assert sorted(d["case_id"] for d in listed.json()["dispatches"]) == sorted(others)
+    assert "42010X" not in listed.text
+    dead = events(engine, partner="district", state="dead")
+    assert [e["case_id"] for e in dead] == [broken]
+    with engine.connect() as conn:
+        error = conn.scalar(select(OutboxEvent.last_error).where(OutboxEvent.case_id == broken))
+    assert error["code"] == "recipient_contract" and "/street_code" in error["message"]
+    assert PHONE not in json.dumps(error, ensure_ascii=False)
+    again = http.get(f"{gateway}/districts/{JIANGAN}/dispatches", headers=headers, timeout=30).json()
+    assert broken not in {d["case_id"] for d in again["dispatches"]}  # not offered while dead
+
+    with engine.begin() as conn:  # the cause fixed, the dead event replayed: listed again
+        conn.execute(update(Case).where(Case.case_id == broken).values(street_code=None))
+    assert outbox.replay(engine, partner="district") == 1
+    fixed = http.get(f"{gateway}/districts/{JIANGAN}/dispatches", headers=headers, timeout=30).json()
+    assert broken in {d["case_id"] for d in fixed["dispatches"]}
 
 
 def test_accept_handle_complete_versions_the_case_and_sends_the_result_to_the_hotline_once(
