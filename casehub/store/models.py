@@ -494,3 +494,35 @@ class SupervisionNotice(Base):
     unit_to: Mapped[str | None] = mapped_column(String(200))
     noticed_at: Mapped[datetime] = mapped_column(Timestamp)
     event_id: Mapped[str | None] = mapped_column(String(36))
+
+class Hotspot(Base):
+    """A term residents wrote about in one district (or the city) over one period (热点词).
+
+    `period` is `day` (the Asia/Shanghai day `day`) or `week` (the seven days ending on `day`);
+    `scope` is a district code, or 420100 for the whole city. `cases` is how many of the
+    period's cases name the term, `previous_cases` how many of the period before; `rise` the
+    smoothed ratio of the two (`casehub.hotspots.ranking`). `rank` is the term's place among the
+    period's top terms, `rising_rank` among its rising ones (each null when it is not there).
+    `scope_cases` and `previous_scope_cases` are all the cases of the scope in the two periods.
+    `hotspots_daily` replaces a day's rows whole. Words only: phone and ID numbers are masked
+    before extraction and a term holds no digit.
+    """
+
+    __tablename__ = "hotspots"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    period: Mapped[str] = mapped_column(String(8), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(6), primary_key=True)
+    term: Mapped[str] = mapped_column(String(32), primary_key=True)
+    rank: Mapped[int | None] = mapped_column(Integer)
+    rising_rank: Mapped[int | None] = mapped_column(Integer)
+    cases: Mapped[int] = mapped_column(Integer)
+    previous_cases: Mapped[int] = mapped_column(Integer)
+    tfidf: Mapped[float] = mapped_column(Float)
+    textrank: Mapped[float] = mapped_column(Float)
+    weight: Mapped[float] = mapped_column(Float)
+    rise: Mapped[float] = mapped_column(Float)
+    scope_cases: Mapped[int] = mapped_column(Integer)
+    previous_scope_cases: Mapped[int] = mapped_column(Integer)
+    computed_at: Mapped[datetime] = mapped_column(Timestamp)
+
