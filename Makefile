@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv browser pg-client demo test test-fast bench eval-dedup up lint clean
+.PHONY: help venv browser pg-client demo test test-fast bench eval-dedup up lint clean stack stack-down test-stack
 
 help:
 	@echo "make demo   run the ingest DAGs against the partner simulators (SQLite, var/)"
@@ -12,6 +12,9 @@ help:
 	@echo "make bench  every benchmark in benchmarks/ (throughput, latency, key rotation), SQLite and PostgreSQL"
 	@echo "make eval-dedup  duplicate detection's precision, recall and F1 on its labelled set"
 	@echo "make up     the DAGs in the Airflow UI (http://127.0.0.1:8080) with the simulators"
+	@echo "make stack  the production stack as local processes: CeleryExecutor on Redis, PostgreSQL (var/stack)"
+	@echo "make stack-down  stop exactly what make stack started"
+	@echo "make test-stack  a whole cycle through the scheduler on the stack, a worker killed, the scheduler restarted"
 	@echo "make lint   ruff and mypy"
 
 venv: $(STAMP)
@@ -70,6 +73,16 @@ eval-dedup: venv
 
 up: venv
 	$(BIN)/casehub up
+
+stack: venv
+	$(BIN)/casehub stack up
+
+stack-down: venv
+	$(BIN)/casehub stack down
+
+# Its own state directory, ports and databases: a `make stack` running beside it is left alone.
+test-stack: venv
+	CASEHUB_TEST_STACK=1 $(BIN)/python -m pytest tests/stack -p no:cacheprovider
 
 lint: venv
 	$(BIN)/ruff check .

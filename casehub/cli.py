@@ -5,6 +5,7 @@ casehub simulate [partner …]      serve the partner simulators (python -m simu
 casehub serve                     run the gateway (health, stats, masked case reads, webhooks)
 casehub migrate                   bring the store's schema to the newest revision
 casehub airflow-setup             Airflow's pools, and the partners' connections, from the manifest
+casehub stack up | down | status  the production stack (CeleryExecutor) as local processes
 casehub stats [--json]            what the store holds; `reconciled` when nothing is lost
 casehub quarantine list           quarantined records and their reasons (no personal data)
 casehub quarantine show ID        one entry: reasons, replay history, the raw record masked
@@ -70,6 +71,27 @@ def _up(args: argparse.Namespace) -> int:
     from casehub.demo import DemoOptions, up
 
     return up(DemoOptions(seed=args.seed, defect_rate=args.defect_rate))
+
+
+def _stack(args: argparse.Namespace) -> int:
+    from casehub.stack import Stack, StackConfig, status_table
+
+    stack = Stack(StackConfig.from_env())
+    if args.action == "down":
+        stopped = stack.down()
+        print(f"stopped: {', '.join(stopped)}" if stopped else "nothing of this stack was running")
+        return 0
+    if args.action == "up":
+        seconds = stack.up()
+        print(f"the stack is up and healthy in {seconds:.0f} s:")
+        for what, where in stack.where():
+            print(f"  {what:<20} {where}")
+        print("stop it with `make stack-down` (casehub stack down)")
+        return 0
+    rows = status_table(stack)
+    for name, pid, state in rows:
+        print(f"  {name:<14} {pid:>8}  {state}")
+    return 0 if all(state == "healthy" for _, _, state in rows) else 1
 
 
 def _airflow_setup(args: argparse.Namespace) -> int:
@@ -970,6 +992,10 @@ def parser() -> argparse.ArgumentParser:
     )
     setup.add_argument("--log", type=Path, help="where the airflow commands' output goes (default: none)")
     setup.set_defaults(func=_airflow_setup)
+
+    stack = commands.add_parser("stack", help="the production stack (CeleryExecutor) as local processes")
+    stack.add_argument("action", choices=("up", "down", "status"))
+    stack.set_defaults(func=_stack)
 
     stats = commands.add_parser("stats", help="what the store holds")
     stats.add_argument("--json", action="store_true", help="one JSON object on stdout")
