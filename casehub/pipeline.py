@@ -661,6 +661,17 @@ class Pipeline:
         row["reporter_fingerprint"] = reporter_fingerprint(ring, *(person.get(n) for n in PERSONAL_FIELDS))
         row["reporter_index_key_id"] = ring.index_active
 
+    def _older_indexes(self, case: Mapping[str, Any], row: Mapping[str, Any]) -> dict[str, str]:
+        """The reporter's phone under each older index key of the ring → under the active one:
+        while a re-index is under way, duplicate detection matches a stored case still indexed
+        under an older key to the same reporter (`casehub.dedup.store.at_intake`)."""
+        phone = (case.get("reporter") or {}).get("phone")
+        if phone is None or len(self.keyring.index_keys) == 1:
+            return {}
+        active, *older = self.keyring.blind_indexes(phone)
+        assert active == row["reporter_phone_index"]
+        return dict.fromkeys(older, active)
+
     def _indexed_alike(self, state: dict[str, Any] | None, case: Mapping[str, Any]) -> dict[str, Any] | None:
         """The stored version with its reporter's fingerprint under the ring's active index key,
         when a re-index (`casehub keys rotate --blind-index`) has not reached it yet and it is
@@ -699,6 +710,7 @@ class Pipeline:
         changed: dict[str, dict[str, Any]] = {}
         history: list[dict[str, Any]] = []
         events: list[outbox.NewEvent] = []
+        older_indexes: dict[str, str] = {}
         for item in sorted(valid, key=lambda i: (i.updated_at or now, i.content_hash)):
             case = item.case
             assert case is not None
@@ -709,6 +721,8 @@ class Pipeline:
                 continue
             row = _as_row(case)
             self._seal_case(case, row)
+            if state is None:
+                older_indexes.update(self._older_indexes(case, row))
             row["version"] = (state["version"] if state else 0) + 1
             row["raw_id"] = item.raw_id
             if state is not None:
@@ -730,7 +744,9 @@ class Pipeline:
             current[case_id] = row
             changed[case_id] = row
             item.outcome = ACCEPTED
-        suspected = duplicates.at_intake(conn, [row for key, row in changed.items() if key not in known])
+        suspected = duplicates.at_intake(
+            conn, [row for key, row in changed.items() if key not in known], older_indexes
+        )
         for entry in history:
             if entry["case_id"] in suspected and entry["changes"].get("created"):
                 entry["events"].append(suspected.pop(entry["case_id"]))

@@ -22,8 +22,8 @@ from __future__ import annotations
 import heapq
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -147,15 +147,18 @@ def apply(row: dict[str, Any], decision: Decision) -> None:
     row["duplicate_signals"] = list(decision.signals) if decision.duplicate_of else None
 
 
-def _candidates(conn: Connection, district: str, reports: Sequence[Report]) -> list[Mapping[str, Any]]:
+def _candidates(
+    conn: Connection, district: str, reports: Sequence[Report], older: Collection[str] = ()
+) -> list[Mapping[str, Any]]:
     """The stored cases of `district` within the window of the reports that share a block with
-    one of them: one query, on the block index."""
+    one of them (or a reporter still indexed under an older key: `older`): one query, on the
+    block index."""
     times = [r.reported_at for r in reports if r.reported_at is not None]
     if not times:
         return []
     communities = sorted({r.community_code for r in reports if r.community_code})
     categories = sorted({r.category for r in reports if r.category})
-    phones = sorted({r.phone_index for r in reports if r.phone_index})
+    phones = sorted({r.phone_index for r in reports if r.phone_index} | set(older))
     points = [(r.lng, r.lat) for r in reports if r.lng is not None and r.lat is not None]
     shared: list[ColumnElement[bool]] = []
     if communities:
@@ -183,9 +186,16 @@ def _candidates(conn: Connection, district: str, reports: Sequence[Report]) -> l
     return [dict(row) for row in conn.execute(query).mappings()]
 
 
-def at_intake(conn: Connection, rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def at_intake(
+    conn: Connection, rows: Sequence[dict[str, Any]], older_indexes: Mapping[str, str] | None = None
+) -> dict[str, dict[str, Any]]:
     """Decide each new case's cluster (module docstring), writing it into the rows; returns the
-    history event of each probable duplicate, by case id."""
+    history event of each probable duplicate, by case id.
+
+    `older_indexes` maps the new cases' reporters' phones under the ring's older index keys to
+    the same phones under the active one: a stored case a re-index has not reached yet is
+    compared as if it were indexed under the active key (`casehub keys rotate --blind-index`)."""
+    older = older_indexes or {}
     reports = sorted(
         (_prepared(row) for row in rows),
         key=lambda r: (r.reported_at is None, r.reported_at or datetime.min.replace(tzinfo=UTC), r.case_id),
@@ -195,10 +205,15 @@ def at_intake(conn: Connection, rows: Sequence[dict[str, Any]]) -> dict[str, dic
     blocks: dict[tuple[object, ...], list[Report]] = {}
     districts = sorted({r.district_code for r in reports if r.district_code})
     for district in districts:
-        for stored in _candidates(conn, district, [r for r in reports if r.district_code == district]):
+        for stored in _candidates(
+            conn, district, [r for r in reports if r.district_code == district], older.keys()
+        ):
             if stored["case_id"] in by_id:
                 continue
             candidate = _prepared(stored)
+            translated = older.get(candidate.phone_index or "")
+            if translated is not None:
+                candidate = replace(candidate, phone_index=translated)
             clusters[candidate.case_id] = stored["cluster_id"] or stored["case_id"]
             for key in filed_under(candidate):
                 blocks.setdefault(key, []).append(candidate)

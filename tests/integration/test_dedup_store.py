@@ -143,6 +143,31 @@ def test_a_case_is_flagged_as_a_duplicate_the_moment_it_lands(engine: Engine, ke
     assert again["version"] == 2 and (again["cluster_id"], again["duplicate_of"]) == (PARENT, PARENT)
 
 
+def test_the_same_reporter_is_recognised_across_index_keys_while_a_re_index_is_under_way(
+    engine: Engine, keyring: KeyRing
+) -> None:
+    """A new blind-index key is active and the re-index has not reached the first call yet: the
+    second call of the same number is still the same reporter's."""
+    _ingest(engine, keyring, hotline.MAPPER, _call("WH20261120000101", "2026-11-20 09:02:00"))
+    rotated = keyring.with_new_key(index=True)
+    _ingest(engine, rotated, hotline.MAPPER, _call("WH20261120000104", "2026-11-20 09:30:00"))
+    first, second = _case(engine, PARENT), _case(engine, SECOND_CALL)
+    assert (first["reporter_index_key_id"], second["reporter_index_key_id"]) == (
+        keyring.index_active,
+        rotated.index_active,
+    )
+    assert first["reporter_phone_index"] != second["reporter_phone_index"]
+    assert second["duplicate_of"] == PARENT and "same_reporter" in second["duplicate_signals"]
+    other = case_id("hotline", "WH20261120000105")
+    _ingest(
+        engine,
+        rotated,
+        hotline.MAPPER,
+        _call("WH20261120000105", "2026-11-20 09:45:00", LDHM="+86 139 7123 0002"),
+    )
+    assert "same_reporter" not in (_case(engine, other)["duplicate_signals"] or [])
+
+
 def test_the_parents_completion_completes_its_children(engine: Engine, keyring: KeyRing) -> None:
     _land_incident(engine, keyring)
     assert _case(engine, CHILD)["status"] == "dispatched"
