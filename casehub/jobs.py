@@ -164,6 +164,15 @@ def quality_daily(engine: Engine, keyring: KeyRing, day: date) -> dict[str, Any]
     return validate_day(engine, keyring, day).summary()
 
 
+def hotspots_daily(engine: Engine, day: date) -> dict[str, Any]:
+    """The top and rising terms of `day` and of the week ending on it, per district and for the
+    city (`casehub.hotspots`), replacing the day's rows; counts and the city's leading terms."""
+    from casehub.hotspots import hotspots_daily as compute
+
+    require_current_schema(engine)
+    return compute(engine, day)
+
+
 def deliver_outbox(
     spec: Partner,
     sink: EventSink,

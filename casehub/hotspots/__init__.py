@@ -10,7 +10,7 @@ page. docs/hotspots.md explains the terms, the rising score and the dictionaries
 from __future__ import annotations
 
 from casehub.hotspots.ranking import MIN_CASES, MIN_RISE, Ranked, Term, rank
-from casehub.hotspots.store import CITY, PERIODS, Shown, compute, hotspots_daily, shown, write
+from casehub.hotspots.store import CITY, PERIODS, Shown, compute, day_before, hotspots_daily, shown, write
 from casehub.hotspots.terms import Extractor, Weight, case_text, extractor, is_term
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "Weight",
     "case_text",
     "compute",
+    "day_before",
     "extractor",
     "hotspots_daily",
     "is_term",

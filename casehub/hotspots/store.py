@@ -30,6 +30,11 @@ PERIODS = {"day": 1, "week": 7}
 CHUNK = 2000
 
 
+def day_before(moment: datetime) -> date:
+    """The Asia/Shanghai day before `moment`: what a run just after midnight computes."""
+    return moment.astimezone(CITY_TIME).date() - timedelta(days=1)
+
+
 def bounds(first: date, last: date) -> tuple[datetime, datetime]:
     """The UTC instants from the start of `first` to the end of `last`, Asia/Shanghai days."""
     start = datetime.combine(first, time(0), CITY_TIME)

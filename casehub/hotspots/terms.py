@@ -124,6 +124,9 @@ class Extractor:
 
 
 @cache
-def extractor(cache_dir: Path | None = None) -> Extractor:
-    """The process's extractor with the contract dictionaries (building one takes a second)."""
-    return Extractor(cache_dir=cache_dir)
+def extractor() -> Extractor:
+    """The process's extractor with the contract dictionaries (building one takes a second or
+    two; jieba keeps its parsed dictionary under `var/cache/` for the next process)."""
+    from casehub.paths import var_dir
+
+    return Extractor(cache_dir=var_dir() / "cache")

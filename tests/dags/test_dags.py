@@ -33,6 +33,7 @@ def test_dag_folder_imports_without_errors(dagbag) -> None:
     others = [
         "dedup_recluster",
         "deliver_outbox",
+        "hotspots_daily",
         "quality_daily",
         "report_monthly",
         "report_weekly",
@@ -121,7 +122,16 @@ def test_the_push_schedules_come_from_the_manifest(dagbag) -> None:
 
 @pytest.mark.parametrize(
     "dag_file",
-    ["ingest.py", "webhooks.py", "pushes.py", "outbox.py", "quality.py", "supervision.py", "reports.py"],
+    [
+        "ingest.py",
+        "webhooks.py",
+        "pushes.py",
+        "outbox.py",
+        "quality.py",
+        "supervision.py",
+        "reports.py",
+        "hotspots.py",
+    ],
 )
 def test_parsing_the_dag_file_loads_no_connector_store_or_quality_code(dag_file: str) -> None:
     probe = (
