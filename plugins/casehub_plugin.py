@@ -4,8 +4,8 @@ The gateway is mounted at `/casehub` (beside Airflow's own `/api/v2`). Airflow d
 authenticate plugin apps, so each part of it is guarded on its own:
 
 - the pages for people, `/casehub/pages/…` — Data Docs, the quality summary, the quarantine
-  with replay, store stats, the efficiency reports — let in whoever Airflow's auth manager
-  lets in: the UI's session cookie (`_token`) or an Airflow API token (`Authorization:
+  with replay, store stats, the efficiency reports, the hotspots — let in whoever Airflow's
+  auth manager lets in: the UI's session cookie (`_token`) or an Airflow API token (`Authorization:
   Bearer`, from `POST /auth/token`), checked by Airflow's own `get_user`; then the user must
   be allowed the custom view `casehub` (`is_authorized_custom_view`), and to replay, to change
   DAG runs (`is_authorized_dag` PUT on runs: SimpleAuthManager's `user` role and above).
@@ -17,8 +17,8 @@ authenticate plugin apps, so each part of it is guarded on its own:
 - webhooks (`/casehub/webhooks/{partner}`) are checked by their Standard Webhooks signatures.
 
 The menu: Browse → "casehub: Data Docs", "casehub: quality", "casehub: quarantine",
-"casehub: store stats", "casehub: reports", each shown inside the UI (an external view with a
-`url_route`, which the UI frames under `/plugin/<url_route>`).
+"casehub: store stats", "casehub: reports", "casehub: hotspots", each shown inside the UI (an
+external view with a `url_route`, which the UI frames under `/plugin/<url_route>`).
 
 Every Airflow process loads plugins, not only the API server, so this module imports no more
 than the plugin base, FastAPI and the gateway package; building the app touches neither the
@@ -93,6 +93,8 @@ MENU_LINKS: list[dict[str, Any]] = [
     _page("store stats", "stats", "casehub-stats"),
     # for the city and the districts: the monthly and weekly efficiency reports (效能通报)
     _page("reports", "reports", "casehub-reports"),
+    # for the city and the districts: what residents write about most, and what is rising (热点)
+    _page("hotspots", "hotspots", "casehub-hotspots"),
 ]
 
 

@@ -20,6 +20,7 @@ PAGES = (
     ("quarantine", "Quarantine"),
     ("stats", "Store stats"),
     ("reports", "Reports"),
+    ("hotspots", "Hotspots"),
 )
 
 STYLE = """
@@ -186,5 +187,37 @@ def line_chart(labels: Sequence[str], series: Mapping[str, Sequence[int]], *, ti
             f'<text x="{left + plot_w + 34}" y="{ly + 1}" font-size="12" fill="#1b1f24">{escape(name)} '
             f"({sum(values):,})</text>"
         )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def term_bars(rows: Sequence[tuple[str, int, int]], *, title: str, now: str, before: str) -> str:
+    """An SVG bar chart of terms (热点词): per term, a bar of its cases `now` and beneath it a
+    thinner one of the period `before`, each with its count; longest first as given."""
+    label_w, bar_w, row_h, top = 130, 560, 30, 28
+    width, height = label_w + bar_w + 90, top + row_h * len(rows) + 8
+    peak = max([1, *(max(n, p) for _, n, p in rows)])
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" aria-label="{escape(title)}"><title>{escape(title)}</title>',
+        f'<rect x="{label_w}" y="6" width="12" height="12" fill="{PALETTE[0]}"/>'
+        f'<text x="{label_w + 18}" y="16" font-size="12" fill="#1b1f24">{escape(now)}</text>',
+        f'<rect x="{label_w + 200}" y="10" width="12" height="5" fill="#afb8c1"/>'
+        f'<text x="{label_w + 218}" y="16" font-size="12" fill="#1b1f24">{escape(before)}</text>',
+    ]
+    for i, (term, cases, previous) in enumerate(rows):
+        y = top + i * row_h
+        wide, narrow = cases / peak * bar_w, previous / peak * bar_w
+        parts += [
+            f'<text x="{label_w - 8}" y="{y + 14}" text-anchor="end" font-size="13" '
+            f'fill="#1b1f24">{escape(term)}</text>',
+            f'<rect class="bar" x="{label_w}" y="{y + 2}" width="{wide:.1f}" height="15" fill="{PALETTE[0]}">'
+            f"<title>{escape(term)} {escape(now)}: {cases:,}</title></rect>",
+            f'<text x="{label_w + wide + 6:.1f}" y="{y + 14}" font-size="12" fill="#1b1f24">{cases:,}</text>',
+            f'<rect class="before" x="{label_w}" y="{y + 19}" width="{narrow:.1f}" height="5" fill="#afb8c1">'
+            f"<title>{escape(term)} {escape(before)}: {previous:,}</title></rect>",
+            f'<text x="{label_w + narrow + 6:.1f}" y="{y + 25}" font-size="10" '
+            f'fill="#57606a">{previous:,}</text>',
+        ]
     parts.append("</svg>")
     return "".join(parts)

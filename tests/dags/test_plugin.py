@@ -85,7 +85,7 @@ def test_the_mounted_pages_refuse_anyone_airflow_has_not_let_in(
     server = FastAPI()
     server.mount(mounted["url_prefix"], mounted["app"])
     client = TestClient(server)
-    for path in ("stats", "quality", "quarantine", "data-docs/", "data-docs/index.html"):
+    for path in ("stats", "quality", "quarantine", "data-docs/", "data-docs/index.html", "hotspots"):
         for headers in ({}, {"Accept": "text/html"}, {"Authorization": "Bearer plugin-test-token"}):
             refused = client.get(f"/casehub/pages/{path}", headers=headers)
             assert refused.status_code in (401, 403), (path, headers)
@@ -104,6 +104,7 @@ def test_menu_links_are_pages_the_airflow_ui_frames(plugin: ModuleType) -> None:
         "casehub: quarantine",
         "casehub: store stats",
         "casehub: reports",
+        "casehub: hotspots",
     }
     [mounted] = plugin.CasehubPlugin.fastapi_apps
     served = {route.path for route in mounted["app"].routes}
@@ -143,6 +144,8 @@ def test_loading_the_plugin_pulls_in_no_store_keys_or_data_libraries() -> None:
         "uvicorn",
         "casehub.quality_summary",
         "casehub.quarantine_view",
+        "casehub.hotspots",
+        "jieba",
         "airflow.api_fastapi.core_api.security",
     }
     assert not heavy & loaded

@@ -14,10 +14,10 @@ from __future__ import annotations
 import json
 import mimetypes
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from html import escape
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
@@ -161,6 +161,43 @@ def build(guard: Guard | None) -> APIRouter:
         outcome = _replay(request, ids)
         html = _replayed_page(outcome, viewer, channel, reason) if wants_html(request) else None
         return _answer(request, {**outcome.as_dict(), "requested": len(ids)}, html)
+
+    @router.get(
+        "/hotspots",
+        summary="What residents write about most, per district, and what is rising",
+        responses=documented({404: "no such district"}),
+    )
+    def hotspots(
+        request: Request,
+        viewer: Viewer = admit,
+        district: Annotated[
+            str | None,
+            Query(pattern=r"^[0-9]{6}$", description="a district's code (default 420100, the whole city)"),
+        ] = None,
+        period: Annotated[
+            Literal["day", "week"], Query(description="the day, or the seven days ending on it")
+        ] = "day",
+        day: Annotated[
+            date | None,
+            BeforeValidator(_iso_day),
+            Query(description="the (last) day, Asia/Shanghai (default the newest computed)"),
+        ] = None,
+    ) -> Response:
+        """The top terms (热点) of the district's cases in the period, with their case counts and
+        TF-IDF and TextRank weights against the period before, and the rising terms (焦点) with
+        their rise (`docs/hotspots.md`), as `hotspots_daily` computed them; the days computed."""
+        from casehub.hotspots import CITY, shown
+        from casehub.reference import load_reference
+
+        names = {CITY: "武汉市 city", **{c: r.name for c, r in sorted(load_reference().districts.items())}}
+        scope = district or CITY
+        if scope not in names:
+            raise PageRefusal(
+                404, "not-found", "No such district", f"district {scope} is not one of the city's districts"
+            )
+        found = shown(context_of(request).store(), day=day, period=period, scope=scope)
+        html = _hotspots_page(found, names, viewer) if wants_html(request) else None
+        return _answer(request, found.as_dict(), html)
 
     @router.get("/data-docs", include_in_schema=False)
     def data_docs_bare(viewer: Viewer = admit) -> Response:
@@ -698,3 +735,101 @@ def _unbuilt_page(viewer: Viewer) -> str:
         "exist."
     )
     return render.page("Data Docs", body, here="data-docs/", who=viewer.name)
+
+
+def _hotspots_page(found: Any, names: dict[str, str], viewer: Viewer) -> str:
+    from casehub.hotspots import PERIODS
+
+    days = found.days if found.day in found.days or found.day is None else (found.day, *found.days)
+    filters = (
+        '<form class="filters" method="get">'
+        '<label>district<select name="district">'
+        f"{render.options(names.items(), found.scope)}</select></label>"
+        '<label>period<select name="period">'
+        f"{render.options([('day', 'day'), ('week', 'week (7 days)')], found.period)}</select></label>"
+        f'<label>day<select name="day">{render.options(((d, d) for d in days), found.day)}</select></label>'
+        "<button>Show</button></form>"
+    )
+    if found.day not in found.days:
+        which = f"for {escape(found.day)} " if found.day else ""
+        empty = filters + render.notice(
+            f"No hotspots computed {which}yet: the <code>hotspots_daily</code> DAG computes each day's "
+            "after midnight. Trigger it in the Airflow UI (Dags → hotspots_daily → Trigger, with a day), "
+            "or run <code>casehub hotspots --day YYYY-MM-DD</code>."
+        )
+        return render.page("Hotspots", empty, here="hotspots", who=viewer.name)
+    last = date.fromisoformat(found.day)
+    length = PERIODS[found.period]
+    first = last - timedelta(days=length - 1)
+    now = found.day if length == 1 else f"{first:%m-%d} – {last:%m-%d}"
+    before_last = first - timedelta(days=1)
+    before = (
+        before_last.isoformat()
+        if length == 1
+        else f"{before_last - timedelta(days=length - 1):%m-%d} – {before_last:%m-%d}"
+    )
+    where = names[found.scope]
+    body = [
+        filters,
+        render.cards(
+            {
+                "cases": found.scope_cases,
+                "cases the period before": found.previous_scope_cases,
+                "top terms": len(found.top),
+                "rising terms": len(found.rising),
+            }
+        ),
+        f'<p class="muted">{escape(where)}, {escape(now)} (Asia/Shanghai, by when each case was reported) '
+        f"against {escape(before)}. A case names a term when the term is among its strongest by TF-IDF; "
+        "phone and ID numbers are masked before any term is drawn.</p>",
+        "<h2>Top terms (热点)</h2>",
+    ]
+    if found.top:
+        body += [
+            render.term_bars(
+                [(t.term, t.cases, t.previous_cases) for t in found.top[:12]],
+                title=f"cases naming each top term, {now} and {before}",
+                now=f"cases {now}",
+                before=f"cases {before}",
+            ),
+            render.table(
+                ["#", "term", "cases", "cases before", "TF-IDF", "TextRank", "weight"],
+                [
+                    (
+                        t.rank,
+                        t.term,
+                        t.cases,
+                        t.previous_cases,
+                        render.Raw(f"{t.tfidf:.3f}"),
+                        render.Raw(f"{t.textrank:.3f}"),
+                        render.Raw(f"{t.weight:.3f}"),
+                    )
+                    for t in found.top
+                ],
+                numeric=[0, 2, 3, 4, 5, 6],
+                cls="top",
+            ),
+        ]
+    else:
+        body.append(render.notice(f"No case of {escape(where)} in this period."))
+    body.append("<h2>Rising terms (焦点)</h2>")
+    if found.rising:
+        body.append(
+            render.table(
+                ["#", "term", "cases", "cases before", "rise"],
+                [
+                    (t.rising_rank, t.term, t.cases, t.previous_cases, render.Raw(f"×{t.rise:.2f}"))
+                    for t in found.rising
+                ],
+                numeric=[0, 2, 3, 4],
+                cls="rising",
+            )
+        )
+        body.append(
+            '<p class="muted">Rise = (cases + 1) / (expected + 1), the expected count being the period '
+            "before's scaled to this period's cases; a term rises when at least 3 cases name it and its "
+            "rise is 2 or more.</p>"
+        )
+    else:
+        body.append(render.notice("No term rising against the period before."))
+    return render.page("Hotspots", "".join(body), here="hotspots", who=viewer.name)
