@@ -30,7 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from casehub.crypto import KeyRing, associated_data
 from casehub.store.db import store_errors
-from casehub.store.keys import prove_keyring
+from casehub.store.keys import hold_active, prove_keyring
 from casehub.store.models import InboundWebhook
 
 TABLE = InboundWebhook.__tablename__
@@ -103,6 +103,7 @@ def land(
         # The insert comes first: on SQLite it takes the write lock (waiting out another writer)
         # before anything is read, so a concurrent commit cannot invalidate this transaction.
         if conn.execute(statement).scalar_one_or_none() is not None:
+            hold_active(conn, keyring)
             return LandOutcome.ACCEPTED
         stored = conn.execute(
             select(InboundWebhook.content_hash).where(

@@ -366,23 +366,27 @@ def _check(engine: Engine, ring: KeyRing, now: datetime) -> None:
 
 def held(engine: Engine) -> dict[str, dict[str, int]]:
     """Key id → sealed or indexed column → how many values it holds there."""
-    found: dict[str, dict[str, int]] = {}
     with store_errors(), engine.connect() as conn:
-        for spec in SEALED:
-            key = spec.table.c[spec.key_column]
-            counts = [func.count(spec.table.c[name]) for name in spec.columns]
-            for key_id, *values in conn.execute(select(key, *counts).where(key.is_not(None)).group_by(key)):
-                for column, count in zip(spec.names(), values, strict=True):
-                    if count:
-                        found.setdefault(key_id, {})[column] = int(count)
-        c = _table(Case).c
-        query = select(c.reporter_index_key_id, func.count(c.reporter_phone_index), func.count()).group_by(
-            c.reporter_index_key_id
+        return _held(conn)
+
+
+def _held(conn: Connection) -> dict[str, dict[str, int]]:
+    found: dict[str, dict[str, int]] = {}
+    for spec in SEALED:
+        key = spec.table.c[spec.key_column]
+        counts = [func.count(spec.table.c[name]) for name in spec.columns]
+        for key_id, *values in conn.execute(select(key, *counts).where(key.is_not(None)).group_by(key)):
+            for column, count in zip(spec.names(), values, strict=True):
+                if count:
+                    found.setdefault(key_id, {})[column] = int(count)
+    c = _table(Case).c
+    query = select(c.reporter_index_key_id, func.count(c.reporter_phone_index), func.count()).group_by(
+        c.reporter_index_key_id
+    )
+    for key_id, phones, cases in conn.execute(query):
+        found.setdefault(key_id, {}).update(
+            {name: int(n) for name, n in zip(INDEXED, (phones, cases), strict=True) if n}
         )
-        for key_id, phones, cases in conn.execute(query):
-            found.setdefault(key_id, {}).update(
-                {name: int(n) for name, n in zip(INDEXED, (phones, cases), strict=True) if n}
-            )
     return found
 
 
@@ -472,15 +476,18 @@ def retire(
         )
     if not purposes:
         raise ConfigurationError(f"no key {key_id!r} in the key ring or the store (see casehub keys status)")
-    left = held(engine).get(key_id, {})
-    if left:
-        what = ", ".join(f"{column} {n}" for column, n in sorted(left.items()))
-        command = "casehub keys rotate --blind-index" if "index" in purposes else "casehub keys rotate"
-        raise ConfigurationError(f"key {key_id!r} still holds values ({what}): run {command} first")
+    # Marked first, counted after, in one transaction: a writer still sealing under the key holds
+    # its row (`store.keys.hold_active`), so the mark waits for it and the count sees its values;
+    # a writer after the mark is refused.
     with store_errors(), engine.begin() as conn:
         conn.execute(
             update(KeyFingerprint)
             .where(KeyFingerprint.key_id == key_id, KeyFingerprint.retired_at.is_(None))
             .values(retired_at=now)
         )
+        left = _held(conn).get(key_id, {})
+        if left:
+            what = ", ".join(f"{column} {n}" for column, n in sorted(left.items()))
+            command = "casehub keys rotate --blind-index" if "index" in purposes else "casehub keys rotate"
+            raise ConfigurationError(f"key {key_id!r} still holds values ({what}): run {command} first")
     return ring.without(key_id) if key_id in ring.keys or key_id in ring.index_keys else ring

@@ -51,7 +51,7 @@ from casehub.reasons import Code
 from casehub.reference import Reference, load_reference
 from casehub.store.bulk import insert_rows, upsert_newer
 from casehub.store.db import StoreRejected, store_errors
-from casehub.store.keys import check_keyring
+from casehub.store.keys import check_keyring, hold_active
 from casehub.store.models import Batch, Case, CaseHistory, QualityResult, Quarantine, SyncCursor
 from casehub.store.models import RawRecord as RawRow
 
@@ -468,6 +468,7 @@ class Pipeline:
         batch_id = new_id()
         started, window_end = page.started, page.window_end
         with self.engine.begin() as conn:
+            hold_active(conn, self.keyring)
             landed = self._landed(conn, [item.content_hash for item in items])
             fresh = [item for item in items if item.content_hash not in landed]
             for item in fresh:
@@ -836,6 +837,7 @@ class Pipeline:
             started = self.clock()
             batch_id = new_id()
             with self.engine.begin() as conn:
+                hold_active(conn, self.keyring)
                 rows = conn.execute(
                     select(
                         Quarantine.id,

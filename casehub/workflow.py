@@ -51,7 +51,7 @@ from casehub.partners import load_partners
 from casehub.paths import SCHEMAS_DIR
 from casehub.reference import Reference, load_reference
 from casehub.store.db import store_errors
-from casehub.store.keys import prove_keyring
+from casehub.store.keys import hold_active, prove_keyring
 from casehub.store.models import Batch, Case, CaseHistory, OutboxEvent, RawRecord, WorkflowOperation
 
 ACTIONS_PATH = SCHEMAS_DIR / "district" / "actions.schema.json"
@@ -388,6 +388,7 @@ class Workflow:
             raise InvalidRecord([Reason("future_time", "/at", "is ahead of the hub's clock")])
         digest = _digest(action, case_id, fields)
         with store_errors(), self.engine.begin() as conn:
+            hold_active(conn, self.keyring)
             done = conn.execute(
                 select(WorkflowOperation.request_hash, WorkflowOperation.outcome).where(
                     WorkflowOperation.actor == actor.key,

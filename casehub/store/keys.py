@@ -22,7 +22,7 @@ import threading
 import weakref
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, and_, insert, or_, select
 
 from casehub.crypto import KeyRing, associated_data
 from casehub.errors import ConfigurationError
@@ -80,6 +80,33 @@ def check_keyring(conn: Connection, ring: KeyRing, now: datetime) -> None:
     )
 
 
+def hold_active(conn: Connection, ring: KeyRing) -> None:
+    """Inside a transaction that seals or indexes, before it does: refuse (`ConfigurationError`)
+    when the store has retired the ring's active key since this process proved its ring — a
+    long-running process (the gateway, a long DAG task) left with the ring of before a rotation.
+
+    The keys' rows are read FOR SHARE on PostgreSQL, so a retirement (`casehub.keys.retire`,
+    which marks the key first and counts what it holds after) waits for this transaction, and
+    then either sees what it wrote and is refused, or is seen by it. SQLite has one writer at a
+    time, which gives the same order.
+    """
+    wanted = or_(
+        and_(KeyFingerprint.key_id == ring.active, KeyFingerprint.purpose == "seal"),
+        and_(KeyFingerprint.key_id == ring.index_active, KeyFingerprint.purpose == "index"),
+    )
+    query = (
+        select(KeyFingerprint.key_id, KeyFingerprint.purpose, KeyFingerprint.retired_at)
+        .where(wanted)
+        .with_for_update(read=True)
+    )
+    for row in conn.execute(query):
+        if row.retired_at is not None:
+            raise ConfigurationError(
+                f"key ring makes {_named(row.key_id, row.purpose)} active, which this store retired:"
+                " give this process the ring of the last rotation"
+            )
+
+
 _proven: weakref.WeakKeyDictionary[Engine, set[frozenset[tuple[tuple[str, str], str]]]] = (
     weakref.WeakKeyDictionary()
 )
@@ -92,7 +119,8 @@ def prove_keyring(engine: Engine, ring: KeyRing, now: datetime) -> None:
     For the entry points that write with a ring — the jobs, the gateway's intake, the CLI — so a
     wrong one is refused before their first write. A fingerprint, once registered, never
     changes, so one proof holds for the process's life (a process given a new ring restarts);
-    the lock keeps a burst of first callers from registering the same keys at once.
+    the lock keeps a burst of first callers from registering the same keys at once. A key the
+    store retires later is caught by `hold_active`, in the transaction that would seal under it.
     """
     identity = frozenset(ring.fingerprints().items())
     if identity in _proven.get(engine, ()):

@@ -8,13 +8,14 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, delete, event, func, select, update
+from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
 
 from casehub import credentials, inbox
 from casehub.crypto import KeyRing
@@ -24,8 +25,16 @@ from casehub.keys import SEALED, held, reindex, retire, rotate, status
 from casehub.pipeline import Pipeline
 from casehub.store import migrate
 from casehub.store.db import MIGRATIONS, prepare
-from casehub.store.keys import prove_keyring
-from casehub.store.models import Base, Case, CaseHistory, DistrictCredential, KeyFingerprint, OutboxEvent
+from casehub.store.keys import hold_active, prove_keyring
+from casehub.store.models import (
+    Base,
+    Case,
+    CaseHistory,
+    DistrictCredential,
+    InboundWebhook,
+    KeyFingerprint,
+    OutboxEvent,
+)
 from connectors.hotline import MAPPER
 from tests.keyed import APP, case_count, cases_of, key_ids, opened, orders, people, populate
 
@@ -282,6 +291,70 @@ def test_a_key_that_still_holds_values_or_is_active_is_not_retired(store: tuple[
         retire(engine, rotated, "k9")
     with engine.connect() as conn:
         assert conn.scalar(select(KeyFingerprint.retired_at).where(KeyFingerprint.key_id == "k1")) is None
+
+
+def test_a_process_that_proved_its_ring_before_a_retirement_seals_nothing_under_the_retired_key(
+    store: tuple[Engine, KeyRing],
+) -> None:
+    """A long-running writer (a DAG task's pipeline, the gateway's inbox) left with the ring of
+    before a rotation is refused at its next write once the old key is retired: a value sealed
+    under it would open for no ring that is handed out any more."""
+    engine, ring = store
+    early = Pipeline(engine, MAPPER, ring)
+    assert early.ingest(orders(people(1), start=500)).accepted == 1  # proven, under k1
+    rotated = ring.with_new_key()
+    rotate(engine, rotated)
+    kept = retire(engine, rotated, "k1")
+    with pytest.raises(ConfigurationError, match="makes key 'k1' active, which this store retired"):
+        early.ingest(orders(people(1), start=501))
+    body = json.dumps({"reportId": "WLL20261120009999"}).encode()
+    with pytest.raises(ConfigurationError, match="makes key 'k1' active, which this store retired"):
+        inbox.land(engine, ring, APP, "msg_after_retirement", "report.created", body, datetime.now(UTC))
+    assert case_count(engine) == len(REPORTERS) + 1
+    assert held(engine).get("k1") is None
+    assert len(opened(engine, kept)) == len(opened(engine, rotated))  # all of it opens without k1
+
+
+@pytest.mark.parametrize("engine", ["postgres"], indirect=True)
+def test_a_retirement_waits_for_a_writer_still_sealing_under_the_key_and_then_refuses(
+    store: tuple[Engine, KeyRing],
+) -> None:
+    """The writer's transaction began before the retirement and seals under k1 after the
+    rotation's last batch: the retirement waits for it, sees the value and is refused."""
+    engine, ring = store
+    rotated = ring.with_new_key()
+    rotate(engine, rotated)
+    outcome: list[BaseException | KeyRing] = []
+    with engine.connect() as conn, conn.begin():
+        hold_active(conn, ring)
+        retiring = threading.Thread(target=lambda: outcome.append(_retire_or_error(engine, rotated)))
+        retiring.start()
+        retiring.join(timeout=1.0)
+        assert retiring.is_alive(), "the retirement must wait for the writer holding k1"
+        conn.execute(
+            insert(InboundWebhook).values(
+                partner=APP,
+                webhook_id="msg_sealed_meanwhile",
+                event_type="report.created",
+                received_at=datetime.now(UTC),
+                content_hash="0" * 64,
+                key_id="k1",
+                payload=ring.seal(b"{}", inbox.binding(APP, "msg_sealed_meanwhile")),
+                state=inbox.PENDING,
+            )
+        )
+    retiring.join(timeout=30)
+    assert len(outcome) == 1 and isinstance(outcome[0], ConfigurationError)
+    assert "key 'k1' still holds values (webhook_inbox.payload 1)" in str(outcome[0])
+    with engine.connect() as conn:
+        assert conn.scalar(select(KeyFingerprint.retired_at).where(KeyFingerprint.key_id == "k1")) is None
+
+
+def _retire_or_error(engine: Engine, ring: KeyRing) -> BaseException | KeyRing:
+    try:
+        return retire(engine, ring, "k1")
+    except ConfigurationError as error:
+        return error
 
 
 def test_a_ring_without_a_key_the_store_still_uses_is_refused_in_one_line(
