@@ -13,6 +13,7 @@ casehub quarantine replay         run open quarantined records through the pipel
 casehub outbox list | replay      what partners were told; send dead events again
 casehub district-key issue        a district platform's API key or SOAP credential, shown once
 casehub district-key list | revoke  the districts' credentials (never a secret); revoke at once
+casehub open311-key issue | list | revoke  an Open311 client's API key, shown once; the keys; revoke
 casehub dedup --input F --output G  duplicate detection over a JSON Lines file of cases
 casehub cluster show | split      a cluster's cases; split cases off a wrong cluster
 casehub keys generate | add       a new key ring; the ring with a new key made active
@@ -617,6 +618,48 @@ def _district_key_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _open311_key(args: argparse.Namespace) -> int:
+    from casehub.open311 import keys
+
+    scopes = tuple(part.strip() for part in args.scopes.split(",") if part.strip())
+    issued = keys.issue(_store(), args.client, scopes=scopes)
+    shown = {"client": issued.client, "key_id": issued.key_id, "scopes": list(scopes)}
+    shown["api_key"] = issued.api_key
+    print(json.dumps(shown, ensure_ascii=False, indent=2))
+    Console(stderr=True).print("shown once: the store keeps only its hash")
+    return 0
+
+
+def _open311_key_list(args: argparse.Namespace) -> int:
+    from casehub.open311 import keys
+
+    rows = keys.listing(_store())
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2, default=_time))
+        return 0
+    table = Table(show_edge=False)
+    for column in ("key id", "client", "scopes", "issued", "revoked"):
+        table.add_column(column)
+    for row in rows:
+        revoked = _time(row["revoked_at"]) if row["revoked_at"] else ""
+        scopes = ",".join(row["scopes"])
+        table.add_row(row["key_id"], row["client"], scopes, _time(row["created_at"]), revoked)
+    _Console().print(table)
+    return 0
+
+
+def _open311_key_revoke(args: argparse.Namespace) -> int:
+    from casehub.open311 import keys
+
+    engine = _store()
+    live = {row["key_id"] for row in keys.listing(engine) if row["revoked_at"] is None}
+    missing = [key_id for key_id in args.key_id if key_id not in live]
+    if missing:
+        raise ConfigurationError(f"no live Open311 key {missing[0]!r} (see casehub open311-key list)")
+    print(json.dumps({"revoked": [key_id for key_id in args.key_id if keys.revoke(engine, key_id)]}))
+    return 0
+
+
 def _dedup(args: argparse.Namespace) -> int:
     """The intake's duplicate detection over a file (`casehub.dedup.files`): every line is
     read and checked before anything is written, so a bad line leaves no partial output."""
@@ -1051,6 +1094,20 @@ def parser() -> argparse.ArgumentParser:
     revoking.add_argument("--district", help="every live credential of this district, 4201xx")
     revoking.add_argument("--kind", choices=["api-key", "soap"], help="with --district: only this kind")
     revoking.set_defaults(func=_district_key_revoke)
+
+    open311_key = commands.add_parser("open311-key", help="issue an Open311 client's API key").add_subparsers(
+        dest="action", required=True
+    )
+    issue311 = open311_key.add_parser("issue", help="an API key for an Open311 client, shown once")
+    issue311.add_argument("--client", required=True, help="who it is for (an app's or a team's name)")
+    issue311.add_argument("--scopes", default="open311:write,open311:update")
+    issue311.set_defaults(func=_open311_key)
+    list311 = open311_key.add_parser("list", help="every Open311 key: key id, client, scopes, dates")
+    list311.add_argument("--json", action="store_true")
+    list311.set_defaults(func=_open311_key_list)
+    revoke311 = open311_key.add_parser("revoke", help="refuse Open311 keys from now on, by key id")
+    revoke311.add_argument("key_id", nargs="+", help="a key's id (the part after o311_)")
+    revoke311.set_defaults(func=_open311_key_revoke)
 
     dedup = commands.add_parser("dedup", help="duplicate detection over a JSON Lines file of cases")
     dedup.add_argument("--input", type=Path, required=True, help="one case a line (- for stdin)")

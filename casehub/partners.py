@@ -2,7 +2,8 @@
 
 A partner takes part in one or more directions, each described by its own table: `pull` (the
 hub pages through the partner's records), `push_in` (the partner sends signed webhooks to the
-gateway), `deliver` (the hub sends scheduled batches of cases to the partner) and `outbox` (the
+gateway), `serve_in` (clients file requests through a public API the gateway serves: Open311),
+`deliver` (the hub sends scheduled batches of cases to the partner) and `outbox` (the
 partner hears about single changes of the cases it is concerned with, through the outbox). A
 partner that is only delivered to has no pull fields at all, rather than dummy ones. The
 `simulator` table names the stand-in that the demo, the tests and compose run in its place.
@@ -29,10 +30,11 @@ from casehub.paths import ROOT
 
 MANIFEST_PATH = ROOT / "connectors" / "partners.toml"
 
-Direction = Literal["pull", "push_in", "deliver", "outbox"]
+Direction = Literal["pull", "push_in", "serve_in", "deliver", "outbox"]
 DIRECTIONS: tuple[Direction, ...] = get_args(Direction)
-PROTOCOLS = ("soap", "rest", "webhooks", "standard")
-"""`standard`: the partner speaks the hub's own standard interface (docs/district-interface.md)."""
+PROTOCOLS = ("soap", "rest", "webhooks", "standard", "open311")
+"""`standard`: the partner speaks the hub's own standard interface (docs/district-interface.md);
+`open311`: its clients speak Open311 GeoReport v2 to the gateway (docs/open311.md)."""
 SIMULATOR_ROLES = ("server", "sender")
 
 
@@ -83,6 +85,26 @@ class PushIn:
     @property
     def tolerance(self) -> timedelta:
         return timedelta(seconds=self.tolerance_seconds)
+
+
+@dataclass(frozen=True)
+class ServeIn:
+    """Clients file requests through an API the gateway serves under `path` (Open311).
+
+    What they file lands sealed in the inbox, as a pushed webhook does, and the
+    `process_requests_<code>` DAG turns it into cases `batch_size` at a time on `schedule`. A
+    body over `max_body_bytes` is refused. Each API key may make `rate_per_minute` requests a
+    minute, `rate_burst` at once; a listing spans at most `window_days` and `max_records`.
+    """
+
+    path: str
+    max_body_bytes: int
+    schedule: str
+    batch_size: int
+    rate_per_minute: int = 60
+    rate_burst: int = 20
+    window_days: int = 90
+    max_records: int = 1000
 
 
 @dataclass(frozen=True)
@@ -174,6 +196,7 @@ class Partner:
     future_tolerance_minutes: int = 5
     pull: Pull | None = None
     push_in: PushIn | None = None
+    serve_in: ServeIn | None = None
     deliver: Deliver | None = None
     outbox: Outbox | None = None
     simulator: Simulator | None = None
@@ -215,6 +238,12 @@ class Partner:
         if self.push_in is None:
             raise ConfigurationError(f"partner {self.code!r} pushes no webhooks (no [partner.push_in] table)")
         return self.push_in
+
+    def serving(self) -> ServeIn:
+        """The serve-in table; a configuration error for a partner whose clients file nothing."""
+        if self.serve_in is None:
+            raise ConfigurationError(f"partner {self.code!r} files no requests (no [partner.serve_in] table)")
+        return self.serve_in
 
 
 T = TypeVar("T")
@@ -281,14 +310,26 @@ _SCALARS: dict[str, type | tuple[type, ...]] = {
     "max_backoff_seconds": int,
     "lanes": int,
     "callback_secret": str,
+    "rate_per_minute": int,
+    "rate_burst": int,
+    "window_days": int,
+    "max_records": int,
 }
 _TABLES: dict[str, type[Any]] = {
     "pull": Pull,
     "push_in": PushIn,
+    "serve_in": ServeIn,
     "deliver": Deliver,
     "outbox": Outbox,
     "simulator": Simulator,
 }
+
+
+def _limits(served: ServeIn) -> tuple[int, ...]:
+    return (
+        served.max_body_bytes, served.batch_size, served.rate_per_minute,
+        served.rate_burst, served.window_days, served.max_records,
+    )
 
 
 def _partner(entry: Any, where: str) -> Partner:
@@ -307,7 +348,11 @@ def _partner(entry: Any, where: str) -> Partner:
     if partner.protocol not in PROTOCOLS:
         raise ConfigurationError(f"{where}: protocol must be one of {', '.join(PROTOCOLS)}")
     if not partner.directions:
-        raise ConfigurationError(f"{where}: no direction (a pull, push_in, deliver or outbox table)")
+        named = "a pull, push_in, serve_in, deliver or outbox table"
+        raise ConfigurationError(f"{where}: no direction ({named})")
+    served = partner.serve_in
+    if served is not None and (not served.path.startswith("/") or min(_limits(served)) < 1):
+        raise ConfigurationError(f"{where} [serve_in]: path must start with / and every limit be positive")
     notified = partner.outbox
     if notified is not None:
         unknown = sorted(set(notified.kinds) - set(OUTBOX_KINDS))
@@ -367,6 +412,11 @@ def pushing(path: Path = MANIFEST_PATH) -> list[Partner]:
     return [p for p in load_partners(path) if p.push_in is not None]
 
 
+def serving(path: Path = MANIFEST_PATH) -> list[Partner]:
+    """The partners whose clients file requests through the gateway's own API, in manifest order."""
+    return [p for p in load_partners(path) if p.serve_in is not None]
+
+
 def delivered(path: Path = MANIFEST_PATH) -> list[Partner]:
     """The partners the hub pushes cases to, in manifest order."""
     return [p for p in load_partners(path) if p.deliver is not None]
@@ -378,14 +428,15 @@ def notified(path: Path = MANIFEST_PATH) -> list[Partner]:
 
 
 def load_connector(spec: Partner) -> ModuleType:
-    """The connector package of a partner: `MAPPER` when cases come in from it (with
+    """The connector package of a partner: `MAPPER` when cases come in from it, pushed, pulled
+    or filed (with
     `build_source` when it is pulled), `RENDERER` and `build_sink` when the hub delivers to it
     (with `build_feedback_source` and `feedback_action` when it feeds back), `EVENT_RENDERER`
     and `build_event_sink` when the outbox sends it events (with `build_progress_source` and
     `progress_action` when it takes transferred cases, whose progress is read back)."""
     module = importlib.import_module(spec.connector)
     needed: list[str] = []
-    if spec.pull is not None or spec.push_in is not None:
+    if spec.pull is not None or spec.push_in is not None or spec.serve_in is not None:
         needed.append("MAPPER")
     if spec.pull is not None:
         needed.append("build_source")

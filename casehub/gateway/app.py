@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from casehub.gateway import problems
 from casehub.gateway.context import TOKEN_ENV, Context
-from casehub.gateway.routers import district_soap, districts, health, pages, read, reports, webhooks
+from casehub.gateway.routers import district_soap, districts, health, open311, pages, read, reports, webhooks
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("casehub.gateway")
 
-ROUTERS = (health.router, read.router, webhooks.router, districts.router, district_soap.router)
+ROUTERS = (
+    health.router, read.router, webhooks.router, districts.router, district_soap.router, open311.router,
+)
 """Each concern's routes; a new concern is a module in `routers/` and one entry here."""
 
 TITLE = "casehub gateway"
@@ -45,6 +47,9 @@ network.
   the cases dispatched to it and accepts, handles, completes, postpones or returns them, with
   its own API key (`Authorization: Bearer cdk_…`). The same interface is served over SOAP at
   `/soap/district` (WSDL at `/soap/district?wsdl`).
+- **open311** — Open311 GeoReport v2 with mySociety's update extensions under `/open311/v2/`, XML
+  and JSON by suffix: public reads of the masked cases; filing a request or an update needs an
+  Open311 `api_key`. Its errors are the spec's own documents, not problem details.
 
 Every error is problem details (RFC 9457, `application/problem+json`) with a stable `type`
 (`urn:casehub:problem:<reason>`); none carries personal data or echoes what was sent.
@@ -55,6 +60,7 @@ TAGS = [
     {"name": "pages", "description": "pages for people, behind the host's login (Airflow's)"},
     {"name": "webhooks", "description": "partners' signed pushes, landed before acknowledged"},
     {"name": "district", "description": "the district standard interface, per-district API keys and scopes"},
+    {"name": "open311", "description": "GeoReport v2 and mySociety's updates: public reads, keyed writes"},
 ]
 
 

@@ -495,6 +495,7 @@ class SupervisionNotice(Base):
     noticed_at: Mapped[datetime] = mapped_column(Timestamp)
     event_id: Mapped[str | None] = mapped_column(String(36))
 
+
 class Hotspot(Base):
     """A term residents wrote about in one district (or the city) over one period (热点词).
 
@@ -526,3 +527,38 @@ class Hotspot(Base):
     previous_scope_cases: Mapped[int] = mapped_column(Integer)
     computed_at: Mapped[datetime] = mapped_column(Timestamp)
 
+
+class Open311Key(Base):
+    """An Open311 client's API key (`o311_<key_id>_<secret>`): only the SHA-256 of its secret
+    is kept, as for a district's key. `client` names who it was issued to; `scopes` are among
+    `open311:write` (file requests) and `open311:update` (post updates)."""
+
+    __tablename__ = "open311_keys"
+
+    key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    client: Mapped[str] = mapped_column(String(100))
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    revoked_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class Open311Update(Base):
+    """An update an Open311 client posted on a case (mySociety's `POST servicerequestupdates`),
+    idempotent on the client's `update_id` per key. The description is public, so it is kept
+    only masked: phone and ID numbers, and the poster's own names; the reporter fields the
+    extension allows (names, email, phone) are never stored."""
+
+    __tablename__ = "open311_updates"
+    __table_args__ = (UniqueConstraint("key_id", "update_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key_id: Mapped[str] = mapped_column(String(32))
+    update_id: Mapped[str] = mapped_column(String(64))
+    case_id: Mapped[str] = mapped_column(String(36), index=True)
+    status: Mapped[str] = mapped_column(String(8))
+    updated_at: Mapped[datetime] = mapped_column(Timestamp)
+    received_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text)
+    media_url: Mapped[str | None] = mapped_column(String(500))

@@ -33,6 +33,7 @@ def test_dag_folder_imports_without_errors(dagbag) -> None:
     others = [
         "dedup_recluster",
         "deliver_outbox",
+        "process_requests_open311",
         "hotspots_daily",
         "quality_daily",
         "report_monthly",

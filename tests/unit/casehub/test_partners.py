@@ -50,12 +50,14 @@ def test_the_manifest_describes_every_partner_with_a_loadable_connector() -> Non
         "city_brain",
         "health_commission",
         "district",
+        "open311",
     ]
     assert [p.directions for p in partners][3:] == [
         ("push_in", "outbox"),
         ("deliver",),
         ("deliver",),
         ("outbox",),
+        ("serve_in",),
     ]
     for each in partners:
         assert each.directions, each.code
@@ -65,7 +67,7 @@ def test_the_manifest_describes_every_partner_with_a_loadable_connector() -> Non
         if each.push_in is not None:
             assert each.simulator.secret.startswith("whsec_")
         module = load_connector(each)
-        if each.pull is not None or each.push_in is not None:
+        if each.pull is not None or each.push_in is not None or each.serve_in is not None:
             assert module.MAPPER.channel == each.code
         if each.deliver is not None:
             assert module.RENDERER.recipient == each.recipient
