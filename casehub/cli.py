@@ -16,6 +16,7 @@ casehub district-key list | revoke  the districts' credentials (never a secret);
 casehub open311-key issue | list | revoke  an Open311 client's API key, shown once; the keys; revoke
 casehub dedup --input F --output G  duplicate detection over a JSON Lines file of cases
 casehub cluster show | split      a cluster's cases; split cases off a wrong cluster
+casehub hotspots [--day D]        compute a day's top and rising terms per district; show them
 casehub keys generate | add       a new key ring; the ring with a new key made active
 casehub keys status               each key: fingerprint, in the ring, in the store, values it holds
 casehub keys rotate [--blind-index]  seal every value (index every case) again under the active key
@@ -747,6 +748,51 @@ def _cluster_split(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hotspots(args: argparse.Namespace) -> int:
+    """Compute `--day` as `hotspots_daily` does (its rows replaced), then show one scope's period."""
+    from datetime import UTC, date, datetime
+
+    from casehub.hotspots import CITY, day_before, shown
+    from casehub.jobs import hotspots_daily
+    from casehub.reference import load_reference
+
+    try:
+        day = date.fromisoformat(args.day) if args.day else day_before(datetime.now(UTC))
+    except ValueError:
+        raise ConfigurationError(f"--day {args.day!r}: not a day (YYYY-MM-DD)") from None
+    scope = args.district or CITY
+    names = {CITY: "武汉市", **{code: r.name for code, r in load_reference().districts.items()}}
+    if scope not in names:
+        raise ConfigurationError(f"--district {scope!r}: not one of the city's 13 district codes (420102…)")
+    engine = _store()
+    summary = hotspots_daily(engine, day)
+    found = shown(engine, day=day, period=args.period, scope=scope)
+    if args.json:
+        print(json.dumps({"computed": summary, **found.as_dict()}, ensure_ascii=False, indent=2))
+        return 0
+    console = _Console()
+    console.print(
+        f"{names[scope]} {args.period} {day}: {found.scope_cases:,} cases "
+        f"({found.previous_scope_cases:,} the period before)",
+        highlight=False,
+    )
+    top = _table("top terms (热点)", ["#", "term", "cases", "before", "TF-IDF", "TextRank"])
+    for t in found.top:
+        top.add_row(
+            str(t.rank),
+            t.term,
+            f"{t.cases:,}",
+            f"{t.previous_cases:,}",
+            f"{t.tfidf:.3f}",
+            f"{t.textrank:.3f}",
+        )
+    rising = _table("rising terms (焦点)", ["#", "term", "cases", "before", "rise"])
+    for t in found.rising:
+        rising.add_row(str(t.rising_rank), t.term, f"{t.cases:,}", f"{t.previous_cases:,}", f"×{t.rise:.2f}")
+    console.print(top, rising)
+    return 0
+
+
 def _ring_out(ring: KeyRing, path: Path | None, *, replaces: KeyRing | None = None) -> None:
     """The ring's JSON on stdout, or into `path` (mode 0600, written whole or not at all).
 
@@ -1125,6 +1171,14 @@ def parser() -> argparse.ArgumentParser:
     split.add_argument("--case", action="append", required=True, help="a case to split off (repeatable)")
     split.add_argument("--by", default=os.environ.get("USER") or "handler", help="who splits (kept)")
     split.set_defaults(func=_cluster_split)
+    hot = commands.add_parser("hotspots", help="a day's top and rising terms per district (热点、焦点)")
+    hot.add_argument("--day", help="the day (YYYY-MM-DD, Asia/Shanghai); default the day before today")
+    hot.add_argument("--district", help="the district code to show (default 420100, the whole city)")
+    hot.add_argument(
+        "--period", choices=("day", "week"), default="day", help="the day, or the week ending on it"
+    )
+    hot.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    hot.set_defaults(func=_hotspots)
     ring = commands.add_parser("keys", help="the key ring: generate, add a key, status, rotate, retire")
     ring_commands = ring.add_subparsers(dest="action", required=True)
     generating = ring_commands.add_parser("generate", help="a new key ring, its JSON on stdout")

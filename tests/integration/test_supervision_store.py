@@ -214,3 +214,19 @@ def test_supervision_reminds_supervises_raises_and_redispatches_by_the_table(
         supervision.supervise(engine, keyring, clock=frozen(at("2026-12-03 09:00")))["cases"] == 1
     )  # postponed: raised
     assert len(notices(engine)) == 8
+
+
+def test_supervision_in_many_chunks_supervises_each_case_once(engine: Engine, keyring: KeyRing) -> None:
+    """Chunks of two cases, run side by side on PostgreSQL: every case supervised once, with its
+    version, notice and event, and a rerun fires nothing."""
+    ids = land(engine, keyring, *(f"WLL{n}" for n in range(7)))
+    counts = supervision.supervise(engine, keyring, clock=frozen(at("2026-11-20 09:00")), chunk=2)
+    assert counts["candidates"] == counts["cases"] == 7 and counts["level_supervision"] == 7
+    assert counts["events"] == 7
+    assert sorted(n[0] for n in notices(engine)) == sorted(ids.values())
+    for case_id in ids.values():
+        supervised = row(engine, case_id)
+        assert supervised["version"] == 2
+        assert [e["rule"] for e in supervised["supervision"]] == ["supervise_overdue"]
+    again = supervision.supervise(engine, keyring, clock=frozen(at("2026-11-20 09:00")), chunk=2)
+    assert again["cases"] == 0
