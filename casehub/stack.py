@@ -79,6 +79,8 @@ class StackConfig:
     """Seconds between two tries of every task, in place of the DAGs' own delay (drills, tests)."""
     schedules: bool = True
     """False: the scheduler starts no run of a schedule; triggered runs (and assets) still run."""
+    settle_seconds: int | None = None
+    """How old a case must be to go into a push, in place of the manifest's (the connections' extra)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> StackConfig:
@@ -94,8 +96,10 @@ class StackConfig:
             "concurrency": _number(env, "CASEHUB_STACK_WORKER_CONCURRENCY", 2),
             "heartbeat_timeout": _number(env, "CASEHUB_STACK_HEARTBEAT_TIMEOUT", 300),
         }
-        if env.get("CASEHUB_STACK_RETRY_DELAY"):
-            settings["retry_delay"] = _number(env, "CASEHUB_STACK_RETRY_DELAY", 0)
+        for name, setting in (("CASEHUB_STACK_RETRY_DELAY", "retry_delay"),
+                              ("CASEHUB_STACK_SETTLE_SECONDS", "settle_seconds")):
+            if env.get(name):
+                settings[setting] = _number(env, name, 0)
         settings.update(overrides)
         return cls(**settings)
 
@@ -281,6 +285,8 @@ class Stack:
     say: Callable[[str], None] = print
 
     def __post_init__(self) -> None:
+        self.children: dict[str, subprocess.Popen[bytes]] = {}
+        """The processes this object started, kept to be waited for when they stop."""
         self.config.state_dir.mkdir(parents=True, exist_ok=True)
         self.secrets = stack_secrets(self.config)
         self.env = {**os.environ, **environment(self.config, self.secrets)}
@@ -336,10 +342,14 @@ class Stack:
         """The partners' connections of the manifest, at the stack's simulators."""
         ports = self.config.simulator_ports()
         by_connection = {p.connection: p.code for p in load_partners()}
+        delivering = {p.connection for p in load_partners() if p.deliver is not None}
         found = simulator_connections(LOOPBACK)
         for conn_id, fields in found.items():
             parts = urlsplit(str(fields["host"]))
             fields["host"] = urlunsplit(parts._replace(netloc=f"{LOOPBACK}:{ports[by_connection[conn_id]]}"))
+            extra = fields["extra"]
+            if self.config.settle_seconds is not None and conn_id in delivering and isinstance(extra, dict):
+                extra["settle_seconds"] = self.config.settle_seconds
         return found
 
     def write_env_file(self) -> None:
@@ -374,6 +384,7 @@ class Stack:
             start_new_session=True,
         )
         log.close()
+        self.children[service.name] = process
         entries = self.recorded()
         entries[service.name] = {"pid": process.pid, "started": _started(process.pid)}
         self._record(entries)
@@ -493,6 +504,9 @@ class Stack:
         ran = entry is not None and _is_ours(entry)
         if entry is not None and ran:
             _stop_group(int(entry["pid"]), sig, grace)
+        child = self.children.pop(name, None)
+        if child is not None:
+            child.wait(timeout=grace + 15)
         entries.pop(name, None)
         self._record(entries)
         return ran
