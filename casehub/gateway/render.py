@@ -6,6 +6,7 @@ offline, inside the Airflow UI's frame); every value is escaped on the way in.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from html import escape
@@ -142,6 +143,31 @@ def options(values: Iterable[tuple[str, str]], chosen: str | None) -> str:
 PALETTE = ("#0969da", "#cf222e", "#1a7f37", "#9a6700", "#8250df", "#bf3989", "#0a7b83")
 
 
+TICK_FONT = 11
+TICK_CHARACTER = 0.62
+"""A tick label's character, at most, as a share of the font size (digits and a dash in the
+pages' sans-serif faces)."""
+TICK_GAP = 8
+
+
+def axis_ticks(count: int, step: float, characters: int) -> list[int]:
+    """Which of `count` points `step` pixels apart get a label of `characters` characters: every
+    n-th, n as small as keeps each label clear of the next, and the last point always — in place
+    of the n-th before it when the two would be closer than n points."""
+    if count <= 0:
+        return []
+    width = characters * TICK_FONT * TICK_CHARACTER + TICK_GAP
+    every = max(1, math.ceil(width / step)) if step > 0 else count
+    ticks = list(range(0, count, every))
+    last = count - 1
+    if ticks[-1] != last:
+        if last - ticks[-1] < every and len(ticks) > 1:
+            ticks[-1] = last
+        elif last - ticks[-1] >= every:
+            ticks.append(last)
+    return ticks
+
+
 def line_chart(labels: Sequence[str], series: Mapping[str, Sequence[int]], *, title: str) -> str:
     """An SVG line chart: one line per series over `labels` (days), a legend, the peak on the axis."""
     width, height, left, right, top, bottom = 820, 240, 48, 210, 16, 36
@@ -164,13 +190,12 @@ def line_chart(labels: Sequence[str], series: Mapping[str, Sequence[int]], *, ti
         f'<text x="{left - 6}" y="{top + plot_h + 4}" text-anchor="end" font-size="11" '
         'fill="#57606a">0</text>',
     ]
-    every = max(1, len(labels) // 7)
-    for i, label in enumerate(labels):
-        if i % every == 0 or i == len(labels) - 1:
-            parts.append(
-                f'<text x="{x(i):.1f}" y="{top + plot_h + 16}" text-anchor="middle" font-size="11" '
-                f'fill="#57606a">{escape(label[5:])}</text>'
-            )
+    shown = [label[5:] for label in labels]
+    for i in axis_ticks(len(labels), step, max((len(label) for label in shown), default=0)):
+        parts.append(
+            f'<text class="tick" x="{x(i):.1f}" y="{top + plot_h + 16}" text-anchor="middle" '
+            f'font-size="{TICK_FONT}" fill="#57606a">{escape(shown[i])}</text>'
+        )
     for n, (name, values) in enumerate(series.items()):
         colour = PALETTE[n % len(PALETTE)]
         points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))

@@ -14,8 +14,10 @@ without them the module skips and says so, except in CI, where it fails.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -226,6 +228,45 @@ def _card(driver: Any, label: str) -> str:
         if card.find_element(By.CSS_SELECTOR, ".muted").text == label:
             return str(card.find_element(By.CSS_SELECTOR, ".v").text)
     raise AssertionError(f"no card {label!r}")
+
+
+def _ticks(driver: Any) -> list[str]:
+    from selenium.webdriver.common.by import By
+
+    return [e.text for e in driver.find_elements(By.CSS_SELECTOR, "svg text.tick")]
+
+
+def _overlapping_ticks(driver: Any) -> list[list[str]]:
+    """Pairs of neighbouring axis labels whose boxes, as the browser lays them out, overlap."""
+    found: list[list[str]] = driver.execute_script(
+        """
+        const found = [];
+        for (const svg of document.querySelectorAll("svg")) {
+          const ticks = [...svg.querySelectorAll("text.tick")]
+            .map(t => [t.textContent, t.getBoundingClientRect()]);
+          for (let i = 1; i < ticks.length; i++) {
+            if (ticks[i][1].left < ticks[i - 1][1].right) found.push([ticks[i - 1][0], ticks[i][0]]);
+          }
+        }
+        return found;
+        """
+    )
+    return found
+
+
+def _pdf_ticks(pdf: Path) -> list[tuple[str, float, float]]:
+    """The daily chart's day labels on the PDF's first page, left to right: text and its box's
+    left and right edge as poppler lays the page out."""
+    page = subprocess.run(
+        ["pdftotext", "-bbox", "-f", "1", "-l", "1", str(pdf), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    words = re.findall(
+        r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="[\d.]+">(\d\d-\d\d)</word>', page
+    )
+    return sorted((text, float(x0), float(x1)) for x0, _, x1, text in words)
 
 
 def _shot(driver: Any, name: str) -> None:
@@ -517,6 +558,9 @@ def test_a_person_reads_the_efficiency_reports_and_their_pdf(hub: Hub, browser: 
         )
     assert len(browser.find_elements(By.CSS_SELECTOR, "svg rect.bar")) == 13, "the ranking chart"
     assert browser.find_elements(By.CSS_SELECTOR, "svg polyline"), "received per day"
+    ticks = _ticks(browser)
+    assert ticks[0] == f"{period.first:%m-%d}" and ticks[-1] == f"{period.last:%m-%d}", ticks
+    assert _overlapping_ticks(browser) == [], "the day labels stand clear of each other"
     _shot(browser, "reports-city")
 
     busiest = max(city["districts"], key=lambda d: (d["received"], d["code"]))
@@ -555,6 +599,9 @@ def test_a_person_reads_the_efficiency_reports_and_their_pdf(hub: Hub, browser: 
         ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
     ).stdout
     assert city["title"] in text and "各区效能 districts" in text
+    days = _pdf_ticks(pdf)
+    assert days[0][0] == f"{period.first:%m-%d}" and days[-1][0] == f"{period.last:%m-%d}", days
+    assert all(left[2] < right[1] for left, right in itertools.pairwise(days)), f"overlapping: {days}"
     for district_row in city["districts"]:
         line = next(
             line
