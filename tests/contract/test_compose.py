@@ -48,14 +48,19 @@ AIRFLOW_SERVICES = (
     "airflow-dag-processor",
     "airflow-triggerer",
     "airflow-worker",
+    "flower",
 )
 SERVICES = {"postgres", "redis", *AIRFLOW_SERVICES, "gateway", "simulators", "neighborhood-app"}
 ONE_SHOT = {"airflow-init", "neighborhood-app"}
 """Services that run to completion; the others serve, and have a health check."""
-GATEWAY_PORT, API_SERVER_PORT = 8000, 8080
-PUBLISHED = {"airflow-apiserver": {API_SERVER_PORT}, "gateway": {GATEWAY_PORT}}
-"""What an operator needs from the host: the Airflow UI and API (with the mounted gateway), and
-the gateway for partners' webhooks and the district platforms. Nothing else is published."""
+GATEWAY_PORT, API_SERVER_PORT, FLOWER_PORT = 8000, 8080, 5555
+PUBLISHED = {"airflow-apiserver": {API_SERVER_PORT}, "gateway": {GATEWAY_PORT}, "flower": {FLOWER_PORT}}
+"""What an operator needs from the host: the Airflow UI and API (with the mounted gateway), the
+gateway for partners' webhooks and the district platforms, and Flower when its profile is on.
+Nothing else is published."""
+PROFILED = {"flower": ["flower"]}
+"""Services that start only when their profile is asked for."""
+ENV_EXAMPLE = ROOT / ".env.example"
 PUBLISH_ADDRESS = "CASEHUB_PUBLISH_ADDRESS"
 # What each of our processes reads from the environment, by service. The API server mounts the
 # gateway (plugins/), the worker runs the ingest tasks, airflow-init migrates the store.
@@ -70,6 +75,7 @@ OPTIONAL_SETTINGS = {
     "CASEHUB_KEYRING_FILE": "an alternative to CASEHUB_KEYRING",
     "CASEHUB_HOME": "set by the Dockerfile",
 }
+LOCAL_STACK_PREFIX = "CASEHUB_STACK_"
 REQUIRED = re.compile(r"^\$\{(\w+):\?[^}]*\}$")
 VARIABLE = re.compile(r"\$\{(\w+)(?::?[?-][^}]*)?\}")
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|KEYRING|FERNET|_KEY$")
@@ -451,6 +457,8 @@ def test_every_setting_the_core_reads_reaches_the_services_that_need_it() -> Non
     for path in [*(ROOT / "casehub").rglob("*.py"), *(ROOT / "dags").rglob("*.py")]:
         read |= set(re.findall(r"""["'](CASEHUB_[A-Z_]+)["']""", path.read_text(encoding="utf-8")))
     assert read >= {"CASEHUB_DB_URL", "CASEHUB_KEYRING", "CASEHUB_GATEWAY_TOKEN"}
+    # `make stack`'s own settings (casehub/stack.py): compose does what they do with its services.
+    read = {name for name in read if not name.startswith(LOCAL_STACK_PREFIX)}
     everywhere = set().union(*NEEDS.values())
     assert read - everywhere <= set(OPTIONAL_SETTINGS), "a new CASEHUB_ setting reaches no service"
     assert "CASEHUB_HOME" in dockerfile_env()
@@ -517,3 +525,49 @@ def test_docker_compose_accepts_the_file() -> None:
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_the_airflow_services_share_the_x_airflow_common_anchor() -> None:
+    text = COMPOSE_FILE.read_text(encoding="utf-8")
+    assert "x-airflow-common: &airflow-common" in text
+    common = compose()["x-airflow-common"]
+    for name in AIRFLOW_SERVICES:
+        spec = service(name)
+        assert (spec["image"], spec["build"]) == (common["image"], common["build"]), name
+        assert set(environment(name)) >= set(common["environment"]), f"{name} drops common settings"
+    assert text.count("<<: *airflow-common") == len(AIRFLOW_SERVICES)
+
+
+def test_flower_runs_only_under_its_profile_and_behind_the_admin_login() -> None:
+    for name in SERVICES:
+        assert service(name).get("profiles") == PROFILED.get(name), f"{name}: profiles"
+    argv = command("flower")
+    assert argv[:3] == ["airflow", "celery", "flower"]
+    assert argv[argv.index("--port") + 1] == str(FLOWER_PORT)
+    login = environment("flower")["AIRFLOW__CELERY__FLOWER_BASIC_AUTH"]
+    user, _, password = login.partition(":")
+    assert user == "admin" and REQUIRED.match(password), "Flower's login is the Airflow admin's"
+    assert f"localhost:{FLOWER_PORT}/" in healthcheck("flower")
+
+
+def env_example() -> dict[str, str]:
+    entries = [line for line in ENV_EXAMPLE.read_text(encoding="utf-8").splitlines() if line.strip()]
+    pairs = [line.split("=", 1) for line in entries if not line.lstrip().startswith("#")]
+    return {name.strip(): value for name, value in pairs}
+
+
+def test_env_example_names_every_variable_compose_reads_and_holds_no_secret() -> None:
+    text = COMPOSE_FILE.read_text(encoding="utf-8")
+    # `$${NAME}` is the container's own variable (the shell's), not one compose reads.
+    read = set(re.findall(r"(?<!\$)\$\{(\w+)", text))
+    example = env_example()
+    assert set(example) == read
+    for name, value in example.items():
+        if SECRET_NAME.search(name):
+            assert value == "", f".env.example gives {name} a value: secrets are the operator's"
+        else:
+            [default] = set(re.findall(rf"\$\{{{name}:-([^}}]*)\}}", text))
+            assert value == default, f"{name}: .env.example says {value!r}, compose defaults to {default!r}"
+    if shutil.which("git") and (ROOT / ".git").exists():
+        ignored = subprocess.run(["git", "check-ignore", "--quiet", ".env"], cwd=ROOT, check=False)
+        assert ignored.returncode == 0, ".env is not ignored by git"
