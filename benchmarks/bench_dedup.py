@@ -11,7 +11,11 @@ with no duplicates found yet. Then:
 
 - intake: `casehub.dedup.store.at_intake` for `--probes` new cases, one at a time, each in its
   own transaction (rolled back), as a page of one would run it — median and p99; the baseline
-  is the plain candidate query alone (the same blocks, no scoring);
+  is the plain candidate query alone (the same blocks, no scoring). Twice: `live`, the new
+  cases reported in the store's last hour, as the live feed brings them (they are checked
+  against the last three days, the ones the pages before them were checked against); and
+  `anywhere`, reported at random over the store's span, as late arrivals of a backfill would
+  be, each meeting a window nothing before it read;
 - re-clustering: `casehub.dedup.store.recluster` over every case (on PostgreSQL in two
   processes, the districts shared out); the baseline is reading the same columns in the same
   order and doing nothing with them. The CPU seconds the hub's processes spent are printed too:
@@ -175,13 +179,17 @@ def load(engine: Any, count: int) -> float:
     return time.perf_counter() - began
 
 
-def probes(count: int, store: int) -> list[dict[str, Any]]:
-    """New cases reported inside the store's span, in its places (the same generator, later ids)."""
+def probes(count: int, store: int, *, live: bool) -> list[dict[str, Any]]:
+    """New cases in the store's places (the same generator, later ids): reported in the store's
+    last hour (`live`), or anywhere inside its span."""
     rng = random.Random(3)  # noqa: S311 - synthetic data
     made = list(rows(count, seed=13))
     span = timedelta(days=store / PER_DAY)
     for n, row in enumerate(made):
-        row["reported_at"] = START + span * rng.uniform(0.1, 0.9)
+        if live:
+            row["reported_at"] = START + span - timedelta(minutes=rng.uniform(0, 60))
+        else:
+            row["reported_at"] = START + span * rng.uniform(0.1, 0.9)
         row["case_id"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"probe/{n}"))
     return made
 
@@ -196,6 +204,9 @@ def intake(engine: Any, new: list[dict[str, Any]]) -> dict[str, tuple[float, flo
     from casehub.dedup import store as duplicates
 
     timings: dict[str, list[float]] = {"intake dedup": [], "candidate query": []}
+    with engine.connect() as conn, conn.begin() as transaction:  # a running worker's caches, not a cold start
+        duplicates.at_intake(conn, [dict(new[0], case_id=str(uuid.uuid4()))])
+        transaction.rollback()
     for row in new:
         with engine.connect() as conn:
             transaction = conn.begin()
@@ -250,22 +261,25 @@ def main() -> int:
     from casehub.store import migrate
 
     print("load average (1, 5, 15 min) at the start: " + ", ".join(f"{v:.1f}" for v in os.getloadavg()))
-    print(f"{'backend':<11} {'what':<22} {'cases':>9} {'median ms':>10} {'p99 ms':>8} {'seconds':>8}")
+    print(f"{'backend':<11} {'what':<28} {'cases':>9} {'median ms':>10} {'p99 ms':>8} {'seconds':>8}")
     for backend in args.backends:
         engine, handle = _engine(backend)
         try:
             migrate(engine)
             loaded = load(engine, args.cases)
-            print(f"{backend:<11} {'load (COPY)':<22} {args.cases:>9} {'':>10} {'':>8} {loaded:>8.1f}")
-            for name, (median, p99) in intake(engine, probes(args.probes, args.cases)).items():
-                print(f"{backend:<11} {name:<22} {args.cases:>9} {median:>10.2f} {p99:>8.2f} {'':>8}")
+            print(f"{backend:<11} {'load (COPY)':<28} {args.cases:>9} {'':>10} {'':>8} {loaded:>8.1f}")
+            for when in ("live", "anywhere"):
+                new = probes(args.probes, args.cases, live=when == "live")
+                for name, (median, p99) in intake(engine, new).items():
+                    what = f"{name} ({when})"
+                    print(f"{backend:<11} {what:<28} {args.cases:>9} {median:>10.2f} {p99:>8.2f} {'':>8}")
             read = bare_read(engine)
-            print(f"{backend:<11} {'read in order':<22} {args.cases:>9} {'':>10} {'':>8} {read:>8.1f}")
+            print(f"{backend:<11} {'read in order':<28} {args.cases:>9} {'':>10} {'':>8} {read:>8.1f}")
             cpu = _cpu()
             run = duplicates.recluster(engine)
             summary = run.summary()
             print(
-                f"{backend:<11} {'re-cluster':<22} {run.cases:>9} {'':>10} {'':>8} {run.seconds:>8.1f}"
+                f"{backend:<11} {'re-cluster':<28} {run.cases:>9} {'':>10} {'':>8} {run.seconds:>8.1f}"
                 f"   ({summary['duplicates']} duplicates, {summary['changed']} changed; "
                 f"{_cpu() - cpu:.0f} s of CPU in the hub's processes)"
             )

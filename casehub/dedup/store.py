@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import math
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -134,6 +135,30 @@ def _prepared(row: Mapping[str, Any]) -> Report:
     return found
 
 
+def _placed(row: Mapping[str, Any], older: Mapping[str, str]) -> Report:
+    """A stored candidate as far as blocking needs it — place, category, reporter (under the
+    active index key: `older`), time — without its text."""
+    phone = row.get("reporter_phone_index") or None
+    lng, lat = row.get("lng"), row.get("lat")
+    if lng is None or lat is None or not (math.isfinite(lng) and math.isfinite(lat)):
+        lng = lat = None
+    return Report(
+        case_id=str(row["case_id"]),
+        channel=row.get("channel"),
+        words=frozenset(),
+        address=frozenset(),
+        buildings=frozenset(),
+        category=row.get("category") or None,
+        district_code=row.get("district_code") or None,
+        community_code=row.get("community_code") or None,
+        grid_code=row.get("grid_code") or None,
+        lng=lng,
+        lat=lat,
+        reported_at=row.get("reported_at"),
+        phone_index=older.get(phone, phone) if phone else None,
+    )
+
+
 def carry(previous: Mapping[str, Any], row: dict[str, Any]) -> None:
     """A later version of a stored case keeps what duplicate detection decided for it."""
     for name in FIELDS:
@@ -203,6 +228,7 @@ def at_intake(
     by_id = {str(row["case_id"]): row for row in rows}
     clusters: dict[str, str] = {}
     blocks: dict[tuple[object, ...], list[Report]] = {}
+    stored_rows: dict[str, Mapping[str, Any]] = {}
     districts = sorted({r.district_code for r in reports if r.district_code})
     for district in districts:
         for stored in _candidates(
@@ -210,13 +236,17 @@ def at_intake(
         ):
             if stored["case_id"] in by_id:
                 continue
-            candidate = _prepared(stored)
-            translated = older.get(candidate.phone_index or "")
-            if translated is not None:
-                candidate = replace(candidate, phone_index=translated)
+            candidate = _placed(stored, older)
+            stored_rows[candidate.case_id] = stored
             clusters[candidate.case_id] = stored["cluster_id"] or stored["case_id"]
             for key in filed_under(candidate):
                 blocks.setdefault(key, []).append(candidate)
+
+    def compared(other: Report) -> Report:
+        """A stored candidate's text is folded only when it is compared (most never are)."""
+        row = stored_rows.get(other.case_id)
+        return other if row is None else replace(_prepared(row), phone_index=other.phone_index)
+
     events: dict[str, dict[str, Any]] = {}
     for new in reports:
         decision = Decision.alone(new.case_id)
@@ -232,7 +262,7 @@ def at_intake(
                     if other.case_id not in seen:
                         seen.add(other.case_id)
                         nearby.append(other)
-            decision = decide(new, nearby, clusters)
+            decision = decide(new, [compared(other) for other in nearby], clusters)
         apply(by_id[new.case_id], decision)
         clusters[new.case_id] = decision.cluster_id
         for key in filed_under(new):

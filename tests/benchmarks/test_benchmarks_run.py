@@ -23,7 +23,9 @@ ROOT = Path(__file__).resolve().parents[2]
         (
             "bench_dedup.py",
             ["--cases", "3000", "--probes", "20"],
-            r"(?s)^sqlite\s+intake dedup\s+3000\s+[\d.]+\s+[\d.]+.*^sqlite\s+re-cluster\s+3000\s+[\d.]+",
+            r"(?s)^sqlite\s+intake dedup \(live\)\s+3000\s+[\d.]+\s+[\d.]+"
+            r".*^sqlite\s+intake dedup \(anywhere\)\s+3000\s+[\d.]+\s+[\d.]+"
+            r".*^sqlite\s+re-cluster\s+3000\s+[\d.]+",
         ),
         (
             "bench_reports.py",
