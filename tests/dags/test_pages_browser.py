@@ -422,7 +422,15 @@ def _token(hub: Hub, user: str) -> str:
 
 
 def test_an_anonymous_request_gets_401_and_nothing_of_the_store(hub: Hub) -> None:
-    for path in ("stats", "quality", "quarantine", "data-docs/", "data-docs/index.html", "reports"):
+    for path in (
+        "stats",
+        "quality",
+        "quarantine",
+        "data-docs/",
+        "data-docs/index.html",
+        "reports",
+        "hotspots",
+    ):
         for accept in ("application/json", "text/html"):
             answer = requests.get(f"{hub.url}/casehub/pages/{path}", headers={"Accept": accept}, timeout=10)
             assert answer.status_code == 401, path
@@ -610,3 +618,45 @@ def test_a_person_reads_the_efficiency_reports_and_their_pdf(hub: Hub, browser: 
         )
         assert line.split()[:2] == [str(district_row["rank"]), district_row["name"]]
         assert f"{district_row['received']:,}" in line.split()
+
+
+def test_a_person_reads_the_hotspots_of_the_city_and_of_a_district(hub: Hub, browser: Any) -> None:
+    """Yesterday computed as `hotspots_daily` computes it, read from the Browse menu: the city's
+    top terms with their chart and the rising ones, then the busiest district's week."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from casehub.hotspots import CITY, hotspots_daily, shown
+
+    yesterday = (datetime.now(CITY_TIME) - timedelta(days=1)).date()
+    summary = hotspots_daily(hub.engine, yesterday)
+    assert summary["cases"] > 0 and summary["rows"] > 0
+    city = shown(hub.engine, day=yesterday, scope=CITY)
+    assert city.top, "the simulators' cases name terms"
+
+    _log_in(browser, hub, "admin")
+    _open_from_menu(browser, hub, "casehub: hotspots")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Hotspots"
+    assert _card(browser, "cases") == f"{city.scope_cases:,}"
+    top = [row.split(" ")[:3] for row in _texts(browser, "table.top tbody tr")]
+    assert top == [[str(t.rank), t.term, f"{t.cases:,}"] for t in city.top]
+    bars = browser.find_elements(By.CSS_SELECTOR, "svg rect.bar")
+    assert len(bars) == min(12, len(city.top))
+    assert bars[0].size["width"] >= bars[-1].size["width"] > 0
+    rising = [row.split(" ")[1] for row in _texts(browser, "table.rising tbody tr")]
+    assert rising == [t.term for t in city.rising]
+    _shot(browser, "hotspots-city")
+
+    busiest = max(
+        (scope for scope in city.scopes if scope != CITY),
+        key=lambda scope: (shown(hub.engine, day=yesterday, period="week", scope=scope).scope_cases, scope),
+    )
+    Select(browser.find_element(By.NAME, "district")).select_by_value(busiest)
+    Select(browser.find_element(By.NAME, "period")).select_by_value("week")
+    browser.find_element(By.CSS_SELECTOR, "form.filters button").click()
+    _wait(browser, lambda d: f"district={busiest}" in d.current_url and "period=week" in d.current_url)
+    week = shown(hub.engine, day=yesterday, period="week", scope=busiest)
+    assert _card(browser, "cases") == f"{week.scope_cases:,}"
+    shown_top = [row.split(" ")[1] for row in _texts(browser, "table.top tbody tr")]
+    assert shown_top == [t.term for t in week.top] and shown_top
+    _shot(browser, "hotspots-district-week")
