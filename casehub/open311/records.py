@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from casehub.crypto import KeyRing, associated_data
 from casehub.masking import mask_free_text, mask_name, street_level
@@ -269,15 +270,23 @@ def record_update(engine: Engine, key_id: str, posted: PostedUpdate, now: dateti
         "description": description,
         "media_url": posted.media_url,
     }
+    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    statement = (
+        insert(Open311Update)
+        .values(row)
+        .on_conflict_do_nothing(index_elements=["key_id", "update_id"])
+        .returning(Open311Update.id)
+    )
     with store_errors(), engine.begin() as conn:
+        # The insert first, as the inbox does: two posts of one update cannot both insert.
+        new_id = conn.execute(statement).scalar_one_or_none()
+        if new_id is not None:
+            return f"c{new_id}"
         existing = conn.execute(
             select(Open311Update.id, Open311Update.content_hash).where(
                 Open311Update.key_id == key_id, Open311Update.update_id == posted.update_id
             )
-        ).one_or_none()
-        if existing is None:
-            new_id = conn.execute(insert(Open311Update).values(row).returning(Open311Update.id)).scalar_one()
-            return f"c{new_id}"
+        ).one()
     if existing.content_hash != digest:
         raise UpdateConflict(posted.update_id)
     return f"c{existing.id}"

@@ -111,6 +111,15 @@ def _point(problems: Problems, raw: Mapping[str, Any]) -> tuple[float, float] | 
     return lng, lat
 
 
+def _full_name(first: str | None, last: str | None) -> str:
+    """A Chinese name is written family name first and without a space (张 + 明 → 张明); another as
+    `first last`."""
+    parts = [p for p in (first, last) if p]
+    if all("\u4e00" <= ch <= "\u9fff" for part in parts for ch in part):
+        return "".join(p for p in (last, first) if p)
+    return " ".join(parts)
+
+
 def _title(description: str) -> str:
     first = description.strip().splitlines()[0] if description.strip() else description
     return first[:TITLE_CHARACTERS]
@@ -160,9 +169,8 @@ class Open311Mapper:
         description = problems.required("description", raw.get("description"))
         address = problems.optional("address_string", raw.get("address_string"))
         point = _point(problems, raw)
-        name = " ".join(
-            part for part in (problems.optional(f, raw.get(f)) for f in ("last_name", "first_name")) if part
-        )
+        name = _full_name(problems.optional("first_name", raw.get("first_name")),
+                          problems.optional("last_name", raw.get("last_name")))
         reporter_phone = problems.parse(
             Code.INVALID_PHONE, "phone", phone, problems.optional("phone", raw.get("phone"))
         )

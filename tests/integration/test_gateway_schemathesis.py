@@ -54,7 +54,9 @@ def _config(path: Path, district_key: str) -> Path:
     with HTTP 500, as SOAP 1.1 requires (`tests/schemathesis_hooks.py` holds each to being the
     caller's fault); and a district's action has rules beyond its schema — `at` not ahead of the
     hub's clock nor before the dispatch, one postponement — broken by a body the schema allows,
-    and refused with 422 naming the field."""
+    and refused with 422 naming the field; and Open311's checks beyond its parameters' schemas
+    (a window of at most 90 days, a service code the hub has, a place inside the city, the
+    api_key itself) are the spec's 400, 403 and 404."""
     path.write_text(
         f"""
 seed = {SEED}
@@ -85,6 +87,10 @@ checks.not_a_server_error.expected-statuses = ["2xx", "3xx", "4xx", "500"]
 [[operations]]
 include-path-regex = "^/districts/[{{]district_code[}}]/cases/"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "422", "429"]
+
+[[operations]]
+include-path-regex = "^/open311/v2/"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "403", "404", "429"]
 """,
         encoding="utf-8",
     )

@@ -228,3 +228,38 @@ def test_updates_are_listed_by_window_and_a_posted_update_is_idempotent_on_its_u
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(Case)).scalar_one() == 1
     assert leaked(*client.bodies) == []
+
+
+def test_no_answer_shows_a_marker_of_a_case_from_any_channel(
+    gateway: tuple[Recorder, Engine, KeyRing],
+) -> None:
+    """A hotline work order whose caller, number, ID and address are the markers, repeated in its
+    text, read through every Open311 resource in both formats: none of them shows a marker."""
+    from casehub.pipeline import Pipeline
+    from connectors.hotline import MAPPER as HOTLINE
+    from tests.markers import marked_order
+
+    client, engine, ring = gateway
+    assert Pipeline(engine, HOTLINE, ring).ingest([marked_order()]).accepted == 1
+    with engine.connect() as conn:
+        case_id, content = conn.execute(
+            select(Case.case_id, Case.content).where(Case.channel == "hotline")
+        ).one()
+    assert set(leaked(content)) >= {NAME, PHONE, ID_NUMBER}, "the store's text holds them"
+    api_key = keys.issue(engine, "a civic app").api_key
+    update = {
+        "api_key": api_key, "update_id": "u-1", "service_request_id": case_id, "status": "OPEN",
+        "updated_datetime": "2026-12-01T10:00:00+08:00", "description": f"{NAME}说：打{PHONE}找我",
+        "first_name": NAME[1:], "last_name": NAME[0],
+    }
+    assert client.post("servicerequestupdates.json", update).status_code == 200
+    for fmt in ("json", "xml"):
+        client.get(f"requests/{case_id}.{fmt}")
+        client.get(f"requests.{fmt}")
+        client.get(f"requests.{fmt}", service_request_id=case_id)
+        client.get(f"servicerequestupdates.{fmt}")
+    [shown] = client.get(f"requests/{case_id}.json").json()
+    valid_list("request", [shown])
+    assert shown["description"] and shown["address"] == "江岸区解放大道"
+    assert NAME[0] + "*" in shown["description"], "the name is masked where the text repeats it"
+    assert leaked(*client.bodies) == [], [body for body in client.bodies if leaked(body)][:1]
