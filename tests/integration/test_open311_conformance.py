@@ -1,8 +1,9 @@
-"""Open311 GeoReport v2 over real HTTP on loopback: the PyPI client `georeport`, used unchanged,
-reads the gateway in both formats; every JSON answer validates against the schemas written from
-the specification (`schemas/open311/`); every XML answer parses with a plain XML parser (the
-hub's hardened one) and round-trips to the same records as the JSON; a filed request comes back
-through its token once the pipeline has made it a case; and no answer holds a marker value.
+"""Open311 GeoReport v2 over real HTTP on loopback, on SQLite and PostgreSQL: the PyPI client
+`georeport`, used unchanged, reads the gateway in both formats; every JSON answer validates
+against the schemas written from the specification (`schemas/open311/`); every XML answer
+parses with a plain XML parser (the hub's hardened one) and round-trips to the same records as
+the JSON; a filed request comes back through its token once the pipeline has made it a case; and
+no answer holds a marker value.
 """
 
 from __future__ import annotations
@@ -67,12 +68,13 @@ class Recorder:
 
 @pytest.fixture
 def gateway(
-    sqlite_engine: Engine, keyring: KeyRing, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, keyring: KeyRing, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[Recorder, Engine, KeyRing]]:
+    """The gateway on each backend (SQLite, PostgreSQL), with a key ring."""
     monkeypatch.setenv("CASEHUB_KEYRING", keyring.to_json())
     monkeypatch.delenv("CASEHUB_KEYRING_FILE", raising=False)
-    with serving(create_app(sqlite_engine)) as url:
-        yield Recorder(url), sqlite_engine, keyring
+    with serving(create_app(engine)) as url:
+        yield Recorder(url), engine, keyring
 
 
 def process(engine: Engine, ring: KeyRing) -> dict[str, Any]:
