@@ -478,7 +478,7 @@ class Pipeline:
                 else:
                     self._evaluate(item, received_at=started)
             warnings, validations = self._check_quality(fresh)
-            cases, history, events = self._resolve_versions(conn, fresh, batch_id, started)
+            cases, history, events, closed = self._resolve_versions(conn, fresh, batch_id, started)
             superseded_quarantine = self._supersede_quarantine(conn, fresh, started)
             high_water = max((i.updated_at for i in fresh if i.updated_at), default=None)
             if window_end is not None and high_water is not None:
@@ -508,6 +508,7 @@ class Pipeline:
             self._write(conn, fresh, cases, history, batch_id, started)
             self._record_validations(conn, validations, batch_id, started)
             outbox.write(conn, self.keyring, events, started)
+            self._close_children(conn, closed, cases, batch_id, started)
             if high_water is not None and not page.hold_cursor:
                 self._advance_cursor(conn, high_water, batch_id, started)
         self._keep_statistics_fresh(len(fresh))
@@ -688,8 +689,10 @@ class Pipeline:
 
     def _resolve_versions(
         self, conn: Connection, items: Sequence[_Item], batch_id: str, now: datetime
-    ) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]], list[outbox.NewEvent]]:
-        """Order the page's accepted versions against the stored cases; newest wins.
+    ) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]], list[outbox.NewEvent], list[dict[str, Any]]]:
+        """Order the page's accepted versions against the stored cases; newest wins. Returns the
+        cases written, their history, the events, and the cases the page ended done at their
+        channel (whose open duplicates are then closed with them).
 
         Each accepted version then meets the workflow (`casehub.workflow.on_ingest`): what the
         hub owns of a dispatched case stays, a case waiting for a handler is dispatched, and the
@@ -712,6 +715,7 @@ class Pipeline:
         history: list[dict[str, Any]] = []
         events: list[outbox.NewEvent] = []
         older_indexes: dict[str, str] = {}
+        closed_parents: dict[str, dict[str, Any]] = {}
         for item in sorted(valid, key=lambda i: (i.updated_at or now, i.content_hash)):
             case = item.case
             assert case is not None
@@ -730,6 +734,8 @@ class Pipeline:
                 duplicates.carry(state, row)
             emitted, decided = workflow.on_ingest(state, row, self.reference, self.rules)
             events += emitted
+            if workflow.closes_children(state, row):
+                closed_parents[case_id] = row
             history.append(
                 {
                     "case_id": case_id,
@@ -751,7 +757,31 @@ class Pipeline:
         for entry in history:
             if entry["case_id"] in suspected and entry["changes"].get("created"):
                 entry["events"].append(suspected.pop(entry["case_id"]))
-        return changed, history, _settled(events)
+        return changed, history, _settled(events), list(closed_parents.values())
+
+    def _close_children(
+        self,
+        conn: Connection,
+        parents: Sequence[Mapping[str, Any]],
+        cases: Mapping[str, Any],
+        batch_id: str,
+        now: datetime,
+    ) -> None:
+        """The open duplicates of the cases a page ended done at their channel, completed with
+        their results (`casehub.workflow.close_children`); once the page's batch is written."""
+        for parent in parents:
+            workflow.close_children(
+                conn,
+                self.keyring,
+                self.reference,
+                self.rules,
+                parent,
+                by=workflow.Actor(self.channel),
+                at=parent.get("closed_at") or parent["updated_at"],
+                now=now,
+                batch_id=batch_id,
+                skip=cases.keys(),
+            )
 
     def _write(
         self,
@@ -868,7 +898,7 @@ class Pipeline:
                     items.append(item)
                     by_raw[raw_id] = qid
                 warnings, validations = self._check_quality(items)
-                cases, history, events = self._resolve_versions(conn, items, batch_id, started)
+                cases, history, events, closed = self._resolve_versions(conn, items, batch_id, started)
                 superseded_quarantine = self._supersede_quarantine(conn, items, started)
                 outcomes = Counter(item.outcome for item in items)
                 conn.execute(
@@ -895,6 +925,7 @@ class Pipeline:
                     insert_rows(conn, CaseHistory.__table__, history)  # type: ignore[arg-type]
                 self._record_validations(conn, validations, batch_id, started)
                 outbox.write(conn, self.keyring, events, started)
+                self._close_children(conn, closed, cases, batch_id, started)
                 self._record_replay(conn, items, by_raw, past, started, counts)
                 counts["replayed"] += len(items)
 

@@ -27,7 +27,7 @@ An operation id is applied once per actor: sent again it answers as it did, with
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -228,6 +228,20 @@ def _after_dispatch(
     return events, [{"kind": "ended_at_channel", "status": status, "by": origin}]
 
 
+CLOSING = ENDED - {"cancelled"}
+"""Statuses with which a channel ends a case done, its result with it; a withdrawn case (作废)
+closes no one else's."""
+
+
+def closes_children(previous: Mapping[str, Any] | None, row: Mapping[str, Any]) -> bool:
+    """Whether a channel's version `row` ends the case done, with a result, for the first time: then
+    its open duplicates are completed with that result (`close_children`)."""
+    status = row.get("status")
+    return bool(
+        status in CLOSING and row.get("result") and (previous is None or previous.get("status") not in ENDED)
+    )
+
+
 def on_ingest(
     previous: Mapping[str, Any] | None, row: dict[str, Any], reference: Reference, rules: Rules
 ) -> tuple[list[outbox.NewEvent], list[dict[str, Any]]]:
@@ -353,6 +367,125 @@ def _digest(action: str, case_id: str, body: Mapping[str, Any]) -> str:
 
 
 _CASE_COLUMNS = [c for c in Case.__table__.columns]
+
+
+def close_children(
+    conn: Connection,
+    keyring: KeyRing,
+    reference: Reference,
+    rules: Rules,
+    parent: Mapping[str, Any],
+    *,
+    by: Actor,
+    at: datetime,
+    now: datetime,
+    batch_id: str,
+    skip: Collection[str] = (),
+) -> int:
+    """A parent's completion — by its handler, or at its own channel with a result — completes
+    its open children with its result (311 practice): each gets a new version and history
+    (`closed_with_parent`), its channel the result, and the handler it was dispatched to a
+    cancellation, where they hear them. Children in `skip` (being written by the caller) are
+    left alone. Returns how many were closed."""
+    children = [
+        dict(r)
+        for r in conn.execute(
+            select(*_CASE_COLUMNS).where(
+                Case.duplicate_of == parent["case_id"], Case.status.not_in(sorted(ENDED))
+            )
+        ).mappings()
+        if r["case_id"] not in skip
+    ]
+    events: list[outbox.NewEvent] = []
+    history: list[dict[str, Any]] = []
+    for previous in children:
+        row = dict(previous)
+        row.update(
+            version=previous["version"] + 1,
+            status="completed",
+            result=parent["result"],
+            closed_at=previous.get("closed_at") or at,
+            updated_at=max(at, previous["updated_at"] + timedelta(milliseconds=1)),
+        )
+        changed = conn.execute(
+            update(Case)
+            .where(Case.case_id == row["case_id"], Case.version == previous["version"])
+            .values(
+                status=row["status"],
+                result=row["result"],
+                closed_at=row["closed_at"],
+                updated_at=row["updated_at"],
+                version=row["version"],
+            )
+        )
+        if changed.rowcount != 1:
+            continue
+        history.append(
+            {
+                "case_id": row["case_id"],
+                "version": row["version"],
+                "raw_id": row["raw_id"],
+                "batch_id": batch_id,
+                "source_updated_at": row["updated_at"],
+                "recorded_at": now,
+                "changes": diff(previous, row),
+                "events": [{"kind": "closed_with_parent", "parent": parent["case_id"], "by": by.key}],
+            }
+        )
+        if wanted(str(row["channel"]), "result"):
+            events.append(to_channel(rules, row, by, "result", at, result=parent["result"]))
+        target = dispatch_target(previous, reference, rules)
+        if previous["status"] in OPEN and target is not None and wanted(target[0], "cancel"):
+            events.append(
+                outbox.NewEvent(
+                    partner=target[0],
+                    kind="cancel",
+                    case_id=str(row["case_id"]),
+                    case_version=int(row["version"]),
+                    source_id=str(row["source_id"]),
+                    # The hub closes the child: the district that completed the parent
+                    # still hears that its own dispatch of the child is over.
+                    origin="hub",
+                    data={"status": "completed", "at": iso(at), "duplicate_of": parent["case_id"]},
+                    target=target[1],
+                )
+            )
+    if history:
+        conn.execute(insert(CaseHistory), history)
+    outbox.write(conn, keyring, events, now)
+    return len(history)
+
+
+def to_channel(
+    rules: Rules, row: Mapping[str, Any], actor: Actor, kind: str, at: datetime, **extra: Any
+) -> outbox.NewEvent:
+    """The event telling a case's own channel of its result (`result`) or another change."""
+    unit = _unit_name(rules, row.get("assigned_unit"))
+    if kind == "result":
+        data = {
+            "status": "completed",
+            "result": extra["result"],
+            "unit": unit,
+            "unit_code": row.get("assigned_unit"),
+            "completed_at": iso(at),
+        }
+    else:
+        data = {
+            "status": row["status"],
+            "unit": unit,
+            "note": extra.get("note"),
+            "result": row.get("result"),
+            "at": iso(at),
+        }
+    return outbox.NewEvent(
+        partner=str(row["channel"]),
+        kind=kind,
+        case_id=str(row["case_id"]),
+        case_version=int(row["version"]),
+        source_id=str(row["source_id"]),
+        origin=actor.origin,
+        data=data,
+    )
 
 
 class Workflow:
@@ -506,74 +639,17 @@ class Workflow:
         now: datetime,
         batch_id: str,
     ) -> None:
-        """A parent's completion completes its open children with its result (311 practice): each
-        gets a new version and history (`closed_with_parent`), its channel the result, and the
-        handler it was dispatched to a cancellation, where they hear them."""
-        children = [
-            dict(r)
-            for r in conn.execute(
-                select(*_CASE_COLUMNS).where(
-                    Case.duplicate_of == parent["case_id"], Case.status.not_in(sorted(ENDED))
-                )
-            ).mappings()
-        ]
-        events: list[outbox.NewEvent] = []
-        history: list[dict[str, Any]] = []
-        for previous in children:
-            row = dict(previous)
-            row.update(
-                version=previous["version"] + 1,
-                status="completed",
-                result=parent["result"],
-                closed_at=previous.get("closed_at") or at,
-                updated_at=max(at, previous["updated_at"] + timedelta(milliseconds=1)),
-            )
-            changed = conn.execute(
-                update(Case)
-                .where(Case.case_id == row["case_id"], Case.version == previous["version"])
-                .values(
-                    status=row["status"],
-                    result=row["result"],
-                    closed_at=row["closed_at"],
-                    updated_at=row["updated_at"],
-                    version=row["version"],
-                )
-            )
-            if changed.rowcount != 1:
-                continue
-            history.append(
-                {
-                    "case_id": row["case_id"],
-                    "version": row["version"],
-                    "raw_id": row["raw_id"],
-                    "batch_id": batch_id,
-                    "source_updated_at": row["updated_at"],
-                    "recorded_at": now,
-                    "changes": diff(previous, row),
-                    "events": [{"kind": "closed_with_parent", "parent": parent["case_id"], "by": actor.key}],
-                }
-            )
-            if wanted(str(row["channel"]), "result"):
-                events.append(self._to_channel(row, actor, "result", at, result=parent["result"]))
-            target = dispatch_target(previous, self.reference, self.rules)
-            if previous["status"] in OPEN and target is not None and wanted(target[0], "cancel"):
-                events.append(
-                    outbox.NewEvent(
-                        partner=target[0],
-                        kind="cancel",
-                        case_id=str(row["case_id"]),
-                        case_version=int(row["version"]),
-                        source_id=str(row["source_id"]),
-                        # The hub closes the child: the district that completed the parent
-                        # still hears that its own dispatch of the child is over.
-                        origin="hub",
-                        data={"status": "completed", "at": iso(at), "duplicate_of": parent["case_id"]},
-                        target=target[1],
-                    )
-                )
-        if history:
-            conn.execute(insert(CaseHistory), history)
-        outbox.write(conn, self.keyring, events, now)
+        close_children(
+            conn,
+            self.keyring,
+            self.reference,
+            self.rules,
+            parent,
+            by=actor,
+            at=at,
+            now=now,
+            batch_id=batch_id,
+        )
 
     def _concerns(self, actor: Actor, action: str, case: Mapping[str, Any]) -> bool:
         """Whether the case exists for `actor`: a handler's actions for the cases dispatched to it,
@@ -664,32 +740,7 @@ class Workflow:
     def _to_channel(
         self, row: Mapping[str, Any], actor: Actor, kind: str, at: datetime, **extra: Any
     ) -> outbox.NewEvent:
-        unit = _unit_name(self.rules, row.get("assigned_unit"))
-        if kind == "result":
-            data = {
-                "status": "completed",
-                "result": extra["result"],
-                "unit": unit,
-                "unit_code": row.get("assigned_unit"),
-                "completed_at": iso(at),
-            }
-        else:
-            data = {
-                "status": row["status"],
-                "unit": unit,
-                "note": extra.get("note"),
-                "result": row.get("result"),
-                "at": iso(at),
-            }
-        return outbox.NewEvent(
-            partner=str(row["channel"]),
-            kind=kind,
-            case_id=str(row["case_id"]),
-            case_version=int(row["version"]),
-            source_id=str(row["source_id"]),
-            origin=actor.origin,
-            data=data,
-        )
+        return to_channel(self.rules, row, actor, kind, at, **extra)
 
     def _unified(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """The row in the contract's JSON form, the sealed reporter left out as empty."""

@@ -188,6 +188,40 @@ def test_the_parents_completion_completes_its_children(engine: Engine, keyring: 
     assert ("district", "cancel") in told, "the district the child was dispatched to can stop"
 
 
+def test_a_parent_closed_at_its_own_channel_with_a_result_completes_its_children(
+    engine: Engine, keyring: KeyRing
+) -> None:
+    """The hotline ends the work order itself (已办结, with its result): the app's report of the
+    same incident is completed with that result and the app hears it."""
+    _land_incident(engine, keyring)
+    done = _call(
+        "WH20261120000101", "2026-11-20 09:02:00", GDZT="04", BLJG=RESULT, GXSJ="2026-11-20 16:00:00"
+    )
+    _ingest(engine, keyring, hotline.MAPPER, done)
+    child, light = _case(engine, CHILD), _case(engine, LIGHT)
+    assert (child["status"], child["result"]) == ("completed", RESULT)
+    assert [e for e in _events(engine, CHILD) if e["kind"] == "closed_with_parent"] == [
+        {"kind": "closed_with_parent", "parent": PARENT, "by": "hotline"}
+    ]
+    with engine.connect() as conn:
+        told = set(
+            conn.execute(select(OutboxEvent.partner, OutboxEvent.kind).where(OutboxEvent.case_id == CHILD))
+        )
+    assert ("neighborhood_app", "result") in told and ("district", "cancel") in told
+    assert light["status"] == "dispatched" and light["result"] is None
+
+
+def test_a_parent_withdrawn_at_its_channel_leaves_its_children_open(engine: Engine, keyring: KeyRing) -> None:
+    """作废 at the hotline (the caller withdrew): the app's resident still waits for an answer."""
+    _land_incident(engine, keyring)
+    withdrawn = _call("WH20261120000101", "2026-11-20 09:02:00", GDZT="09", GXSJ="2026-11-20 10:00:00")
+    _ingest(engine, keyring, hotline.MAPPER, withdrawn)
+    assert _case(engine, PARENT)["status"] == "cancelled"
+    child = _case(engine, CHILD)
+    assert (child["status"], child["result"]) == ("dispatched", None)
+    assert not [e for e in _events(engine, CHILD) if e["kind"] == "closed_with_parent"]
+
+
 def test_a_split_survives_re_clustering(engine: Engine, keyring: KeyRing) -> None:
     _land_incident(engine, keyring)
     _ingest(
