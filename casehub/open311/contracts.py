@@ -58,6 +58,7 @@ class PublicStatus:
 
     status: str  # open | closed
     extended: str  # mySociety's extended status
+    meaning: str = ""  # what it means, in words (the table's last column)
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -118,7 +119,7 @@ def service(code: str) -> Service | None:
 def statuses() -> dict[str, PublicStatus]:
     """The status table, by unified status (and `duplicate`)."""
     table = {
-        row["status"]: PublicStatus(row["open311_status"], row["extended_status"])
+        row["status"]: PublicStatus(row["open311_status"], row["extended_status"], row["meaning"])
         for row in _rows(CONTRACTS / "statuses.csv")
     }
     if any(s.status not in ("open", "closed") for s in table.values()) or DUPLICATE not in table:
@@ -134,5 +135,5 @@ def public_status(status: str, duplicate_of: str | None) -> PublicStatus:
     except KeyError:
         raise ConfigurationError(f"statuses.csv has no row for {status!r}") from None
     if duplicate_of and own.status == "open":
-        return PublicStatus(own.status, table[DUPLICATE].extended)
+        return PublicStatus(own.status, table[DUPLICATE].extended, table[DUPLICATE].meaning)
     return own

@@ -25,7 +25,7 @@ from casehub.crypto import KeyRing
 from casehub.identity import case_id
 from casehub.partners import Partner
 from casehub.pipeline import PageResult, Pipeline, RunResult, decode_body
-from casehub.ports import PageRecord, UnreadableRecord
+from casehub.ports import Mapper, PageRecord, UnreadableRecord
 from casehub.reasons import Code
 from casehub.store.db import store_errors
 from casehub.store.models import Case, InboundWebhook
@@ -90,7 +90,7 @@ def _record(body: bytes) -> PageRecord:
 
 def process_requests(
     spec: Partner,
-    mapper: Any,
+    mapper: Mapper,
     *,
     engine: Engine,
     keyring: KeyRing,

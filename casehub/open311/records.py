@@ -161,7 +161,7 @@ def _history_update(entry: Any, case: Any, mask: Masker) -> dict[str, Any] | Non
         "extended_status": told.extended,
         "external_status_code": source_status,
         "updated_datetime": iso(entry.recorded_at),
-        "description": mask(result) if result else status,
+        "description": mask(result) if result else told.meaning,
         "media_url": None,
         "duplicate_of": case.duplicate_of,
     }

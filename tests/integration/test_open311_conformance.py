@@ -220,6 +220,7 @@ def test_updates_are_listed_by_window_and_a_posted_update_is_idempotent_on_its_u
     valid_list("update", updates.json())
     mine = [u for u in updates.json() if u["service_request_id"] == case_id]
     assert [u["update_id"][0] for u in mine] == ["h", "c"], "its creation, then the client's update"
+    assert mine[0]["description"].startswith("派遣 dispatched"), "a status change says it in words"
     assert mine[1]["update_id"] == first.json()[0]["update_id"] and "灯还是不亮" in mine[1]["description"]
     assert xml_records(client.get("servicerequestupdates.xml").content, "request_update") == [
         typed(u) for u in updates.json()
