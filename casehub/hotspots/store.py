@@ -73,6 +73,7 @@ def _read(engine: Engine, day: date, words: Extractor) -> dict[str, _Scope]:
         for row in conn.execute(query):
             reported = row.reported_at.astimezone(CITY_TIME).date()
             text = case_text(row.title, row.content)
+            words.remembering(reported >= week_start)
             terms = words.case_terms(text)
             for scope in (row.district_code, CITY):
                 scopes[scope].terms[reported].append(terms)
@@ -85,13 +86,16 @@ def compute(engine: Engine, day: date, words: Extractor | None = None) -> dict[t
     """Every scope's top and rising terms for `day`, by (period, scope)."""
     words = words or extractor()
     ranked: dict[tuple[str, str], Ranked] = {}
-    for scope, found in sorted(_read(engine, day, words).items()):
-        for period, days in PERIODS.items():
-            now = found.named(day, days)
-            if not now:
-                continue
-            before = found.named(day - timedelta(days=days), days)
-            ranked[(period, scope)] = rank(now, before, words.weights(found.written(day, days)))
+    try:
+        for scope, found in sorted(_read(engine, day, words).items()):
+            for period, days in PERIODS.items():
+                now = found.named(day, days)
+                if not now:
+                    continue
+                before = found.named(day - timedelta(days=days), days)
+                ranked[(period, scope)] = rank(now, before, words.weights(found.written(day, days)))
+    finally:
+        words.forget()
     return ranked
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import re
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -46,8 +46,32 @@ def is_term(word: str) -> bool:
 
 
 def case_text(title: str | None, content: str | None) -> str:
-    """What a case says, masked: title and content, one sentence apart."""
-    return mask_free_text("。".join(part for part in (title, content) if part))
+    """What a case says, masked: title and content, one sentence apart, on one line."""
+    return mask_free_text("。".join(part for part in (title, content) if part)).replace("\n", " ")
+
+
+class _Remembered:
+    """jieba's part-of-speech tagger, remembering what it cut: a period's texts are weighed
+    joined by line breaks, and each line is a case text already cut for its own terms — cutting
+    is nearly all the cost, so each text is cut once. Hands out what the tagger would."""
+
+    def __init__(self, tagger: Any) -> None:
+        self.tagger = tagger
+        self.cuts: dict[str, list[Any]] = {}
+        self.remember = True
+
+    def cut(self, sentence: str) -> Iterator[Any]:
+        from jieba.posseg import pair
+
+        for n, line in enumerate(sentence.split("\n")):
+            if n:
+                yield pair("\n", "x")
+            found = self.cuts.get(line)
+            if found is None:
+                found = list(self.tagger.cut(line))
+                if self.remember:
+                    self.cuts[line] = found
+            yield from found
 
 
 @dataclass(frozen=True)
@@ -83,7 +107,7 @@ class Extractor:
         tokenizer.initialize()
         with userdict.open("rb") as handle:
             tokenizer.load_userdict(handle)
-        tagger = jieba.posseg.POSTokenizer(tokenizer)
+        self._tagger = tagger = _Remembered(jieba.posseg.POSTokenizer(tokenizer))
         self._tfidf.tokenizer, self._tfidf.postokenizer = tokenizer, tagger
         self._textrank: Any = jieba.analyse.TextRank()
         self._textrank.tokenizer = self._textrank.postokenizer = tagger
@@ -97,6 +121,13 @@ class Extractor:
             if is_term(word) and word.lower() not in self.stop_words:
                 kept.append((str(word), float(weight)))
         return kept
+
+    def remembering(self, remember: bool) -> None:
+        """Whether the texts cut from now on are kept for `weights` (until `forget`)."""
+        self._tagger.remember = remember
+
+    def forget(self) -> None:
+        self._tagger.cuts.clear()
 
     def case_terms(self, text: str) -> tuple[str, ...]:
         """The terms one (masked) case text names, strongest first."""
