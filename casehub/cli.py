@@ -22,6 +22,8 @@ casehub keys status               each key: fingerprint, in the ring, in the sto
 casehub keys rotate [--blind-index]  seal every value (index every case) again under the active key
 casehub keys retire ID            retire a key nothing is under any more; the ring without it
 casehub provisions list           what each recipient was given, batch by batch (the provision log)
+casehub report monthly|weekly [--period 2026-11|2026-W47] [--district CODE]
+                                  write a period's efficiency reports, as report_monthly|weekly does
 
 A usage or configuration error (an unknown channel, reason code or id, a store that cannot be
 reached, no key ring) is one line on stderr and exit status 2.
@@ -1037,6 +1039,49 @@ def _provisions_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    """A period's efficiency reports written where the report DAGs write them, the same files under
+    the same names; the last whole period when none is named."""
+    from datetime import UTC, datetime
+
+    from casehub.jobs import require_current_schema
+    from casehub.paths import reports_dir
+    from casehub.reference import load_reference
+    from casehub.reports import Period, build, files_of
+
+    try:
+        period = (
+            Period.parse(args.kind, args.period)
+            if args.period is not None
+            else Period.before(args.kind, datetime.now(UTC))
+        )
+    except ValueError as exc:
+        raise ConfigurationError(f"--period {exc}") from None
+    reference = load_reference()
+    if args.district is not None and args.district not in reference.districts:
+        raise ConfigurationError(
+            f"--district {args.district!r} is not a district code; they are {', '.join(reference.districts)}"
+        )
+    engine = _store()
+    require_current_schema(engine)
+    root = reports_dir()
+    summary = build(
+        engine,
+        period,
+        root,
+        scopes=None if args.district is None else [args.district],
+        reference=reference,
+    )
+    print(
+        f"{period.kind} {period.name}: {summary['reports']} reports, {summary['files']} files in "
+        f"{summary['folder']} ({summary['seconds']} s)"
+    )
+    for scope in summary["scopes"]:
+        for path in files_of(root, period, scope).values():
+            print(path)
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     from casehub.gateway import serve
 
@@ -1217,6 +1262,14 @@ def parser() -> argparse.ArgumentParser:
     provided.add_argument("--limit", type=int, default=200)
     provided.add_argument("--json", action="store_true", help="one JSON array on stdout")
     provided.set_defaults(func=_provisions_list)
+
+    reporting = commands.add_parser("report", help="write a period's efficiency reports (效能通报)")
+    reporting.add_argument("kind", choices=("monthly", "weekly"))
+    reporting.add_argument(
+        "--period", help="2026-11 (monthly) or 2026-W47 (weekly); default: the last whole one"
+    )
+    reporting.add_argument("--district", help="only this district's report (its code, 4201xx)")
+    reporting.set_defaults(func=_report)
     return root
 
 

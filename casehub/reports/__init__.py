@@ -118,6 +118,7 @@ def build(
         "kind": period.kind,
         "period": period.name,
         "reports": len(made),
+        "scopes": [r.scope for r in made],
         "files": len(files),
         "received": city.received,
         "due": city.due,
