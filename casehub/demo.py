@@ -61,6 +61,8 @@ OUTBOX_DAG = "deliver_outbox"
 SUPERVISE_DAG = "supervise_deadlines"
 QUALITY_DAG = "quality_daily"
 QUALITY_LINE = re.compile(r"quality_daily: (\{.*\})")
+HOTSPOTS_DAG = "hotspots_daily"
+HOTSPOTS_LINE = re.compile(r"hotspots_daily: (\{.*\})")
 DISTRICT_COUNT = re.compile(r"(\w+) (\d+)")
 PAGE_LINE = re.compile(r"(\w+) page: (\d+) received, (\d+) already landed, (\d+) accepted, (\d+) quarantined")
 
@@ -377,6 +379,22 @@ def run_quality(env: Mapping[str, str], log: Path, console: Console) -> dict[str
     return summary
 
 
+def run_hotspots(env: Mapping[str, str], log: Path, console: Console) -> dict[str, Any]:
+    """`hotspots_daily` on today (the day the demo's records landed): the city's leading terms."""
+    started = time.monotonic()
+    day = datetime.now(SHANGHAI).date().isoformat()
+    text = _airflow_test(HOTSPOTS_DAG, env, log, console, conf={"day": day})
+    found = HOTSPOTS_LINE.findall(text)
+    summary: dict[str, Any] = json.loads(found[-1]) if found else {"cases": 0, "top": [], "rising": []}
+    seconds = time.monotonic() - started
+    console.print(
+        f"[green]✓[/] {HOTSPOTS_DAG}: {summary['cases']} cases for {day} in {seconds:.0f} s; top terms: "
+        f"{'、'.join(summary['top']) or 'none'}; rising: {'、'.join(summary['rising']) or 'none'}",
+        highlight=False,
+    )
+    return summary
+
+
 def issue_district_credentials(path: Path) -> None:
     """An API key and a SOAP credential for each of the 13 districts, written for the district
     simulator only (mode 0600): the store keeps the key's hash and the password sealed."""
@@ -626,6 +644,7 @@ def run(options: DemoOptions | None = None, console: Console | None = None) -> d
         for spec in delivered():
             run_dag(spec, env, logs / f"{dag_id_of(spec)}.log", console)
         run_quality(env, logs / f"{QUALITY_DAG}.log", console)
+        run_hotspots(env, logs / f"{HOTSPOTS_DAG}.log", console)
     finally:
         stop(processes)
     stats = report(console)
