@@ -107,12 +107,37 @@ DATE_PARAMETERS = [
 ]
 
 
+DESCRIPTIONS = {
+    "discovery": "The endpoint this hub serves, its formats and the date its contract last changed.",
+    "services": "Every service: a minor category of the taxonomy, its major category as `group`, "
+                "`metadata` true when it asks attributes. Public.",
+    "services/{service_code}": "The attributes a service asks, as `attribute[code]` when a request is "
+                               "filed; 404 for a code that is no service. Public.",
+    "POST requests": "File a service request, form-encoded, with an `api_key` of scope `open311:write`. "
+                     "The request is landed sealed before the answer, which is a `token` (deferred "
+                     "creation): the same request again answers the same token and lands nothing.",
+    "GET requests": "Service requests, newest first: by `service_request_id`, or by `service_code`, "
+                    "`status` and a window on `requested_datetime` of at most 90 days (the last 90 by "
+                    "default), at most 1 000. Public, masked: no reporter field, free text masked.",
+    "requests/{service_request_id}": "One service request, masked as in the listing; 404 if unknown.",
+    "tokens/{token}": "The `service_request_id` of a filed request once the pipeline made it a case; "
+                      "null before, or when it was quarantined; 404 for a token never answered.",
+    "GET servicerequestupdates": "mySociety's updates in a window of at most 90 days: each change of a "
+                                 "case's status or result, and each update a client posted. Public.",
+    "POST servicerequestupdates": "Post an update on a case, with an `api_key` of scope "
+                                  "`open311:update`; idempotent on the client's `update_id`.",
+}
+
+
 def _served(fmt: str, path: str, method: str, summary: str, body: dict[str, Any],
             codes: tuple[int, ...], **extra: Any) -> Callable[[Callable[..., Awaitable[Response]]], Any]:
     decorate = router.get if method == "GET" else router.post
+    described = DESCRIPTIONS.get(f"{method} {path}") or DESCRIPTIONS[path]
     return decorate(
         f"{PREFIX}/{path}.{fmt}",
         summary=f"{summary} ({fmt.upper()})",
+        description=f"{described} Answered as {render.media_type(fmt).split(';')[0]}; errors are "
+                    "GeoReport's error document in the same format.",
         response_class=Response,
         responses=_responses(fmt, body, codes),
         **extra,

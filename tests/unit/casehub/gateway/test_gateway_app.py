@@ -56,6 +56,10 @@ def test_openapi_is_served_and_the_interactive_docs_are_not(sqlite_engine: Engin
         "/pages/data-docs/", "/pages/data-docs/{path}",
         "/pages/reports", "/pages/reports/{kind}/{period}", "/pages/reports/{kind}/{period}/{scope}",
         "/pages/reports/{kind}/{period}/{scope}/{fmt}",
+        *(f"/open311/v2/{resource}.{fmt}" for fmt in ("xml", "json") for resource in (
+            "discovery", "services", "services/{service_code}", "requests",
+            "requests/{service_request_id}", "tokens/{token}", "servicerequestupdates",
+        )),
     }
     for path, operations in spec["paths"].items():
         for operation in operations.values():
