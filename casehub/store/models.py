@@ -230,6 +230,24 @@ class SyncCursor(Base):
     batch_id: Mapped[str | None] = mapped_column(String(36))
 
 
+class BackfillWindow(Base):
+    """One window of a backfill (`casehub.backfill`): a channel's records updated in
+    [`window_start`, `window_end`), read by one task. `position` is the newest update time its
+    committed pages hold, moved in each page's transaction: a killed window resumes there."""
+
+    __tablename__ = "backfill_windows"
+
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(Timestamp, primary_key=True)
+    window_end: Mapped[datetime] = mapped_column(Timestamp, primary_key=True)
+    position: Mapped[datetime | None] = mapped_column(Timestamp)
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp)
+    finished_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
 class KeyFingerprint(Base):
     """Which keys wrote this store, as fingerprints — never the keys.
 
