@@ -262,7 +262,7 @@ def _incoming_channel(code: str | None) -> None:
     """A `--channel` must name a partner cases come in from: a typo is an error, not an empty list."""
     from casehub.partners import load_partners
 
-    known = [p.code for p in load_partners() if p.pull or p.push_in]
+    known = [p.code for p in load_partners() if p.inbound]
     if code is not None and code not in known:
         raise ConfigurationError(f"no channel {code!r}; the channels are {', '.join(known)}")
 
@@ -405,7 +405,7 @@ def _masked_raw(entry: dict[str, Any]) -> tuple[Any, str | None]:
         (
             load_connector(p).MAPPER
             for p in load_partners()
-            if p.code == entry["channel"] and (p.pull or p.push_in)
+            if p.code == entry["channel"] and p.inbound
         ),
         None,
     )
@@ -485,7 +485,7 @@ def _quarantine_replay(args: argparse.Namespace) -> int:
     keyring = load_keyring()
     totals: dict[str, dict[str, int]] = {}
     for spec in load_partners():
-        if (args.channel and spec.code != args.channel) or not (spec.pull or spec.push_in):
+        if (args.channel and spec.code != args.channel) or not spec.inbound:
             continue  # a partner the hub only delivers to sends no records to replay
         pipeline = Pipeline(engine, load_connector(spec).MAPPER, keyring)
         totals[spec.code] = pipeline.replay(args.id or None)

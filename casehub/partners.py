@@ -206,6 +206,11 @@ class Partner:
         return tuple(d for d in DIRECTIONS if getattr(self, d) is not None)
 
     @property
+    def inbound(self) -> bool:
+        """Whether cases come in from the partner: pulled, pushed or filed through the gateway."""
+        return self.pull is not None or self.push_in is not None or self.serve_in is not None
+
+    @property
     def future_tolerance(self) -> timedelta:
         """How far ahead of the hub's clock an update time may be before it is quarantined."""
         return timedelta(minutes=self.future_tolerance_minutes)

@@ -45,3 +45,27 @@ def test_a_wrong_scope_or_an_empty_client_is_refused(store: Engine, capsys) -> N
     assert main(["open311-key", "issue", "--client", "an app", "--scopes", "cases:write"]) == 2
     assert main(["open311-key", "issue", "--client", "  "]) == 2
     assert keys.listing(store) == []
+
+
+def test_a_quarantined_open311_request_is_listed_and_replayed_by_its_channel(
+    store: Engine, keyring, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from datetime import UTC, datetime
+
+    from casehub.open311.intake import land_request, process_requests
+    from casehub.partners import load_connector, partner
+
+    monkeypatch.setenv("CASEHUB_KEYRING", keyring.to_json())
+    spec = partner("open311")
+    fields = {"service_code": "020015", "description": "路灯不亮", "lat": None, "long": None,
+              "address_string": "某个地方", "attributes": []}
+    land_request(store, keyring, spec.code, "a1b2c3d4e5f6", fields, datetime.now(UTC))
+    summary = process_requests(spec, load_connector(spec).MAPPER, engine=store, keyring=keyring)
+    assert summary["quarantined"] == 1
+    assert main(["quarantine", "list", "--json", "--channel", "open311"]) == 0
+    [entry] = json.loads(capsys.readouterr().out)
+    assert [r["code"] for r in entry["reasons"]] == ["unknown_district"]
+    assert main(["quarantine", "replay", "--channel", "open311"]) == 0
+    replayed = json.loads(capsys.readouterr().out)
+    assert set(replayed) == {"open311"}, "the replay went through the channel's mapper"
+    assert sum(replayed["open311"].values()) >= 1
