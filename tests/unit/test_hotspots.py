@@ -135,3 +135,17 @@ def test_every_district_name_is_a_stop_word() -> None:
     stop = set(words(STOPWORDS))
     for district in load_reference().districts.values():
         assert district.name in stop and district.short_name in stop, district.name
+
+
+def test_a_period_is_weighed_from_each_texts_remembered_cut_as_jieba_cuts_it_whole(
+    words_of: Extractor,
+) -> None:
+    texts = [case_text(t, c) for t, c in TODAY]
+    for text in texts:
+        words_of.case_terms(text)
+    joined = "\n".join(texts)
+    remembered = [(p.word, p.flag) for p in words_of._tagger.cut(joined)]
+    whole = [(p.word, p.flag) for p in words_of._tagger.tagger.cut(joined)]
+    words_of.forget()
+    assert remembered == whole
+    assert words_of.weights(texts) == words_of.weights(texts), "the same whether remembered or cut anew"
