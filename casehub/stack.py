@@ -38,7 +38,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from casehub.crypto import ensure_local_keyring
-from casehub.demo import LOOPBACK, configure_airflow, served, simulator_connections
+from casehub.demo import LOOPBACK, served, simulator_connections
 from casehub.errors import ConfigurationError
 from casehub.partners import load_partners, pushing
 from casehub.paths import ROOT
@@ -46,6 +46,8 @@ from casehub.paths import ROOT
 BIN = Path(sys.executable).parent
 CELERY_APP = "airflow.providers.celery.executors.celery_executor.app"
 ADMIN = "admin"
+HUB_SERVICES = ("simulators", "gateway")
+"""The services that are not Airflow's."""
 SECRETS = ("AIRFLOW_FERNET_KEY", "AIRFLOW_API_SECRET_KEY", "AIRFLOW_JWT_SECRET", "CASEHUB_GATEWAY_TOKEN",
            "AIRFLOW_ADMIN_PASSWORD")
 """What `up` generates once into the state directory and reuses after: the names compose reads."""
@@ -255,6 +257,9 @@ def environment(config: StackConfig, secret: Mapping[str, str]) -> dict[str, str
         "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": LOOPBACK,
         "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(config.port(8974)),
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(config.heartbeat_timeout),
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": str(
+            min(10, max(2, config.heartbeat_timeout // 3))
+        ),
         "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": str(config.schedules),
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(config.port(8794)),
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(config.port(8793)),
@@ -313,7 +318,7 @@ class Stack:
     # -- bringing it up -----------------------------------------------------------------------
 
     def prepare(self) -> None:
-        """Databases, key ring, Airflow's schema, the store's, pools and connections: safe to rerun."""
+        """Databases, key ring, secrets, the environment file and the store's schema: safe to rerun."""
         config = self.config
         config.logs.mkdir(parents=True, exist_ok=True)
         config.home.mkdir(parents=True, exist_ok=True)
@@ -329,14 +334,25 @@ class Stack:
         elif policy.exists():
             policy.unlink()
         self.write_env_file()
-        setup = config.logs / "setup.log"
-        self.run([str(BIN / "casehub"), "migrate"], setup)
+        self.run([str(BIN / "casehub"), "migrate"], config.logs / "setup.log")
+
+    def prepare_airflow(self) -> None:
+        """Airflow's schema, then a pool per partner and the partners' connections of the manifest
+        (what `casehub airflow-setup` sets, in one import each): safe to rerun."""
+        setup = self.config.logs / "setup.log"
         self.run([str(BIN / "airflow"), "db", "migrate"], setup)
-        configure_airflow(self.env, setup)
+        pools = {spec.pool: {"slots": spec.pool_slots, "description": f"calls to {spec.title}",
+                             "include_deferred": False} for spec in load_partners()}
         with tempfile.TemporaryDirectory() as directory:
-            path = Path(directory) / "connections.json"
-            path.write_text(json.dumps(self.connections()), encoding="utf-8")
-            self.run([str(BIN / "airflow"), "connections", "import", "--overwrite", str(path)], setup)
+            imports = []
+            wanted: list[tuple[str, object, list[str]]] = [
+                ("pools", pools, []), ("connections", self.connections(), ["--overwrite"])
+            ]
+            for kind, content, extra in wanted:
+                path = Path(directory) / f"{kind}.json"
+                path.write_text(json.dumps(content), encoding="utf-8")
+                imports.append([str(BIN / "airflow"), kind, "import", *extra, str(path)])
+            self.run_all(imports, setup)
 
     def connections(self) -> dict[str, dict[str, object]]:
         """The partners' connections of the manifest, at the stack's simulators."""
@@ -359,6 +375,21 @@ class Stack:
         lines = [f"{name}={_quoted(value)}" for name, value in sorted(own.items())]
         _write_private(self.config.env_file, "\n".join(["# casehub stack up: source with `set -a; . this`",
                                                         *lines, ""]))
+
+    def run_all(self, commands: list[list[str]], log: Path) -> None:
+        """The commands side by side; the first that fails is the error."""
+        with log.open("ab") as handle:
+            running = [
+                subprocess.Popen(  # noqa: S603 - the venv's own programs, fixed arguments
+                    command, cwd=ROOT, env=self.env, stdout=handle, stderr=subprocess.STDOUT
+                )
+                for command in commands
+            ]
+            codes = [process.wait() for process in running]
+        for command, code in zip(commands, codes, strict=True):
+            if code != 0:
+                raise ConfigurationError(f"`{Path(command[0]).name} {' '.join(command[1:3])}` failed; "
+                                         f"see {log}")
 
     def run(self, command: list[str], log: Path) -> None:
         with log.open("ab") as handle:
@@ -402,7 +433,16 @@ class Stack:
         self._refuse_busy()
         self.say(f"preparing databases, key ring and Airflow in {self.config.state_dir} …")
         self.prepare()
+        # The simulators and the gateway need only the store: they start while Airflow migrates.
+        hub: list[Service] = []
+        airflow: list[Service] = []
         for each in services(self.config):
+            (hub if each.name in HUB_SERVICES else airflow).append(each)
+        for each in hub:
+            if not self.alive(each.name):
+                self.start(each)
+        self.prepare_airflow()
+        for each in airflow:
             if not self.alive(each.name):
                 self.start(each)
         self.say("started: " + ", ".join(f"{n} ({e['pid']})" for n, e in self.recorded().items()))
@@ -511,13 +551,16 @@ class Stack:
         self._record(entries)
         return ran
 
-    def down(self) -> list[str]:
-        """Stop every service this state directory recorded, the workers first; the names stopped."""
-        names = list(self.recorded())
-        order = sorted(names, key=lambda n: (0 if n.startswith("worker") else 1 if n != "api-server" else 2))
-        stopped = [name for name in order if self.stop(name)]
+    def down(self, grace: float = 30.0) -> list[str]:
+        """Stop every service this state directory recorded, all at once (SIGTERM, then SIGKILL
+        after `grace`); the names of those that were running."""
+        entries = self.recorded()
+        live = {name: int(entry["pid"]) for name, entry in entries.items() if _is_ours(entry)}
+        _stop_groups(list(live.values()), signal.SIGTERM, grace)
+        for name in list(self.children):
+            self.children.pop(name).wait(timeout=15)
         self.config.pids_file.unlink(missing_ok=True)
-        return stopped
+        return list(live)
 
     def restart(self, name: str) -> int:
         self.stop(name)
@@ -619,21 +662,29 @@ def _group_alive(pgid: int) -> bool:
 
 
 def _stop_group(pgid: int, sig: signal.Signals, grace: float) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except ProcessLookupError:
-        return
+    _stop_groups([pgid], sig, grace)
+
+
+def _stop_groups(pgids: list[int], sig: signal.Signals, grace: float) -> None:
+    """Signal each process group, wait up to `grace` for all to end, SIGKILL what is left."""
+    for pgid in pgids:
+        with _quiet():
+            os.killpg(pgid, sig)
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and _group_alive(pgid):
-        _reap(pgid)
+    while time.monotonic() < deadline and any(_group_alive(pgid) for pgid in pgids):
+        for pgid in pgids:
+            _reap(pgid)
         time.sleep(0.2)
-    if _group_alive(pgid):
+    left = [pgid for pgid in pgids if _group_alive(pgid)]
+    for pgid in left:
         with _quiet():
             os.killpg(pgid, signal.SIGKILL)
-        while _group_alive(pgid) and time.monotonic() < deadline + 10:
+    while any(_group_alive(pgid) for pgid in left) and time.monotonic() < deadline + 10:
+        for pgid in left:
             _reap(pgid)
-            time.sleep(0.1)
-    _reap(pgid)
+        time.sleep(0.1)
+    for pgid in pgids:
+        _reap(pgid)
 
 
 def _reap(pid: int) -> None:

@@ -60,17 +60,20 @@ class Airflow:
         found = self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/tries")
         return list(found["task_instances"])
 
+    def unfailed(self, run: tuple[str, str]) -> bool:
+        """True unless the run failed, which raises with its tasks' states."""
+        if self.state(run) == "failed":
+            tasks = {t["task_id"]: (t["state"], t["try_number"]) for t in self.task_instances(run)}
+            raise RunFailed(f"{run[0]} run {run[1]} failed: {tasks}")
+        return True
+
     def wait(self, runs: list[tuple[str, str]], timeout: float) -> None:
         """Until every run has finished; a failed run raises with its tasks' states."""
         deadline = time.monotonic() + timeout
         waiting = list(runs)
         while waiting:
             for run in list(waiting):
-                state = self.state(run)
-                if state == "failed":
-                    tasks = {t["task_id"]: (t["state"], t["try_number"]) for t in self.task_instances(run)}
-                    raise RunFailed(f"{run[0]} run {run[1]} failed: {tasks}")
-                if state == "success":
+                if self.unfailed(run) and self.state(run) == "success":
                     waiting.remove(run)
             if waiting and time.monotonic() > deadline:
                 states = [(dag_id, self.state((dag_id, run_id))) for dag_id, run_id in waiting]
