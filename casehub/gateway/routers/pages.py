@@ -782,54 +782,54 @@ def _hotspots_page(found: Any, names: dict[str, str], viewer: Viewer) -> str:
         f'<p class="muted">{escape(where)}, {escape(now)} (Asia/Shanghai, by when each case was reported) '
         f"against {escape(before)}. A case names a term when the term is among its strongest by TF-IDF; "
         "phone and ID numbers are masked before any term is drawn.</p>",
-        "<h2>Top terms (热点)</h2>",
     ]
-    if found.top:
-        body += [
-            render.term_bars(
-                [(t.term, t.cases, t.previous_cases) for t in found.top[:12]],
-                title=f"cases naming each top term, {now} and {before}",
-                now=f"cases {now}",
-                before=f"cases {before}",
-            ),
-            render.table(
-                ["#", "term", "cases", "cases before", "TF-IDF", "TextRank", "weight"],
-                [
-                    (
-                        t.rank,
-                        t.term,
-                        t.cases,
-                        t.previous_cases,
-                        render.Raw(f"{t.tfidf:.3f}"),
-                        render.Raw(f"{t.textrank:.3f}"),
-                        render.Raw(f"{t.weight:.3f}"),
-                    )
-                    for t in found.top
-                ],
-                numeric=[0, 2, 3, 4, 5, 6],
-                cls="top",
-            ),
-        ]
-    else:
+    if not found.top:
         body.append(render.notice(f"No case of {escape(where)} in this period."))
-    body.append("<h2>Rising terms (焦点)</h2>")
-    if found.rising:
-        body.append(
-            render.table(
-                ["#", "term", "cases", "cases before", "rise"],
-                [
-                    (t.rising_rank, t.term, t.cases, t.previous_cases, render.Raw(f"×{t.rise:.2f}"))
-                    for t in found.rising
-                ],
-                numeric=[0, 2, 3, 4],
-                cls="rising",
+        return render.page("Hotspots", "".join(body), here="hotspots", who=viewer.name)
+    top = render.table(
+        ["#", "term", "cases", "cases before", "TF-IDF", "TextRank", "weight"],
+        [
+            (
+                t.rank,
+                t.term,
+                t.cases,
+                t.previous_cases,
+                render.Raw(f"{t.tfidf:.3f}"),
+                render.Raw(f"{t.textrank:.3f}"),
+                render.Raw(f"{t.weight:.3f}"),
             )
+            for t in found.top
+        ],
+        numeric=[0, 2, 3, 4, 5, 6],
+        cls="top",
+    )
+    rising = (
+        render.table(
+            ["#", "term", "cases", "cases before", "rise"],
+            [
+                (t.rising_rank, t.term, t.cases, t.previous_cases, render.Raw(f"×{t.rise:.2f}"))
+                for t in found.rising
+            ],
+            numeric=[0, 2, 3, 4],
+            cls="rising",
         )
-        body.append(
-            '<p class="muted">Rise = (cases + 1) / (expected + 1), the expected count being the period '
-            "before's scaled to this period's cases; a term rises when at least 3 cases name it and its "
-            "rise is 2 or more.</p>"
-        )
-    else:
-        body.append(render.notice("No term rising against the period before."))
+        if found.rising
+        else render.notice("No term rising against the period before.")
+    )
+    body += [
+        "<h2>Top terms (热点): cases naming each, against the period before</h2>",
+        render.term_bars(
+            [(t.term, t.cases, t.previous_cases) for t in found.top[:12]],
+            title=f"cases naming each top term, {now} and {before}",
+            now=f"cases {now}",
+            before=f"cases {before}",
+        ),
+        '<div style="display:flex;gap:2.5em;flex-wrap:wrap;align-items:flex-start">',
+        f"<div><h2>Rising terms (焦点)</h2>{rising}"
+        '<p class="muted" style="max-width:28em">Rise = (cases + 1) / (expected + 1), the expected count '
+        "being the period before's scaled to this period's cases; a term rises when at least 3 cases "
+        "name it and its rise is 2 or more.</p></div>",
+        f"<div><h2>Top terms (热点)</h2>{top}</div>",
+        "</div>",
+    ]
     return render.page("Hotspots", "".join(body), here="hotspots", who=viewer.name)
