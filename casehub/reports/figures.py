@@ -19,13 +19,13 @@ period's returns and one over its supervision notices — never a statement per 
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import ColumnElement, Connection, DateTime, and_, func, or_, select, type_coerce
 
 from casehub.enrich.rules import Rules
 from casehub.reference import Reference
@@ -121,15 +121,16 @@ class Tally:
     supervised: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LEVELS, 0))
     rank: int | None = None
 
-    def add(self, facts: Facts) -> None:
-        self.received += facts.received
-        self.registered += facts.registered
-        self.due += facts.due
-        self.closed += facts.closed
-        self.on_time += facts.on_time
-        self.handling_days += facts.handling_days
-        self.evaluated += facts.evaluated
-        self.satisfied += facts.satisfied
+    def add(self, facts: Facts, cases: int = 1) -> None:
+        """Add the facts of `cases` cases that have the same facts."""
+        self.received += facts.received * cases
+        self.registered += facts.registered * cases
+        self.due += facts.due * cases
+        self.closed += facts.closed * cases
+        self.on_time += facts.on_time * cases
+        self.handling_days += facts.handling_days * cases
+        self.evaluated += facts.evaluated * cases
+        self.satisfied += facts.satisfied * cases
 
     @property
     def closure_rate(self) -> float | None:
@@ -216,8 +217,21 @@ class Figures:
     hotspots: dict[str, Counter[tuple[str, str]]]
 
 
+TIMES = frozenset({"reported_at", "deadline_at", "closed_at", "updated_at"})
+
+
+def _column(name: str, dialect: str) -> ColumnElement[Any]:
+    """A column to read. PostgreSQL's timestamptz comes back aware from the driver, and aware
+    times compare and convert alike whatever their offset: read as it is, it skips the store
+    type's normalising to UTC, a call per value; SQLite's naive UTC needs it."""
+    column = Case.__table__.c[name]
+    if name in TIMES and dialect == "postgresql":
+        return type_coerce(column, DateTime(timezone=True)).label(name)
+    return column
+
+
 def _streamed(conn: Connection, period: Period) -> Iterator[Any]:
-    columns = [Case.__table__.c[name] for name in COLUMNS]
+    columns = [_column(name, conn.dialect.name) for name in COLUMNS]
     query = select(*columns).where(
         or_(
             and_(Case.reported_at >= period.start, Case.reported_at < period.end),
@@ -249,22 +263,27 @@ def load(conn: Connection, period: Period, reference: Reference, rules: Rules) -
             districts[code] = Tally(code, code)
         return districts[code]
 
-    daily: dict[str, Counter[date]] = {}
-    categories: dict[str, Counter[str]] = {}
-    hotspots: dict[str, Counter[tuple[str, str]]] = {}
+    daily: defaultdict[str, Counter[date]] = defaultdict(Counter)
+    categories: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    hotspots: defaultdict[str, Counter[tuple[str, str]]] = defaultdict(Counter)
+    # Cases of a district and unit mostly share their facts: counted per kind, added once each.
+    alike: Counter[tuple[str, str | None, Facts]] = Counter()
     for case in _streamed(conn, period):
         facts = classify(case, period)
         code = str(case["district_code"])
-        for tally in (city, district(code), unit(case["assigned_unit"])):
-            tally.add(facts)
+        alike[(code, case["assigned_unit"], facts)] += 1
         if facts.received:
+            day, category, street = local_day(case["reported_at"]), str(case["category"]), case["street_code"]
             for scope in (CITY, code):
-                daily.setdefault(scope, Counter())[local_day(case["reported_at"])] += 1
-                categories.setdefault(scope, Counter())[str(case["category"])] += 1
-                if case["street_code"]:
-                    hotspots.setdefault(scope, Counter())[
-                        (str(case["street_code"]), str(case["category"]))
-                    ] += 1
+                daily[scope][day] += 1
+                categories[scope][category] += 1
+                if street:
+                    hotspots[scope][(str(street), category)] += 1
+    for (code, unit_code, facts), cases in sorted(
+        alike.items(), key=lambda item: (item[0][0], item[0][1] or "")
+    ):
+        for tally in (city, district(code), unit(unit_code)):
+            tally.add(facts, cases)
     for actor, unit_code in _returns(conn, period):
         for tally in (city, district(actor), unit(unit_code)):
             tally.returns += 1
@@ -273,7 +292,9 @@ def load(conn: Connection, period: Period, reference: Reference, rules: Rules) -
     for district_code, level, cases in _supervised_by_district(conn, period):
         district(district_code).supervised[level] += cases
         city.supervised[level] += cases
-    return Figures(period, city, districts, units, unit_district, daily, categories, hotspots)
+    return Figures(
+        period, city, districts, units, unit_district, dict(daily), dict(categories), dict(hotspots)
+    )
 
 
 def _returns(conn: Connection, period: Period) -> list[tuple[str, str | None]]:

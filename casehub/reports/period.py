@@ -7,7 +7,7 @@ time: a month from the 1st at 00:00 to the next 1st, a week from Monday 00:00 to
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from casehub.normalize import SHANGHAI
@@ -40,13 +40,17 @@ class Period:
         year, week, _ = self.first.isocalendar()
         return f"{year}年第{week}周（{self.first:%m-%d} – {self.last:%m-%d}）"
 
-    @property
-    def start(self) -> datetime:
-        return datetime.combine(self.first, time(0), tzinfo=SHANGHAI).astimezone(UTC)
+    start: datetime = field(init=False, repr=False, compare=False)
+    """00:00 of the first day, city time (in UTC)."""
+    end: datetime = field(init=False, repr=False, compare=False)
+    """00:00 after the last day, city time (in UTC)."""
 
-    @property
-    def end(self) -> datetime:
-        return datetime.combine(self.last + timedelta(days=1), time(0), tzinfo=SHANGHAI).astimezone(UTC)
+    def __post_init__(self) -> None:
+        # Fixed once: each case of a period is classified against these two instants.
+        start = datetime.combine(self.first, time(0), tzinfo=SHANGHAI).astimezone(UTC)
+        end = datetime.combine(self.last + timedelta(days=1), time(0), tzinfo=SHANGHAI).astimezone(UTC)
+        object.__setattr__(self, "start", start)
+        object.__setattr__(self, "end", end)
 
     def days(self) -> list[date]:
         return [self.first + timedelta(days=n) for n in range((self.last - self.first).days + 1)]
