@@ -21,7 +21,7 @@ from casehub.crypto import KeyRing
 from casehub.errors import ConfigurationError, DataQualityError
 from casehub.partners import Partner
 from casehub.pipeline import PageResult, Pipeline, RunResult, decode_body
-from casehub.ports import EventSink, Mapper, PageRecord, Source, UnreadableRecord
+from casehub.ports import EventSink, Mapper, PageRecord, Source, UnreadableRecord, Window
 from casehub.reasons import Code
 from casehub.stats import collect
 from casehub.store.db import MIGRATIONS, store_errors
@@ -74,6 +74,38 @@ def ingest(
         on_page=on_page,
     )
     return result.summary()
+
+
+def backfill_window(
+    spec: Partner,
+    source: Source,
+    mapper: Mapper,
+    *,
+    engine: Engine,
+    keyring: KeyRing,
+    window: Window,
+    again: bool = False,
+    run_id: str | None = None,
+    on_page: Callable[[PageResult], None] | None = None,
+) -> dict[str, Any]:
+    """One window of a channel's history into the store (`casehub.backfill`); its counts.
+
+    The store's schema and the key ring are checked before the partner is called.
+    """
+    from casehub import backfill
+
+    require_current_schema(engine)
+    return backfill.run_window(
+        spec,
+        source,
+        mapper,
+        engine=engine,
+        keyring=keyring,
+        window=window,
+        again=again,
+        run_id=run_id,
+        on_page=on_page,
+    )
 
 
 def process_webhooks(

@@ -153,6 +153,7 @@ class _Page:
     started: datetime
     repeated: int
     hold_cursor: bool = False
+    on_commit: Callable[[Connection, datetime | None], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -405,10 +406,13 @@ class Pipeline:
         run_id: str | None = None,
         window_end: datetime | None = None,
         hold_cursor: bool = False,
+        on_commit: Callable[[Connection, datetime | None], None] | None = None,
     ) -> PageResult:
         """Land, map, check and store one page; returns its counts.
 
         The cursor moves with the page unless `hold_cursor` (a pass of `run` moves it at its end).
+        `on_commit(conn, high_water)` runs last inside each of the page's transactions, so that a
+        caller keeping a position of its own (a backfill window) moves it with what it covers.
 
         If the store refuses a value (which the checks before it should have caught), the page
         is split in halves until the record it comes from is found; that record is quarantined
@@ -420,7 +424,14 @@ class Pipeline:
             item = self._item(record)
             items.setdefault(item.content_hash, item)
         self.check_keys()
-        page = _Page(run_id, window_end, started, repeated=len(records) - len(items), hold_cursor=hold_cursor)
+        page = _Page(
+            run_id,
+            window_end,
+            started,
+            repeated=len(records) - len(items),
+            hold_cursor=hold_cursor,
+            on_commit=on_commit,
+        )
         return self._commit_split(list(items.values()), page)
 
     def _item(self, record: PageRecord) -> _Item:
@@ -511,6 +522,8 @@ class Pipeline:
             self._close_children(conn, closed, cases, batch_id, started)
             if high_water is not None and not page.hold_cursor:
                 self._advance_cursor(conn, high_water, batch_id, started)
+            if page.on_commit is not None:
+                page.on_commit(conn, high_water)
         self._keep_statistics_fresh(len(fresh))
         return PageResult(
             batch_id=batch_id,

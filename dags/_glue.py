@@ -185,6 +185,50 @@ def ingest_channel(spec: Partner, context: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
+def backfill_plan(context: dict[str, Any]) -> list[dict[str, str]]:
+    """The run's windows (`casehub.backfill.plan`) from its params `since`, `until` and
+    `window_hours`, as one mapped task's inputs."""
+    from casehub.backfill import label, plan
+    from casehub.errors import ConfigurationError
+
+    params = context["params"]
+    try:
+        since, until = (datetime.fromisoformat(str(params[name])) for name in ("since", "until"))
+    except (KeyError, ValueError):
+        raise ConfigurationError("backfill: since and until are ISO date-times with an offset") from None
+    width = timedelta(hours=float(params.get("window_hours") or 24))
+    windows = plan(since, until, width)
+    log.info("backfill: %d windows of %s from %s to %s", len(windows), width, since, until)
+    return [{"start": w.start.isoformat(), "end": w.end.isoformat(), "label": label(w)} for w in windows]
+
+
+def backfill_channel(spec: Partner, window: dict[str, str], context: dict[str, Any]) -> dict[str, Any]:
+    """One window of the channel's history, resumed where a killed try left it."""
+    import casehub
+    from casehub.jobs import backfill_window
+    from casehub.ports import Window
+    from casehub.store import connect
+
+    connector = casehub.load_connector(spec)
+    source = connector.build_source(endpoint_for(spec))
+    span = Window(datetime.fromisoformat(window["start"]), datetime.fromisoformat(window["end"]))
+    try:
+        summary = backfill_window(
+            spec,
+            source,
+            connector.MAPPER,
+            engine=connect(),
+            keyring=keyring(),
+            window=span,
+            again=bool(context["params"].get("again")),
+            run_id=str(context.get("run_id")),
+            on_page=partial(_log_page, spec.code),
+        )
+    finally:
+        source.close()
+    return {k: v for k, v in summary.items() if k != "warnings"}
+
+
 def process_channel(spec: Partner, context: dict[str, Any]) -> dict[str, Any]:
     import casehub
     from casehub.store import connect

@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CHANNELS = pulled()
 PUSHING = pushing()
 DAG_IDS = [f"ingest_{spec.code}" for spec in CHANNELS]
+BACKFILL_DAG_IDS = [f"backfill_{spec.code}" for spec in CHANNELS]
 WEBHOOK_DAG_IDS = [f"process_webhooks_{spec.code}" for spec in PUSHING]
 DELIVERED = delivered()
 PUSH_DAG_IDS = [f"push_{spec.code}" for spec in DELIVERED]
@@ -40,7 +41,9 @@ def test_dag_folder_imports_without_errors(dagbag) -> None:
         "report_weekly",
         "supervise_deadlines",
     ]
-    assert sorted(dagbag.dag_ids) == sorted([*DAG_IDS, *WEBHOOK_DAG_IDS, *PUSH_DAG_IDS, *others])
+    assert sorted(dagbag.dag_ids) == sorted(
+        [*DAG_IDS, *BACKFILL_DAG_IDS, *WEBHOOK_DAG_IDS, *PUSH_DAG_IDS, *others]
+    )
     assert PUSH_DAG_IDS == ["push_city_brain", "push_health_commission"]
 
 
