@@ -14,6 +14,7 @@ casehub outbox list | replay      what partners were told; send dead events agai
 casehub district-key issue        a district platform's API key or SOAP credential, shown once
 casehub district-key list | revoke  the districts' credentials (never a secret); revoke at once
 casehub open311-key issue | list | revoke  an Open311 client's API key, shown once; the keys; revoke
+casehub backfill --channel C --since D --until D  a channel's history in windows, N processes
 casehub dedup --input F --output G  duplicate detection over a JSON Lines file of cases
 casehub cluster show | split      a cluster's cases; split cases off a wrong cluster
 casehub hotspots [--day D]        compute a day's top and rising terms per district; show them
@@ -663,6 +664,46 @@ def _open311_key_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backfill(args: argparse.Namespace) -> int:
+    """A channel's history in windows by N processes (`casehub.backfill_runner`), or where each
+    window of it has got to (`--status`); 1 when a window failed (named on stderr)."""
+    from datetime import UTC, datetime, timedelta
+
+    from casehub import backfill, backfill_runner
+    from casehub.partners import partner, pulled
+
+    known = [p.code for p in pulled()]
+    if args.channel not in known:
+        raise ConfigurationError(f"no pulled channel {args.channel!r}; the channels are {', '.join(known)}")
+    spec = partner(args.channel)
+    engine = _store()
+    if args.status:
+        rows = [state.as_dict() for state in backfill.states(engine, spec.code)]
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    if args.since is None or args.until is None:
+        raise ConfigurationError("backfill: --since and --until are required (ISO date-times with an offset)")
+    times = []
+    for name in ("since", "until"):
+        try:
+            times.append(datetime.fromisoformat(getattr(args, name)))
+        except ValueError:
+            raise ConfigurationError(f"backfill: --{name} is not an ISO date-time") from None
+    windows = backfill.plan(times[0], times[1], timedelta(hours=args.window_hours))
+    from casehub.crypto import load_keyring
+    from casehub.jobs import require_current_schema
+    from casehub.store.keys import prove_keyring
+
+    backfill_runner.endpoint_fields(spec)  # the partner's connection, before anything is read
+    require_current_schema(engine)
+    prove_keyring(engine, load_keyring(), datetime.now(UTC))
+    outcome = backfill_runner.run(spec, windows, workers=args.workers, again=args.again)
+    print(json.dumps(outcome.as_dict(), ensure_ascii=False))
+    for window, error in outcome.failures:
+        print(f"window {window} failed: {error}", file=sys.stderr)
+    return 1 if outcome.failures else 0
+
+
 def _dedup(args: argparse.Namespace) -> int:
     """The intake's duplicate detection over a file (`casehub.dedup.files`): every line is
     read and checked before anything is written, so a bad line leaves no partial output."""
@@ -1199,6 +1240,16 @@ def parser() -> argparse.ArgumentParser:
     revoke311 = open311_key.add_parser("revoke", help="refuse Open311 keys from now on, by key id")
     revoke311.add_argument("key_id", nargs="+", help="a key's id (the part after o311_)")
     revoke311.set_defaults(func=_open311_key_revoke)
+
+    filling = commands.add_parser("backfill", help="a span of a pulled channel's history, window by window")
+    filling.add_argument("--channel", required=True, help="a pulled channel (hotline, message_board, …)")
+    filling.add_argument("--since", help="start of the span, inclusive: ISO date-time with offset")
+    filling.add_argument("--until", help="end of the span, exclusive: ISO date-time with offset")
+    filling.add_argument("--workers", type=int, default=1, help="processes reading windows at once")
+    filling.add_argument("--window-hours", type=float, default=24.0, help="hours per window (24)")
+    filling.add_argument("--again", action="store_true", help="read windows that finished before once more")
+    filling.add_argument("--status", action="store_true", help="where each window has got to, as JSON")
+    filling.set_defaults(func=_backfill)
 
     dedup = commands.add_parser("dedup", help="duplicate detection over a JSON Lines file of cases")
     dedup.add_argument("--input", type=Path, required=True, help="one case a line (- for stdin)")
