@@ -15,13 +15,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from casehub.crypto import KeyRing
 from casehub.districts import DistrictService
-from casehub.errors import DataQualityError
 from casehub.pipeline import Pipeline
 from casehub.recipients import RECIPIENTS_DIR, load_recipient
+from casehub.store.models import OutboxEvent
 from connectors.city_brain import RENDERER as CITY_BRAIN
 from connectors.district import RENDERER as DISTRICT
 from connectors.health_commission import RENDERER as HEALTH_COMMISSION
@@ -103,7 +103,9 @@ def test_the_district_listing_refuses_a_record_beyond_its_allow_list(
     order = work_order(YWLBDM="HL0201", YWLBMC="噪声扰民", SFZHM="420102199003071232")
     assert Pipeline(sqlite_engine, MAPPER, keyring).ingest([order]).accepted == 1
     assert DistrictService(sqlite_engine, keyring).dispatches("420102")
-    with pytest.raises(DataQualityError) as refused:
-        DistrictService(sqlite_engine, keyring, renderer=Overreaching()).dispatches("420102")
-    assert "breaks schemas/recipients/district.json at /: additionalProperties" in str(refused.value)
-    assert "420102199003071232" not in str(refused.value)
+    assert DistrictService(sqlite_engine, keyring, renderer=Overreaching()).dispatches("420102") == []
+    with sqlite_engine.connect() as conn:
+        state, error = conn.execute(select(OutboxEvent.state, OutboxEvent.last_error)).one()
+    assert state == "dead" and error["code"] == "recipient_contract"
+    assert "breaks schemas/recipients/district.json at /: additionalProperties" in error["message"]
+    assert "420102199003071232" not in json.dumps(error)
