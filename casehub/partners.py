@@ -194,6 +194,7 @@ class Partner:
     pool: str
     pool_slots: int = 1
     future_tolerance_minutes: int = 5
+    silent_hours: float = 26.0
     pull: Pull | None = None
     push_in: PushIn | None = None
     serve_in: ServeIn | None = None
@@ -287,6 +288,7 @@ _SCALARS: dict[str, type | tuple[type, ...]] = {
     "pool": str,
     "pool_slots": int,
     "future_tolerance_minutes": int,
+    "silent_hours": (int, float),
     "schedule": str,
     "page_size": int,
     "timeout_seconds": (int, float),

@@ -195,7 +195,7 @@ def replay(engine: Engine, keyring: KeyRing, ids: Sequence[int]) -> Replayed:
             by_channel[entry.channel].append(entry.id)
     totals: dict[str, dict[str, int]] = {}
     for spec in load_partners():
-        if spec.code in by_channel and (spec.pull or spec.push_in):
+        if spec.code in by_channel and spec.inbound:
             pipeline = Pipeline(engine, load_connector(spec).MAPPER, keyring)
             totals[spec.code] = pipeline.replay(sorted(by_channel[spec.code]))
     now = entries(engine, ids)

@@ -45,7 +45,8 @@ from casehub.store.models import (
 log = logging.getLogger(__name__)
 
 FRESHNESS_HOURS = 26.0
-"""How long a channel may be silent before `table_fresh` breaks: a day and a margin."""
+"""How long a channel may be silent before `table_fresh` breaks, unless its manifest entry says
+otherwise (`silent_hours`): a day and a margin."""
 VOLUME_HISTORY_DAYS = 28
 VOLUME_MIN_HISTORY = 7
 """The volume band is judged against the median of the 28 days before, once 7 of them exist."""
@@ -65,7 +66,16 @@ def _bounds(day: date) -> tuple[datetime, datetime]:
 
 
 def inbound() -> list[Partner]:
-    return [p for p in load_partners() if p.pull or p.push_in]
+    return [p for p in load_partners() if p.inbound]
+
+
+def _judged(spec: Partner, figures: dict[str, Any]) -> dict[str, Any]:
+    """`channel_day`'s parameters for the partner: how long it may be silent (`silent_hours`;
+    none judged for a partner that may be quiet for days, whose silence is then not a figure)."""
+    if not spec.silent_hours:
+        figures["hours_since_landing"] = float("nan")
+        return {"freshness_hours": FRESHNESS_HOURS}
+    return {"freshness_hours": float(spec.silent_hours)}
 
 
 @dataclass
@@ -267,9 +277,8 @@ def validate_day(
         checked.count_refused(refused)
         validations.append(checked)
         validations.append(quality.checkpoint("case_history", transitions, run_name=run_name))
-        table = quality.checkpoint(
-            "channel_day", table_frame([figures]), {"freshness_hours": FRESHNESS_HOURS}, run_name=run_name
-        )
+        judged = _judged(spec, figures)
+        table = quality.checkpoint("channel_day", table_frame([figures]), judged, run_name=run_name)
         validations.append(table)
         with store_errors(), engine.begin() as conn:
             _record(conn, validations, spec.code, day.isoformat(), now)
@@ -313,7 +322,8 @@ def gate(
             conn, channel.code, start=today_start, end=now + timedelta(seconds=1), now=now, day=None
         )
     figures.update(duplicate_rate=today["duplicate_rate"], quarantine_rate=today["quarantine_rate"])
-    table = quality.validate("channel_day", table_frame([figures]), {"freshness_hours": FRESHNESS_HOURS})
+    judged = _judged(channel, figures)
+    table = quality.validate("channel_day", table_frame([figures]), judged)
     with store_errors(), engine.begin() as conn:
         conn.execute(insert(QualityResult), table.rows_for_store(channel.code, at=now))
     broken = [r.rule.rule for r in table.broken()]

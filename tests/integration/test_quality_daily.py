@@ -3,6 +3,7 @@ Docs built, no personal value anywhere in them, and a broken table rule failing 
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -141,6 +142,14 @@ def test_after_a_run_a_channel_silent_past_its_freshness_limit_fails_naming_rule
     with engine.connect() as conn:
         kept = select(QualityResult.rule, QualityResult.success).where(QualityResult.day.is_(None))
         assert {("table_fresh", True), ("table_fresh", False)} <= set(conn.execute(kept).all())
+    # A door its manifest lets be quiet for days (`silent_hours = 0`, as Open311's) never breaks it.
+    quiet = dataclasses.replace(partner("hotline"), silent_hours=0)
+    assert gate(engine, quiet, clock=lambda: NOON + timedelta(days=9))["channel"] == "hotline"
+    longer = dataclasses.replace(partner("hotline"), silent_hours=48)
+    gate(engine, longer, clock=lambda: NOON + timedelta(hours=47))
+    with pytest.raises(DataQualityError, match=r"table_fresh broke"):
+        gate(engine, longer, clock=lambda: NOON + timedelta(hours=49))
+    assert partner("open311").silent_hours == 0
 
 
 def test_a_record_the_mapper_refuses_under_a_rule_counts_in_that_rules_result(
