@@ -20,10 +20,11 @@ deadline, starts the count again. A reminder is for before the deadline only, an
 `escalate` is the decision, a pure function of the case and the clock. `supervise` applies it
 to the store set-wise: the candidates of each rule are found by one anti-join each (the cases
 whose deadline lies before the rule's cut-off and that have no notice of that rule for that
-deadline), then, a chunk at a time and in one transaction each, every case gains its
+deadline), so the decision is made only for cases some rule may fire on; then, a chunk at a
+time and in one transaction each (two chunks side by side on PostgreSQL), every case gains its
 supervision entries, a new version with its history, a `supervision_notices` row per rule, and
 its handler one `urge` event through the outbox — the district platforms fetch it — plus a
-`dispatch` event when it was re-dispatched.
+`dispatch` event when it was re-dispatched; each kind of row goes in whole per chunk (COPY on PostgreSQL).
 """
 
 from __future__ import annotations
