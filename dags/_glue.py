@@ -394,7 +394,7 @@ def partner_dag(
     return dag
 
 
-TASK_OF = {"ingest": "ingest", "webhooks": "process", "deliver": "push"}
+TASK_OF = {"ingest": "ingest", "webhooks": "process", "open311": "process", "deliver": "push"}
 """The task that exchanges a partner's cases, by the kind of DAG (its tag)."""
 
 

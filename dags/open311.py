@@ -66,7 +66,7 @@ def build(spec: Partner) -> DAG:
             title=spec.title, code=spec.code, path=served.path, batch=served.batch_size, pool=spec.pool
         ),
         schedule=served.schedule,
-        kind="webhooks",
+        kind="open311",
         work=process,
     )
 
