@@ -83,6 +83,10 @@ class StackConfig:
     """False: the scheduler starts no run of a schedule; triggered runs (and assets) still run."""
     settle_seconds: int | None = None
     """How old a case must be to go into a push, in place of the manifest's (the connections' extra)."""
+    parse_interval: int = 30
+    """`[dag_processor] min_file_process_interval`: how often each DAG file is parsed again. Each
+    parse holds its DAGs' rows locked, and the scheduler passes over the runs of a locked DAG
+    (apache/airflow#70614): on a loaded machine a longer interval keeps runs moving."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> StackConfig:
@@ -97,6 +101,7 @@ class StackConfig:
             "workers": _number(env, "CASEHUB_STACK_WORKERS", 2),
             "concurrency": _number(env, "CASEHUB_STACK_WORKER_CONCURRENCY", 2),
             "heartbeat_timeout": _number(env, "CASEHUB_STACK_HEARTBEAT_TIMEOUT", 300),
+            "parse_interval": _number(env, "CASEHUB_STACK_PARSE_INTERVAL", 30),
         }
         for name, setting in (("CASEHUB_STACK_RETRY_DELAY", "retry_delay"),
                               ("CASEHUB_STACK_SETTLE_SECONDS", "settle_seconds")):
@@ -261,6 +266,7 @@ def environment(config: StackConfig, secret: Mapping[str, str]) -> dict[str, str
             min(10, max(2, config.heartbeat_timeout // 3))
         ),
         "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": str(config.schedules),
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": str(config.parse_interval),
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(config.port(8794)),
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(config.port(8793)),
         "CASEHUB_HOME": str(config.state_dir),
