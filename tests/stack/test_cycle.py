@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import Engine, create_engine, func, select
+from sqlalchemy import Engine, create_engine, func, select, text
 
 from casehub.demo import OUTBOX_DAG, SUPERVISE_DAG, cycle, dag_id_of
 from casehub.partners import Partner, delivered, notified, pulled, pushing
@@ -78,6 +78,21 @@ def send_webhooks(stack: Stack, spec: Partner) -> subprocess.Popen[bytes]:
              "--secret", spec.simulator.secret, "--seed", str(SEED), "--retry-scale", "0.01"],
             env=stack.env, stdout=log, stderr=subprocess.STDOUT,
         )
+
+
+def holders(stack: Stack) -> list[dict[str, Any]]:
+    """The sessions of Airflow's database that hold a transaction open, and what they last ran."""
+    engine = create_engine(stack.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT pid, application_name, state, now() - xact_start AS open_for, "
+                "left(query, 200) AS query FROM pg_stat_activity WHERE datname = current_database() "
+                "AND xact_start IS NOT NULL AND pid <> pg_backend_pid() ORDER BY xact_start"
+            )).mappings()
+            return [{key: str(value) for key, value in row.items()} for row in rows]
+    finally:
+        engine.dispose()
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -148,7 +163,10 @@ def drive(stack: Stack, engine: Engine, senders: list[subprocess.Popen[bytes]]) 
     stack.stop(victim, sig=signal.SIGKILL, grace=5)
     killed = time.monotonic()
     requests.post(f"{hotline}/_admin/faults", json={"mode": "none"}, timeout=10).raise_for_status()
-    until("the retry started", lambda: executed_by(stack, hot, KILLED_TASK, 2), 150)
+    try:
+        until("the retry started", lambda: executed_by(stack, hot, KILLED_TASK, 2), 150)
+    except AssertionError as stalled:
+        raise AssertionError(f"{stalled}; Airflow's database meanwhile: {holders(stack)}") from None
     seen["retried after"] = time.monotonic() - killed
     stack.start(stack.service(victim))  # back to two workers for the rest of the cycle
     for sender in senders:
