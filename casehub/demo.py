@@ -32,7 +32,7 @@ import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -380,9 +380,10 @@ def run_quality(env: Mapping[str, str], log: Path, console: Console) -> dict[str
 
 
 def run_hotspots(env: Mapping[str, str], log: Path, console: Console) -> dict[str, Any]:
-    """`hotspots_daily` on today (the day the demo's records landed): the city's leading terms."""
+    """`hotspots_daily` on yesterday, the last whole day the simulators' records were reported on
+    (they landed today, but tell of the days before): the city's leading terms."""
     started = time.monotonic()
-    day = datetime.now(SHANGHAI).date().isoformat()
+    day = (datetime.now(SHANGHAI).date() - timedelta(days=1)).isoformat()
     text = _airflow_test(HOTSPOTS_DAG, env, log, console, conf={"day": day})
     found = HOTSPOTS_LINE.findall(text)
     summary: dict[str, Any] = json.loads(found[-1]) if found else {"cases": 0, "top": [], "rising": []}
