@@ -4,12 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv browser pg-client demo test test-fast bench eval-dedup up lint clean stack stack-down test-stack
+.PHONY: help venv browser pg-client demo test test-fast bench bench-backfill eval-dedup up lint clean stack stack-down test-stack
 
 help:
 	@echo "make demo   run the ingest DAGs against the partner simulators (SQLite, var/)"
 	@echo "make test   run the test suite (PostgreSQL tests need 127.0.0.1:5432)"
 	@echo "make bench  every benchmark in benchmarks/ (throughput, latency, key rotation), SQLite and PostgreSQL"
+	@echo "make bench-backfill  the backfill path: 1 000 000 records by one and by two workers (PostgreSQL)"
 	@echo "make eval-dedup  duplicate detection's precision, recall and F1 on its labelled set"
 	@echo "make up     the DAGs in the Airflow UI (http://127.0.0.1:8080) with the simulators"
 	@echo "make stack  the production stack as local processes: CeleryExecutor on Redis, PostgreSQL (var/stack)"
@@ -67,6 +68,10 @@ bench: venv
 	$(BIN)/python benchmarks/bench_keys.py
 	$(BIN)/python benchmarks/bench_reports.py
 	$(BIN)/python benchmarks/bench_dedup.py
+
+# The backfill path at scale: 1 000 000 records by one worker, then by two (PostgreSQL).
+bench-backfill: venv
+	$(BIN)/python benchmarks/bench_backfill.py --records 1000000 --workers 1 2
 
 eval-dedup: venv
 	$(BIN)/python evaluation/dedup/evaluate.py

@@ -87,6 +87,7 @@ def backfill_window(
     again: bool = False,
     run_id: str | None = None,
     on_page: Callable[[PageResult], None] | None = None,
+    batch_records: int | None = None,
 ) -> dict[str, Any]:
     """One window of a channel's history into the store (`casehub.backfill`); its counts.
 
@@ -105,6 +106,7 @@ def backfill_window(
         again=again,
         run_id=run_id,
         on_page=on_page,
+        batch_records=batch_records or backfill.BATCH_RECORDS,
     )
 
 

@@ -22,12 +22,13 @@ windows of `window_hours`, and each window is one mapped task of `window`, named
 * **Parallel** — windows run side by side, as many as the pool `{pool}` ({slots} slots) and
   the workers allow; each keeps its own row in `backfill_windows`, and the live ingest's cursor
   is left alone.
-* **Resumable** — each page commits with the window's position (the newest update time it
-  holds): a killed or failed window, cleared or retried, resumes from its last committed page.
+* **Resumable** — the partner's pages commit in batches (up to 5 000 records), each with the
+  window's position (the newest update time it holds): a killed or failed window, cleared or
+  retried, resumes from its last committed batch.
 * **Idempotent** — a window that finished is not read again, so rerunning the DAG run changes
   nothing; trigger with `again` to read finished windows once more (what is read again is
   recognised as landed).
-* **Progress** — the `window` task's mapped instances, one per window; each page logs one line;
+* **Progress** — the `window` task's mapped instances, one per window; each batch logs one line;
   `casehub backfill status --channel {code}` shows every window's position from the store.
 """
 

@@ -233,7 +233,8 @@ class SyncCursor(Base):
 class BackfillWindow(Base):
     """One window of a backfill (`casehub.backfill`): a channel's records updated in
     [`window_start`, `window_end`), read by one task. `position` is the newest update time its
-    committed pages hold, moved in each page's transaction: a killed window resumes there."""
+    committed batches hold, moved in each batch's transaction: a killed window resumes there;
+    `pages` counts those commits."""
 
     __tablename__ = "backfill_windows"
 

@@ -28,6 +28,11 @@ ROOT = Path(__file__).resolve().parents[2]
             r".*^sqlite\s+re-cluster\s+3000\s+[\d.]+",
         ),
         (
+            "bench_backfill.py",
+            ["--records", "3000", "--workers", "1", "2", "--windows", "3"],
+            r"(?s)^sqlite\s+1\s+3000\s+[\d.]+.*^sqlite\s+2\s+3000\s+[\d.]+.*peak resident memory",
+        ),
+        (
             "bench_reports.py",
             ["--cases", "300", "--open", "500"],
             r"(?s)^sqlite\s+reports \(month\)\s+300\s+[\d.]+\s+[\d.]+"

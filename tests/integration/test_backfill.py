@@ -50,10 +50,17 @@ def _source(simulator: RunningSimulator) -> Any:
 
 
 def _window(engine: Engine, keyring: KeyRing, simulator: RunningSimulator, window: Window) -> dict[str, Any]:
+    """The window read in partner pages of ten, committed two pages at a time."""
     source = _source(simulator)
     try:
         return jobs.backfill_window(
-            HOTLINE, source, load_connector(HOTLINE).MAPPER, engine=engine, keyring=keyring, window=window
+            HOTLINE,
+            source,
+            load_connector(HOTLINE).MAPPER,
+            engine=engine,
+            keyring=keyring,
+            window=window,
+            batch_records=20,
         )
     finally:
         source.close()
@@ -90,16 +97,16 @@ def test_a_killed_window_resumes_from_its_last_committed_page(
 ) -> None:
     window = Window(ANCHOR - timedelta(days=DAYS + 1), ANCHOR + timedelta(days=1))
     total = len(hotline.truth())
-    hotline.faults("5xx", count=QUICK.attempts, after=4)  # the fifth page fails for good
+    hotline.faults("5xx", count=QUICK.attempts, after=5)  # the sixth page fails for good
     with pytest.raises(TransientPartnerError):
         _window(engine, keyring, hotline, window)
     (killed,) = backfill.states(engine, "hotline", [window])
-    assert not killed.done and killed.pages == 4 and killed.position is not None
-    assert _raw(engine) == 40  # four pages of ten, committed
+    assert not killed.done and killed.pages == 2 and killed.position is not None
+    assert _raw(engine) == 40  # two commits of two pages of ten; the fifth page read, not committed
 
     resumed = _window(engine, keyring, hotline, window)
     assert resumed["resumed_from"] == killed.position.isoformat()
-    assert resumed["accepted"] == total - 40 and resumed["pages"] < -(-total // 10)
+    assert resumed["accepted"] == total - 40 and resumed["pages"] < -(-total // 20)
     assert _raw(engine) == total, "nothing lost, nothing landed twice"
     (finished,) = backfill.states(engine, "hotline", [window])
     assert finished.done and finished.attempts == 2
