@@ -22,7 +22,7 @@ import re
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
@@ -34,10 +34,13 @@ from casehub.errors import ConfigurationError, StoreError
 from casehub.gateway.context import context_of
 from casehub.geo import inside_city
 from casehub.normalize import phone as normal_phone
-from casehub.open311 import contracts, intake, keys, records, render
+from casehub.open311 import contracts, render
 from casehub.open311.limits import RateLimiter
 from casehub.partners import Partner
 from casehub.paths import ROOT
+
+if TYPE_CHECKING:
+    from casehub.open311 import keys
 
 log = logging.getLogger("casehub.gateway")
 
@@ -178,6 +181,8 @@ def _limiter(request: Request) -> RateLimiter:
 
 async def _client(request: Request, presented: str | None, scope: str | None) -> keys.Client | None:
     """The verified key (and a token of its rate taken); None for a read without one."""
+    from casehub.open311 import keys  # the store's modules: loaded on first call
+
     if presented is None and scope is None:
         return None
     if not presented:
@@ -546,6 +551,8 @@ def _install(fmt: str) -> None:
              _array("token"), (400, 403, 429, 503), openapi_extra=_form_body(REQUEST_FORM))
     async def create_request(request: Request) -> Response:
         async def work() -> Response:
+            from casehub.open311 import intake, keys  # the store's modules: loaded on first call
+
             spec = _partner(request)
             form = await _form(request, spec.serving().max_body_bytes)
             client = await _client(request, _single(form, "api_key") or "", keys.WRITE)
@@ -577,6 +584,8 @@ def _install(fmt: str) -> None:
              ]})
     async def list_requests(request: Request) -> Response:
         async def work() -> Response:
+            from casehub.open311 import records  # the store's modules: loaded on first call
+
             params = _params(request)
             served = _partner(request).serving()
             await _client(request, _single(params, "api_key"), None)
@@ -603,6 +612,8 @@ def _install(fmt: str) -> None:
              (403, 404, 429, 503), openapi_extra={"parameters": [API_KEY_QUERY]})
     async def one_request(request: Request, service_request_id: str) -> Response:
         async def work() -> Response:
+            from casehub.open311 import records  # the store's modules: loaded on first call
+
             await _client(request, _single(_params(request), "api_key"), None)
             query = records.RequestQuery(ids=(service_request_id,), limit=1)
             found = await run_in_threadpool(records.find_requests, context_of(request).store(),
@@ -617,6 +628,8 @@ def _install(fmt: str) -> None:
              (403, 404, 429, 503), openapi_extra={"parameters": [API_KEY_QUERY]})
     async def token(request: Request, token: str) -> Response:
         async def work() -> Response:
+            from casehub.open311 import intake  # the store's modules: loaded on first call
+
             await _client(request, _single(_params(request), "api_key"), None)
             state = await run_in_threadpool(intake.token_state, context_of(request).store(),
                                             _partner(request).code, token)
@@ -632,6 +645,8 @@ def _install(fmt: str) -> None:
              openapi_extra={"parameters": [*DATE_PARAMETERS, API_KEY_QUERY]})
     async def list_updates(request: Request) -> Response:
         async def work() -> Response:
+            from casehub.open311 import records  # the store's modules: loaded on first call
+
             params = _params(request)
             served = _partner(request).serving()
             await _client(request, _single(params, "api_key"), None)
@@ -646,6 +661,8 @@ def _install(fmt: str) -> None:
              _array("update_created"), (400, 403, 404, 429, 503), openapi_extra=_form_body(UPDATE_FORM))
     async def post_update(request: Request) -> Response:
         async def work() -> Response:
+            from casehub.open311 import keys, records  # the store's modules: loaded on first call
+
             spec = _partner(request)
             form = await _form(request, spec.serving().max_body_bytes)
             client = await _client(request, _single(form, "api_key") or "", keys.UPDATE)

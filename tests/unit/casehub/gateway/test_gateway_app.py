@@ -55,6 +55,7 @@ def test_openapi_is_served_and_the_interactive_docs_are_not(sqlite_engine: Engin
         "/pages/stats", "/pages/quality", "/pages/quarantine", "/pages/quarantine/replay",
         "/pages/data-docs/", "/pages/data-docs/{path}",
         "/pages/reports", "/pages/reports/{kind}/{period}", "/pages/reports/{kind}/{period}/{scope}",
+        "/pages/hotspots",
         "/pages/reports/{kind}/{period}/{scope}/{fmt}",
         *(f"/open311/v2/{resource}.{fmt}" for fmt in ("xml", "json") for resource in (
             "discovery", "services", "services/{service_code}", "requests",
