@@ -120,26 +120,53 @@ def process_webhooks(
     on_page: Callable[[PageResult], None] | None = None,
     max_pages: int = 1000,
 ) -> dict[str, Any]:
-    """Turn a pushing partner's landed webhooks into cases, oldest first, a batch at a time.
+    """Turn a pushing partner's landed webhooks into cases, oldest first, a batch at a time
+    (`process_inbox`; each delivery's `data` is one raw record)."""
+    return process_inbox(
+        spec,
+        mapper,
+        _delivered_record,
+        batch_size=spec.pushing().batch_size,
+        engine=engine,
+        keyring=keyring,
+        run_id=run_id,
+        on_page=on_page,
+        max_pages=max_pages,
+    )
 
-    Each batch of pending deliveries goes through the same pipeline as a pulled page (each
-    delivery's `data` is one raw record); once its page has committed, the deliveries are
-    marked processed. A run that dies between the two leaves them pending, and the next run's
-    page recognises what was already landed: nothing is lost and nothing lands twice. Bounded
-    by `max_pages` per run, so a flood is worked off over several runs.
+
+def process_inbox(
+    spec: Partner,
+    mapper: Mapper,
+    to_record: Callable[[bytes], PageRecord],
+    *,
+    batch_size: int,
+    engine: Engine,
+    keyring: KeyRing,
+    run_id: str | None = None,
+    on_page: Callable[[PageResult], None] | None = None,
+    max_pages: int = 1000,
+) -> dict[str, Any]:
+    """Turn what the gateway landed in the inbox for `spec` (webhooks, Open311 requests) into
+    cases, oldest first, `batch_size` at a time; `to_record` reads a landed body as a raw record.
+
+    Each batch of pending entries goes through the same pipeline as a pulled page; once its
+    page has committed, the entries are marked processed. A run that dies between the two
+    leaves them pending, and the next run's page recognises what was already landed: nothing is
+    lost and nothing lands twice. Bounded by `max_pages` per run, so a flood is worked off over
+    several runs.
     """
     from casehub import inbox
 
-    push = spec.pushing()
     require_current_schema(engine)
     pipeline = Pipeline(engine, mapper, keyring, future_tolerance=spec.future_tolerance)
     pipeline.check_keys()
     result = RunResult(channel=spec.code, window=None)
     for _ in range(max_pages):
-        entries = inbox.pending(engine, keyring, spec.code, limit=push.batch_size)
+        entries = inbox.pending(engine, keyring, spec.code, limit=batch_size)
         if not entries:
             break
-        page = pipeline.ingest([_delivered_record(e.body) for e in entries], run_id=run_id, hold_cursor=True)
+        page = pipeline.ingest([to_record(e.body) for e in entries], run_id=run_id, hold_cursor=True)
         with store_errors(), engine.begin() as conn:
             inbox.mark_processed(conn, [e.id for e in entries], page.batch_id, pipeline.clock())
         result.add(page)

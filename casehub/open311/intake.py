@@ -24,7 +24,7 @@ from casehub import inbox
 from casehub.crypto import KeyRing
 from casehub.identity import case_id
 from casehub.partners import Partner
-from casehub.pipeline import PageResult, Pipeline, RunResult, decode_body
+from casehub.pipeline import PageResult, decode_body
 from casehub.ports import Mapper, PageRecord, UnreadableRecord
 from casehub.reasons import Code
 from casehub.store.db import store_errors
@@ -98,28 +98,18 @@ def process_requests(
     on_page: Callable[[PageResult], None] | None = None,
     max_pages: int = 1000,
 ) -> dict[str, Any]:
-    """Turn the partner's landed requests into cases, oldest first, `batch_size` at a time.
+    """Turn the partner's landed requests into cases, oldest first, `batch_size` at a time: the
+    same road as a pushed webhook (`casehub.jobs.process_inbox`)."""
+    from casehub.jobs import process_inbox
 
-    The same road as `casehub.jobs.process_webhooks`: each batch goes through the pipeline
-    (mapping, JSON Schema, quarantine, dedup, enrichment, outbox) and its deliveries are marked
-    processed once its page has committed; a run that dies between the two leaves them
-    pending and the next run recognises what already landed.
-    """
-    from casehub.jobs import require_current_schema
-
-    served = spec.serving()
-    require_current_schema(engine)
-    pipeline = Pipeline(engine, mapper, keyring, future_tolerance=spec.future_tolerance)
-    pipeline.check_keys()
-    result = RunResult(channel=spec.code, window=None)
-    for _ in range(max_pages):
-        entries = inbox.pending(engine, keyring, spec.code, limit=served.batch_size)
-        if not entries:
-            break
-        page = pipeline.ingest([_record(e.body) for e in entries], run_id=run_id, hold_cursor=True)
-        with store_errors(), engine.begin() as conn:
-            inbox.mark_processed(conn, [e.id for e in entries], page.batch_id, pipeline.clock())
-        result.add(page)
-        if on_page:
-            on_page(page)
-    return result.summary()
+    return process_inbox(
+        spec,
+        mapper,
+        _record,
+        batch_size=spec.serving().batch_size,
+        engine=engine,
+        keyring=keyring,
+        run_id=run_id,
+        on_page=on_page,
+        max_pages=max_pages,
+    )
