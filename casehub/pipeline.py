@@ -33,7 +33,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, String, any_, bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from uuid6 import uuid7
 
 from casehub import outbox, workflow
@@ -292,6 +293,19 @@ def _no_constants(name: str) -> Any:
 def _chunks(values: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
+
+
+def _among(conn: Connection, column: Any, values: Sequence[str]) -> Iterable[ColumnElement[bool]]:
+    """Conditions that together select the rows whose `column` is one of `values`: on PostgreSQL
+    one `= ANY(array)` with a single parameter, on SQLite `IN` lists of `IN_CHUNK` parameters
+    (its limit on parameters per statement)."""
+    if not values:
+        return
+    if conn.dialect.name == "postgresql":
+        yield column == any_(bindparam(None, list(values), type_=ARRAY(String)))
+        return
+    for chunk in _chunks(values):
+        yield column.in_(chunk)
 
 
 def _as_row(case: Mapping[str, Any]) -> dict[str, Any]:
@@ -564,14 +578,9 @@ class Pipeline:
 
     def _landed(self, conn: Connection, digests: list[str]) -> set[str]:
         found: set[str] = set()
-        for chunk in _chunks(digests):
-            found.update(
-                conn.scalars(
-                    select(RawRow.content_hash).where(
-                        RawRow.channel == self.channel, RawRow.content_hash.in_(chunk)
-                    )
-                )
-            )
+        for among in _among(conn, RawRow.content_hash, digests):
+            query = select(RawRow.content_hash).where(RawRow.channel == self.channel, among)
+            found.update(conn.scalars(query))
         return found
 
     def _evaluate(self, item: _Item, *, received_at: datetime) -> None:
@@ -720,8 +729,8 @@ class Pipeline:
             Case.__table__.c[name]
             for name in (*CASE_FIELDS, "version", "reporter_fingerprint", "reporter_index_key_id")
         ]
-        for chunk in _chunks(ids):
-            for stored in conn.execute(select(*columns).where(Case.case_id.in_(chunk))).mappings():
+        for among in _among(conn, Case.case_id, ids):
+            for stored in conn.execute(select(*columns).where(among)).mappings():
                 current[stored["case_id"]] = dict(stored)
         known = set(current)
         changed: dict[str, dict[str, Any]] = {}
@@ -781,8 +790,18 @@ class Pipeline:
         now: datetime,
     ) -> None:
         """The open duplicates of the cases a page ended done at their channel, completed with
-        their results (`casehub.workflow.close_children`); once the page's batch is written."""
+        their results (`casehub.workflow.close_children`); once the page's batch is written.
+
+        Most parents have no duplicate: one set-wise look-up finds those that have open ones,
+        and only they are closed one by one."""
+        ids = sorted({str(parent["case_id"]) for parent in parents})
+        with_children: set[str] = set()
+        for among in _among(conn, Case.duplicate_of, ids):
+            open_children = select(Case.duplicate_of).where(among, Case.status.not_in(sorted(workflow.ENDED)))
+            with_children.update(conn.scalars(open_children.distinct()))
         for parent in parents:
+            if parent["case_id"] not in with_children:
+                continue
             workflow.close_children(
                 conn,
                 self.keyring,
@@ -1020,15 +1039,11 @@ class Pipeline:
             return 0
         stale: list[tuple[int, str]] = []
         fresh_raw = {i.raw_id for i in items}
-        for chunk in _chunks(sorted(newest)):
+        for among in _among(conn, Quarantine.source_id, sorted(newest)):
             rows = conn.execute(
                 select(
                     Quarantine.id, Quarantine.raw_id, Quarantine.source_id, Quarantine.source_updated_at
-                ).where(
-                    Quarantine.state == "open",
-                    Quarantine.channel == self.channel,
-                    Quarantine.source_id.in_(chunk),
-                )
+                ).where(Quarantine.state == "open", Quarantine.channel == self.channel, among)
             )
             for qid, raw_id, source_id, updated_at in rows:
                 if raw_id in fresh_raw:
