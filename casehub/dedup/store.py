@@ -242,10 +242,19 @@ def at_intake(
             for key in filed_under(candidate):
                 blocks.setdefault(key, []).append(candidate)
 
+    folded: dict[str, Report] = {}
+
     def compared(other: Report) -> Report:
-        """A stored candidate's text is folded only when it is compared (most never are)."""
+        """A stored candidate's text is folded only when it is compared (most never are), and
+        once per page: most are compared with several of the page's new cases."""
+        found = folded.get(other.case_id)
+        if found is not None:
+            return found
         row = stored_rows.get(other.case_id)
-        return other if row is None else replace(_prepared(row), phone_index=other.phone_index)
+        if row is None:
+            return other
+        found = folded[other.case_id] = replace(_prepared(row), phone_index=other.phone_index)
+        return found
 
     events: dict[str, dict[str, Any]] = {}
     for new in reports:
