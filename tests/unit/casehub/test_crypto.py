@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
+import os
 import re
 import stat
 from urllib.parse import quote
@@ -11,6 +14,8 @@ import pytest
 from casehub.crypto import (
     CONNECTION_VARIABLE,
     INDEX_KEY_ID,
+    NONCE_BYTES,
+    NONCES_PER_DRAW,
     KeyRing,
     associated_data,
     ensure_local_keyring,
@@ -103,6 +108,32 @@ def test_a_ring_that_could_not_be_told_apart_or_used_is_refused(
         KeyRing(**{**fields, **change})  # type: ignore[arg-type]
 
 
+def test_no_two_seals_share_a_nonce_across_draws_of_random_bytes(keyring: KeyRing) -> None:
+    aad = associated_data("cases", "reporter_phone", "case-1")
+    nonces = [keyring.seal(b"x", aad)[:NONCE_BYTES] for _ in range(3 * NONCES_PER_DRAW + 5)]
+    assert len(set(nonces)) == len(nonces)
+
+
+def test_a_forked_process_seals_with_nonces_of_its_own(keyring: KeyRing) -> None:
+    """A child inherits the parent's drawn random bytes; it must not hand them out again."""
+    aad = associated_data("raw_records", "payload", "raw-1")
+    keyring.seal(b"x", aad)  # the parent holds a drawn pool, mostly unused
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        os.close(read)
+        os.write(write, b"".join(keyring.seal(b"x", aad)[:NONCE_BYTES] for _ in range(8)))
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        theirs = pipe.read()
+    os.waitpid(child, 0)
+    ours = b"".join(keyring.seal(b"x", aad)[:NONCE_BYTES] for _ in range(8))
+    split = {theirs[i : i + NONCE_BYTES] for i in range(0, len(theirs), NONCE_BYTES)}
+    assert len(split) == 8
+    assert split.isdisjoint({ours[i : i + NONCE_BYTES] for i in range(0, len(ours), NONCE_BYTES)})
+
+
 def test_blind_index_is_keyed_and_deterministic(keyring: KeyRing) -> None:
     other = KeyRing.generate()
     value = "+8613800138000"
@@ -110,6 +141,8 @@ def test_blind_index_is_keyed_and_deterministic(keyring: KeyRing) -> None:
     assert keyring.blind_index(value) != other.blind_index(value)
     assert value not in (keyring.blind_index(value) or "")
     assert keyring.blind_index(None) is None
+    key = keyring.index_keys[keyring.index_active]
+    assert keyring.blind_index(value) == hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
 
 
 def test_malformed_key_ring_is_refused_without_echoing_it() -> None:
