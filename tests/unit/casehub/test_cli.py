@@ -370,7 +370,7 @@ def test_replay_after_a_crosswalk_fix_resolves_the_entry_and_show_tells_it(store
 def test_replay_of_every_channel_covers_those_cases_come_in_from(store, capsys) -> None:
     assert main(["quarantine", "replay"]) == 0
     counts = json.loads(capsys.readouterr().out)
-    assert list(counts) == ["hotline", "message_board", "urban_mgmt", "neighborhood_app"]
+    assert list(counts) == ["hotline", "message_board", "urban_mgmt", "neighborhood_app", "open311"]
     assert counts["hotline"]["still_quarantined"] == 1
 
 
