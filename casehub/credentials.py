@@ -58,8 +58,17 @@ class Caller:
     scopes: tuple[str, ...]
 
 
-def _digest(secret: str) -> str:
+def digest(secret: str) -> str:
+    """What the store keeps of an API key's secret: 32 random bytes need no slow password hash."""
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def split_key(presented: str, prefix: str) -> tuple[str, str] | None:
+    """`<prefix><key id>_<secret>` as (key id, secret); None for anything else."""
+    if not presented.startswith(prefix) or presented.count("_") < 2:
+        return None
+    key_id, _, secret = presented.removeprefix(prefix).partition("_")
+    return key_id, secret
 
 
 def _aad(key_id: str) -> bytes:
@@ -96,7 +105,7 @@ def issue(
         "district_code": district,
         "kind": kind,
         "scopes": list(scopes),
-        "secret_hash": _digest(secret) if kind == "api_key" else None,
+        "secret_hash": digest(secret) if kind == "api_key" else None,
         "seal_key_id": keyring.active if kind == "soap" else None,
         "sealed_secret": keyring.seal(secret.encode(), _aad(key_id)) if kind == "soap" else None,
         "created_at": now or datetime.now(UTC),
@@ -122,13 +131,14 @@ def _live(engine: Engine, key_id: str, kind: str) -> Row[Any] | None:
 
 def verify_api_key(engine: Engine, presented: str) -> Caller | None:
     """The caller an API key belongs to, or None for a malformed, unknown or revoked key."""
-    if not presented.startswith(PREFIX) or presented.count("_") < 2:
+    split = split_key(presented, PREFIX)
+    if split is None:
         return None
-    key_id, _, secret = presented.removeprefix(PREFIX).partition("_")
+    key_id, secret = split
     row = _live(engine, key_id, "api_key")
     if row is None or row.secret_hash is None:
         return None
-    if not hmac.compare_digest(row.secret_hash, _digest(secret)):
+    if not hmac.compare_digest(row.secret_hash, digest(secret)):
         return None
     return Caller(row.key_id, row.district_code, tuple(row.scopes))
 

@@ -9,7 +9,6 @@ counts against that key's rate limit.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
+from casehub.credentials import digest, split_key
 from casehub.errors import ConfigurationError
 from casehub.store.db import store_errors
 from casehub.store.models import Open311Key
@@ -49,10 +49,6 @@ class Client:
     scopes: tuple[str, ...]
 
 
-def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 def issue(
     engine: Engine, client: str, *, scopes: tuple[str, ...] = SCOPES, now: datetime | None = None
 ) -> IssuedKey:
@@ -67,7 +63,7 @@ def issue(
         "key_id": key_id,
         "client": client,
         "scopes": list(scopes),
-        "secret_hash": _digest(secret),
+        "secret_hash": digest(secret),
         "created_at": now or datetime.now(UTC),
         "revoked_at": None,
     }
@@ -78,16 +74,17 @@ def issue(
 
 def verify(engine: Engine, presented: str) -> Client | None:
     """The client a key belongs to, or None for a malformed, unknown or revoked key."""
-    if not presented.startswith(PREFIX) or presented.count("_") < 2:
+    split = split_key(presented, PREFIX)
+    if split is None:
         return None
-    key_id, _, secret = presented.removeprefix(PREFIX).partition("_")
+    key_id, secret = split
     with store_errors(), engine.connect() as conn:
         row = conn.execute(
             select(Open311Key.key_id, Open311Key.client, Open311Key.scopes, Open311Key.secret_hash).where(
                 Open311Key.key_id == key_id, Open311Key.revoked_at.is_(None)
             )
         ).one_or_none()
-    if row is None or not hmac.compare_digest(row.secret_hash, _digest(secret)):
+    if row is None or not hmac.compare_digest(row.secret_hash, digest(secret)):
         return None
     return Client(row.key_id, row.client, tuple(row.scopes))
 
