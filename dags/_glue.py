@@ -432,6 +432,20 @@ def validate_quality(context: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
+def compute_hotspots(context: dict[str, Any]) -> dict[str, Any]:
+    """The top and rising terms of the day the run's `day` param names, else of the day
+    (Asia/Shanghai) before the run's data interval end (`casehub.hotspots`)."""
+    from casehub.hotspots import day_before
+    from casehub.jobs import hotspots_daily
+    from casehub.store import connect
+
+    asked = (context.get("params") or {}).get("day")
+    day = date.fromisoformat(str(asked)) if asked else day_before(run_until(context))
+    summary = hotspots_daily(connect(), day)
+    log.info("hotspots_daily: %s", json.dumps(summary, ensure_ascii=False))
+    return summary
+
+
 def build_reports(kind: str, context: dict[str, Any]) -> dict[str, Any]:
     """The efficiency reports of the period the run's `period` param names, else of the last
     whole period before the run (`casehub.reports`), written under `var/reports/`."""

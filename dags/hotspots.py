@@ -3,16 +3,12 @@ what is rising (热点、焦点). The work is in casehub (`casehub.hotspots`); t
 
 from __future__ import annotations
 
-import json
-import logging
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from _glue import CASES, DEFAULT_ARGS, run_until
+from _glue import CASES, DEFAULT_ARGS, compute_hotspots
 from airflow.sdk import DAG, Asset, Param, task
 from airflow.timetables.trigger import CronTriggerTimetable
-
-log = logging.getLogger(__name__)
 
 HOTSPOTS = Asset(name="casehub_hotspots", uri="x-casehub://store/hotspots")
 """The top and rising terms per district and day or week, read by the hotspots page."""
@@ -63,14 +59,6 @@ with DAG(
 
     @task(task_id="hotspots", inlets=[CASES], outlets=[HOTSPOTS])
     def hotspots(**context: Any) -> dict[str, Any]:
-        from casehub.hotspots import day_before
-        from casehub.jobs import hotspots_daily as compute
-        from casehub.store import connect
-
-        asked = (context.get("params") or {}).get("day")
-        day = date.fromisoformat(str(asked)) if asked else day_before(run_until(context))
-        summary = compute(connect(), day)
-        log.info("hotspots_daily: %s", json.dumps(summary, ensure_ascii=False))
-        return summary
+        return compute_hotspots(context)
 
     hotspots()
