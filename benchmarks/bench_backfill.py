@@ -139,7 +139,7 @@ def run(backend: str, records: int, workers: int, windows: int, page: int) -> di
         events = context.Queue()
         landed, cpu, pages = 0, 0.0, []
         peaks: dict[int, float] = {}
-        at_marks: dict[int, float] = {}
+        at_marks: dict[int, dict[int, float]] = {}
         began = time.perf_counter()
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_start, initargs=(events,)) as pool:
             futures = [
@@ -153,11 +153,11 @@ def run(backend: str, records: int, workers: int, windows: int, page: int) -> di
                     continue
                 landed += accepted
                 cpu += spent
-                pages.append((landed, seconds, accepted))
+                pages.append((landed, seconds, spent, accepted))
                 peaks[pid] = max(peaks.get(pid, 0.0), peak)
                 for mark in MARKS:
                     if landed >= mark and mark not in at_marks:
-                        at_marks[mark] = max(peaks.values())
+                        at_marks[mark] = dict(peaks)
             accepted_total = sum(f.result() for f in futures)
         while True:
             try:
@@ -166,8 +166,11 @@ def run(backend: str, records: int, workers: int, windows: int, page: int) -> di
                 break
             landed += accepted
             cpu += spent
-            pages.append((landed, seconds, accepted))
+            pages.append((landed, seconds, spent, accepted))
             peaks[pid] = max(peaks.get(pid, 0.0), peak)
+        for mark in MARKS:
+            if landed >= mark and mark not in at_marks:
+                at_marks[mark] = dict(peaks)
         elapsed = time.perf_counter() - began
     finally:
         engine.dispose()
@@ -175,10 +178,11 @@ def run(backend: str, records: int, workers: int, windows: int, page: int) -> di
     if accepted_total != records:
         raise SystemExit(f"only {accepted_total} of {records} records were accepted")
     marks = [m for m in MARKS if m <= records] or [records]
-    per_100k = []
+    per_100k, cpu_100k = [], []
     for k in range(0, records, 100_000):
-        times = [s for total, s, n in pages if k < total <= k + 100_000 and n]
-        per_100k.append(statistics.mean(times) if times else 0.0)
+        landed_here = [(s, c) for total, s, c, n in pages if k < total <= k + 100_000 and n]
+        per_100k.append(statistics.mean(s for s, _ in landed_here) if landed_here else 0.0)
+        cpu_100k.append(statistics.mean(c for _, c in landed_here) if landed_here else 0.0)
     return {
         "backend": backend,
         "workers": workers,
@@ -187,7 +191,8 @@ def run(backend: str, records: int, workers: int, windows: int, page: int) -> di
         "per_s": records / elapsed,
         "cpu_us_per_record": cpu / records * 1e6,
         "page_seconds_per_100k": per_100k,
-        "peak_mib_at": {str(m): at_marks.get(m, max(peaks.values(), default=0.0)) for m in marks},
+        "page_cpu_seconds_per_100k": cpu_100k,
+        "peak_mib_at": {str(m): sorted(at_marks.get(m, peaks).values()) for m in marks},
         "projected_minutes": BACKFILL / (records / elapsed) / 60,
     }
 
@@ -219,8 +224,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             pages = ", ".join(f"{s * 1000:.0f}" for s in found["page_seconds_per_100k"])
             print(f"{'':<11} mean page ms per 100 000 records landed: {pages}")
-            peaks = ", ".join(f"{m}: {v:.0f} MiB" for m, v in found["peak_mib_at"].items())
-            print(f"{'':<11} peak resident memory per worker: {peaks}")
+            pages = ", ".join(f"{s * 1000:.0f}" for s in found["page_cpu_seconds_per_100k"])
+            print(f"{'':<11} mean page CPU ms per 100 000 records landed: {pages}")
+            peaks = "; ".join(
+                f"{m}: " + ", ".join(f"{v:.0f}" for v in each) + " MiB"
+                for m, each in found["peak_mib_at"].items()
+            )
+            print(f"{'':<11} peak resident memory of each worker: {peaks}")
     out = Path(__file__).resolve().parent.parent / "var" / "bench" / "backfill.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
