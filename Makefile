@@ -4,12 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv browser pg-client demo test test-fast bench bench-backfill eval-dedup up lint clean stack stack-down test-stack
+.PHONY: help venv browser pg-client demo test test-fast bench bench-all bench-backfill eval-dedup up lint clean stack stack-down test-stack
 
 help:
 	@echo "make demo   run the ingest DAGs against the partner simulators (SQLite, var/)"
 	@echo "make test   run the test suite (PostgreSQL tests need 127.0.0.1:5432)"
-	@echo "make bench  every benchmark in benchmarks/ (throughput, latency, key rotation), SQLite and PostgreSQL"
+	@echo "make bench  the performance harness: 100 000 records of every inbound channel through the pipeline"
+	@echo "            and a bare COPY + upsert (PostgreSQL); figures in var/bench/latest.json; RECORDS=N"
+	@echo "make bench-all  the harness, then every other benchmark in benchmarks/ (SQLite and PostgreSQL)"
 	@echo "make bench-backfill  the backfill path: 1 000 000 records by one and by two workers (PostgreSQL)"
 	@echo "make eval-dedup  duplicate detection's precision, recall and F1 on its labelled set"
 	@echo "make up     the DAGs in the Airflow UI (http://127.0.0.1:8080) with the simulators"
@@ -60,7 +62,12 @@ test: venv browser pdf pg-client
 test-fast: venv
 	$(BIN)/python -m pytest -m "not slow"
 
+# The performance harness (docs/operations.md, "Measuring performance"): `make bench RECORDS=20000`.
+RECORDS ?= 100000
 bench: venv
+	$(BIN)/python benchmarks/bench_pipeline.py --records $(RECORDS)
+
+bench-all: bench
 	$(BIN)/python benchmarks/bench_ingest.py
 	$(BIN)/python benchmarks/bench_webhooks.py
 	$(BIN)/python benchmarks/bench_outbox.py
