@@ -15,6 +15,7 @@ period's returns and one over its supervision notices — never a statement per 
     satisfied  满意  the closed cases evaluated 满意 or 基本满意, of those evaluated
     returns    退回  returns (退回) by the district platforms recorded in the period
     supervised 督办  cases with a supervision notice in the period, per level
+    hotspots   热点  the period's top terms, from the `hotspots` table (`casehub.reports.hotspots`)
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from sqlalchemy import ColumnElement, Connection, DateTime, and_, func, or_, sel
 
 from casehub.enrich.rules import Rules
 from casehub.reference import Reference
+from casehub.reports import hotspots as hot
 from casehub.reports.period import Period
 from casehub.store.models import Case, CaseHistory, SupervisionNotice, WorkflowOperation
 from casehub.supervision import LEVELS, local_day, working_days_between
@@ -45,7 +47,6 @@ COLUMNS = (
     "district_code",
     "assigned_unit",
     "category",
-    "street_code",
     "status",
     "duplicate_of",
     "reported_at",
@@ -214,7 +215,8 @@ class Figures:
     unit_district: dict[str, str | None]
     daily: dict[str, Counter[date]]
     categories: dict[str, Counter[str]]
-    hotspots: dict[str, Counter[tuple[str, str]]]
+    hotspots: dict[str, hot.Hotspots]
+    """By the hotspots table's scope: a district code, or `hot.CITY_SCOPE` for the city."""
 
 
 TIMES = frozenset({"reported_at", "deadline_at", "closed_at", "updated_at"})
@@ -265,7 +267,6 @@ def load(conn: Connection, period: Period, reference: Reference, rules: Rules) -
 
     daily: defaultdict[str, Counter[date]] = defaultdict(Counter)
     categories: defaultdict[str, Counter[str]] = defaultdict(Counter)
-    hotspots: defaultdict[str, Counter[tuple[str, str]]] = defaultdict(Counter)
     # Cases of a district and unit mostly share their facts: counted per kind, added once each.
     alike: Counter[tuple[str, str | None, Facts]] = Counter()
     for case in _streamed(conn, period):
@@ -273,12 +274,10 @@ def load(conn: Connection, period: Period, reference: Reference, rules: Rules) -
         code = str(case["district_code"])
         alike[(code, case["assigned_unit"], facts)] += 1
         if facts.received:
-            day, category, street = local_day(case["reported_at"]), str(case["category"]), case["street_code"]
+            day, category = local_day(case["reported_at"]), str(case["category"])
             for scope in (CITY, code):
                 daily[scope][day] += 1
                 categories[scope][category] += 1
-                if street:
-                    hotspots[scope][(str(street), category)] += 1
     for (code, unit_code, facts), cases in sorted(
         alike.items(), key=lambda item: (item[0][0], item[0][1] or "")
     ):
@@ -293,7 +292,7 @@ def load(conn: Connection, period: Period, reference: Reference, rules: Rules) -
         district(district_code).supervised[level] += cases
         city.supervised[level] += cases
     return Figures(
-        period, city, districts, units, unit_district, dict(daily), dict(categories), dict(hotspots)
+        period, city, districts, units, unit_district, dict(daily), dict(categories), hot.read(conn, period)
     )
 
 

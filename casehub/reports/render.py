@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from collections.abc import Sequence
 from html import escape
 
 from casehub.gateway import render
 from casehub.reports.figures import Tally
-from casehub.reports.report import HOTSPOTS_SOURCE, Report
+from casehub.reports.report import Report
 from casehub.supervision import LEVEL_NAMES, LEVELS
 
 FIGURES = (
@@ -51,19 +52,27 @@ CSV_COLUMNS = (
     *(f"supervised_{level}" for level in LEVELS),
 )
 
-PRINT_STYLE = """
-@page{size:A4 landscape;margin:14mm 12mm}
-body{font:10px/1.4 "Noto Sans CJK SC","WenQuanYi Micro Hei",system-ui,sans-serif;color:#1b1f24;margin:0}
-h1{font-size:17px;margin:0 0 .4em}h2{font-size:13px;margin:1.1em 0 .3em;break-after:avoid}
-table{border-collapse:collapse;margin:.3em 0 .8em;width:100%;table-layout:fixed}
-th,td{border-bottom:1px solid #d8dee4;padding:.2em .4em;text-align:left;vertical-align:top}
-th{background:#f6f8fa;font-weight:600}
-td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}tr{break-inside:avoid}
-.cards{display:flex;gap:.6em;flex-wrap:wrap;margin:.4em 0 .8em}.card{border:1px solid #d0d7de;
-border-radius:4px;padding:.3em .6em;min-width:7em}.card .v{font-size:15px;font-weight:600}
-.muted{color:#57606a}.generated{color:#57606a;margin-top:1.5em}.charts{display:flex;gap:1em;flex-wrap:wrap}
-code{background:#f6f8fa;padding:0 .3em}
+FONTS = "'Noto Sans CJK SC','WenQuanYi Micro Hei',sans-serif"
+"""The print's one typeface, for the text and the charts alike."""
+PRINT_STYLE = f"""
+@page{{size:A4 landscape;margin:14mm 12mm}}
+body{{font:10px/1.4 {FONTS};color:#1b1f24;margin:0}}
+h1{{font-size:17px;margin:0 0 .4em}}h2{{font-size:13px;margin:1.1em 0 .3em;break-after:avoid}}
+table{{border-collapse:collapse;margin:.3em 0 .8em;width:100%;table-layout:fixed}}
+th,td{{border-bottom:1px solid #d8dee4;padding:.2em .4em;text-align:left;vertical-align:top}}
+th{{background:#f6f8fa}}
+td.n,th.n{{text-align:right;font-variant-numeric:tabular-nums}}tr{{break-inside:avoid}}
+.cards{{display:flex;gap:.6em;flex-wrap:wrap;margin:.4em 0 .8em}}.card{{border:1px solid #d0d7de;
+border-radius:4px;padding:.3em .6em;min-width:7em}}.card .v{{font-size:15px}}
+.muted{{color:#57606a}}.generated{{color:#57606a;margin-top:1.5em}}.charts{{display:flex;gap:1em;flex-wrap:wrap}}
+code{{background:#f6f8fa;padding:0 .3em;font-family:inherit}}
+@media print{{h1,h2,th,.card .v{{font-weight:normal}}h1,h2{{color:#0b3d91}}}}
+@media screen{{h1,h2,th,.card .v{{font-weight:600}}}}
 """
+"""One face, one weight and no monospace in print: WeasyPrint embeds a subset of every face and
+weight a document uses, and cutting a subset out of a CJK font is most of a report's printing
+(a bold or a monospaced CJK face is another whole font to cut). Headings stand out by size and
+colour instead; on screen the HTML file keeps its bold."""
 
 
 def _value(tally: Tally, name: str) -> object:
@@ -186,13 +195,15 @@ def body(report: Report) -> str:
             cls="categories",
         ),
         "<h2>热点 hotspots</h2>",
-        f'<p class="muted">{escape(HOTSPOTS_SOURCE)}.</p>',
         render.table(
-            ["街道 street", "类别 category", "受理 received"],
-            [(h.street, h.category, h.cases) for h in report.hotspots],
-            numeric=[2],
+            ["名次 rank", "热点词 term", "案件 cases"],
+            [(h.rank, h.term, h.cases) for h in report.hotspots],
+            numeric=[0, 2],
             cls="hotspots",
-        ),
+        )
+        + f'<p class="muted">{escape(report.hotspots_source)}.</p>'
+        if report.hotspots
+        else render.notice(escape(f"{report.hotspots_source[:1].upper()}{report.hotspots_source[1:]}.")),
     ]
     return "".join(parts)
 
@@ -203,16 +214,18 @@ def generated_line(report: Report) -> str:
 
 def document(report: Report) -> str:
     """The report as a file of its own, laid out for print (the PDF is made from it)."""
+    content = body(report).replace("<svg ", f'<svg font-family="{FONTS}" ')  # the charts' text too
     return (
         "<!doctype html><html lang=zh-CN><head><meta charset=utf-8>"
         f"<title>{escape(report.title)}</title><style>{PRINT_STYLE}</style></head>"
-        f"<body><h1>{escape(report.title)}</h1>{body(report)}\n{generated_line(report)}\n</body></html>\n"
+        f"<body><h1>{escape(report.title)}</h1>{content}\n{generated_line(report)}\n</body></html>\n"
     )
 
 
 def table_csv(report: Report) -> str:
     """The report's figures as one CSV: the scope's summary, its rows (districts or units), the
-    city departments, then the top categories and hotspots (code, name and cases received)."""
+    city departments, then the top categories (code, name, cases received) and the hotspots (rank,
+    term, cases naming it)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
@@ -253,17 +266,30 @@ def table_csv(report: Report) -> str:
     for c in report.top_categories:
         writer.writerow(["top_category", "", c.code, c.name, c.cases, *blank])
     for h in report.hotspots:
-        writer.writerow(
-            ["hotspot", "", f"{h.street_code}/{h.category_code}", f"{h.street} {h.category}", h.cases, *blank]
-        )
+        writer.writerow(["hotspot", h.rank, "", h.term, h.cases, *blank])
     return out.getvalue()
 
 
+FONT_EPOCH = "0"
+"""The time the PDF's embedded font subsets are stamped with (their `head` table's modified
+field). fontTools, which WeasyPrint subsets them with, stamps the clock's time unless
+`SOURCE_DATE_EPOCH` says otherwise, and that alone would make each printing of a report differ."""
+
+
 def print_pdf(html: str) -> bytes:
-    """A report file's HTML printed by WeasyPrint: A4 landscape, the same tables and charts."""
+    """A report file's HTML printed by WeasyPrint: A4 landscape, the same tables and charts;
+    the same HTML gives the same bytes."""
     from weasyprint import HTML
 
-    return bytes(HTML(string=html).write_pdf())
+    previous = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ["SOURCE_DATE_EPOCH"] = FONT_EPOCH
+    try:
+        return bytes(HTML(string=html).write_pdf())
+    finally:
+        if previous is None:
+            del os.environ["SOURCE_DATE_EPOCH"]
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = previous
 
 
 def pdf(report: Report) -> bytes:

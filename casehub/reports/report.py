@@ -11,27 +11,14 @@ from typing import Any
 from casehub.normalize import iso
 from casehub.reference import Reference
 from casehub.reports.figures import CITY, TOP, Figures, Tally
+from casehub.reports.hotspots import CITY_SCOPE, NONE, HotTerm
 from casehub.reports.period import Period
-
-HOTSPOTS_SOURCE = (
-    "no hotspots table in the store yet: hotspots are the streets where the period's categories "
-    "concentrate (street × category, by cases received)"
-)
 
 
 @dataclass(frozen=True)
 class Category:
     code: str
     name: str
-    cases: int
-
-
-@dataclass(frozen=True)
-class Hotspot:
-    street_code: str
-    street: str
-    category_code: str
-    category: str
     cases: int
 
 
@@ -50,7 +37,9 @@ class Report:
     """The city departments' units (city); empty for a district, whose rows are its units."""
     daily: tuple[tuple[date, int], ...]
     top_categories: tuple[Category, ...]
-    hotspots: tuple[Hotspot, ...]
+    hotspots: tuple[HotTerm, ...]
+    hotspots_source: str
+    """What the hotspots are (`casehub.reports.hotspots`), or that none were computed."""
     generated_at: datetime
 
     @property
@@ -73,7 +62,7 @@ class Report:
             "received_per_day": [{"day": day.isoformat(), "cases": n} for day, n in self.daily],
             "top_categories": [c.__dict__ for c in self.top_categories],
             "hotspots": [h.__dict__ for h in self.hotspots],
-            "hotspots_source": HOTSPOTS_SOURCE,
+            "hotspots_source": self.hotspots_source,
             "generated_at": iso(self.generated_at),
         }
 
@@ -91,7 +80,8 @@ def from_dict(data: Mapping[str, Any]) -> Report:
         tuple(Tally.from_dict(row) for row in data.get("city_units", [])),
         tuple((date.fromisoformat(d["day"]), int(d["cases"])) for d in data["received_per_day"]),
         tuple(Category(**c) for c in data["top_categories"]),
-        tuple(Hotspot(**h) for h in data["hotspots"]),
+        tuple(HotTerm(**h) for h in data["hotspots"] if "term" in h),
+        str(data["hotspots_source"]),
         datetime.fromisoformat(data["generated_at"]),
     )
 
@@ -140,7 +130,7 @@ def reports(figures: Figures, reference: Reference, generated_at: datetime) -> l
             ),
             _daily(figures, CITY),
             _categories(figures, CITY, reference),
-            _hotspots(figures, CITY, reference),
+            *_hotspots(figures, CITY_SCOPE),
             generated_at,
         )
     ]
@@ -159,7 +149,7 @@ def reports(figures: Figures, reference: Reference, generated_at: datetime) -> l
                 (),
                 _daily(figures, code),
                 _categories(figures, code, reference),
-                _hotspots(figures, code, reference),
+                *_hotspots(figures, code),
                 generated_at,
             )
         )
@@ -183,19 +173,6 @@ def _categories(figures: Figures, scope: str, reference: Reference) -> tuple[Cat
     return tuple(Category(code, name(code), n) for code, n in _top(figures.categories.get(scope, {})))
 
 
-def _hotspots(figures: Figures, scope: str, reference: Reference) -> tuple[Hotspot, ...]:
-    found = []
-    for (street, category), n in _top(figures.hotspots.get(scope, {})):
-        region, district = reference.regions.get(street), reference.regions.get(street[:6])
-        known = reference.categories.get(category)
-        place = f"{district.name if district else street[:6]} · {region.name if region else street}"
-        found.append(
-            Hotspot(
-                street,
-                place,
-                category,
-                known.name if known else category,
-                n,
-            )
-        )
-    return tuple(found)
+def _hotspots(figures: Figures, scope: str) -> tuple[tuple[HotTerm, ...], str]:
+    found = figures.hotspots.get(scope, NONE)
+    return found.terms, found.source(figures.period)

@@ -6,8 +6,10 @@ in 江汉区 (团结里社区) and one in 江岸区. Among them a case received 
 deadline runs through the National Day holiday (1–7 October) to the adjusted working Saturday,
 10 October; a case closed late; a case postponed three working days and closed in time thanks
 to it; a case returned by the district; a case left open and supervised; a case withdrawn; a
-case due in November. Every figure of docs/reports.md is checked, then the files: a rerun gives
-the same files apart from the generation time, and a late-arriving case is picked up.
+case due in November. The hotspots table gets rows placed by hand (`HOTSPOTS`), as
+`hotspots_daily` would have written them. Every figure of docs/reports.md is checked, then the
+files: a rerun gives the same files apart from the generation time, and a late-arriving case is
+picked up.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert
 
 from casehub import reports, supervision
 from casehub.crypto import KeyRing
@@ -46,6 +48,25 @@ TOPICS = {
 }
 """One topic and reporter per case, so that none is taken for another's duplicate (判重)."""
 OCTOBER = Period.parse("monthly", "2026-10")
+WEEK_42 = Period.parse("weekly", "2026-W42")  # Monday 12 to Sunday 18 October
+CITY_SCOPE = "420100"
+HOTSPOTS = (
+    # day, period, scope, term, rank, rising rank, cases
+    ("2026-10-12", "day", JIANGHAN, "电梯", 2, None, 3),
+    ("2026-10-12", "day", JIANGHAN, "楼道灯", 1, None, 4),
+    ("2026-10-13", "day", JIANGHAN, "电梯", 1, 1, 2),
+    ("2026-10-13", "day", JIANGHAN, "噪声", None, 1, 3),  # rising only: not among the top terms
+    ("2026-10-20", "day", JIANGHAN, "违建", 1, None, 1),
+    ("2026-09-30", "day", JIANGHAN, "助餐", 1, None, 9),  # September
+    ("2026-11-01", "day", JIANGHAN, "助餐", 1, None, 9),  # November
+    ("2026-10-18", "week", JIANGHAN, "楼道灯", 2, None, 4),  # a week's row: not the month's
+    ("2026-10-18", "week", JIANGHAN, "电梯", 1, None, 6),
+    ("2026-10-17", "week", JIANGHAN, "违建", 1, None, 8),  # a rolling week, not Monday to Sunday
+    ("2026-10-12", "day", CITY_SCOPE, "楼道灯", 1, None, 4),
+    ("2026-10-14", "day", CITY_SCOPE, "积水", 1, None, 5),
+    ("2026-10-14", "day", CITY_SCOPE, "楼道灯", 2, None, 1),
+)
+"""Nothing for 江岸区: its report says no hotspots were computed."""
 
 
 def at(text: str) -> datetime:
@@ -165,17 +186,39 @@ def play(engine: Engine, keyring: KeyRing) -> October:
     return month
 
 
-def figures(engine: Engine) -> reports.Figures:
+def place_hotspots(engine: Engine) -> None:
+    from casehub.store.models import Hotspot
+
+    fields = ("day", "period", "scope", "term", "rank", "rising_rank", "cases")
+    with engine.begin() as conn:
+        conn.execute(
+            insert(Hotspot),
+            [
+                {
+                    **dict(zip(fields, row, strict=True)),
+                    "previous_cases": 0,
+                    **dict.fromkeys(("tfidf", "textrank", "weight", "rise"), 0.5),
+                    "scope_cases": 10,
+                    "previous_scope_cases": 0,
+                    "computed_at": at("2026-11-01 00:45"),
+                }
+                for row in HOTSPOTS
+            ],
+        )
+
+
+def figures(engine: Engine, period: Period = OCTOBER) -> reports.Figures:
     from casehub.enrich import load_rules
     from casehub.reference import load_reference
     from casehub.reports.figures import load
 
     with engine.connect() as conn:
-        return load(conn, OCTOBER, load_reference(), load_rules())
+        return load(conn, period, load_reference(), load_rules())
 
 
 def test_every_figure_matches_the_hand_count(engine: Engine, keyring: KeyRing, tmp_path: Path) -> None:
     play(engine, keyring)
+    place_hotspots(engine)
     found = figures(engine)
     jianghan = found.districts[JIANGHAN].as_dict()
     assert jianghan == {
@@ -237,10 +280,37 @@ def test_every_figure_matches_the_hand_count(engine: Engine, keyring: KeyRing, t
     district = json.loads((folder / f"{JIANGHAN}.json").read_text(encoding="utf-8"))
     assert district["summary"] == {**jianghan, "rank": 2}  # its place in the city's ranking
     assert district["top_categories"] == [{"code": "120005", "name": "民政 · 居家养老服务", "cases": 6}]
-    assert district["hotspots"][0]["street"] == "江汉区 · 花楼街道" and district["hotspots"][0]["cases"] == 6
+    # October's daily top terms added up: 电梯 3 + 2, 楼道灯 4, 违建 1; the rising-only 噪声, the
+    # days of September and November and the week's rows do not count.
+    assert district["hotspots"] == [
+        {"rank": 1, "term": "电梯", "cases": 5},
+        {"rank": 2, "term": "楼道灯", "cases": 4},
+        {"rank": 3, "term": "违建", "cases": 1},
+    ]
+    assert district["hotspots_source"].endswith("over the 3 of 31 days hotspots_daily computed")
+    assert overview["hotspots"] == [
+        {"rank": 1, "term": "楼道灯", "cases": 5},
+        {"rank": 2, "term": "积水", "cases": 5},
+    ]
+    quiet = json.loads((folder / f"{JIANGAN}.json").read_text(encoding="utf-8"))
+    assert quiet["hotspots"] == []
+    assert "no hotspots computed for this period" in quiet["hotspots_source"]
+    assert "No hotspots computed for this period" in (folder / f"{JIANGAN}.html").read_text(encoding="utf-8")
+    page = (folder / f"{JIANGHAN}.html").read_text(encoding="utf-8")
+    assert "电梯" in page and "no hotspots computed" not in page
     rows = list(csv.DictReader(io.StringIO((folder / f"{JIANGHAN}.csv").read_text(encoding="utf-8"))))
     assert rows[0]["section"] == "district" and rows[0]["on_time_rate"] == "0.4"
     assert {r["code"]: r["due"] for r in rows if r["section"] == "unit"} == {COMMUNITY: "4"}
+    assert [(r["rank"], r["name"], r["received"]) for r in rows if r["section"] == "hotspot"] == [
+        ("1", "电梯", "5"),
+        ("2", "楼道灯", "4"),
+        ("3", "违建", "1"),
+    ]
+
+    # A week is the rolling week the job ranked on its Sunday, as it ranked it.
+    week = figures(engine, WEEK_42).hotspots
+    assert [(t.rank, t.term, t.cases) for t in week[JIANGHAN].terms] == [(1, "电梯", 6), (2, "楼道灯", 4)]
+    assert JIANGAN not in week and CITY_SCOPE not in week
 
 
 def _without_generation(text: str) -> str:
@@ -251,6 +321,7 @@ def test_a_rerun_gives_the_same_files_and_picks_up_a_late_case(
     sqlite_engine: Engine, keyring: KeyRing, tmp_path: Path
 ) -> None:
     month = play(sqlite_engine, keyring)
+    place_hotspots(sqlite_engine)
     first = tmp_path / "first"
     reports.build(sqlite_engine, OCTOBER, first, generated_at=at("2026-11-01 02:00"))
     again = tmp_path / "again"
