@@ -37,6 +37,9 @@ POOL = 5_000
 PAGE = int(os.environ.get("CASEHUB_BENCH_PAGE", "10000"))
 """Records per page; `--page 200` measures at the hotline's own page size (connectors/partners.toml),
 where the suites' fixed cost per page weighs more."""
+STAGES = os.environ.get("CASEHUB_BENCH_STAGES") == "1"
+"""With `--stages`, each pipeline stage is timed by a CPU timer wrapped around its method from
+here (the harness's `bench_pipeline.STAGES`), and the table of µs per record is printed."""
 GX_BUDGET = 0.30
 """The data-quality suites may add at most 30 % to ingesting a page (docs/data-quality.md)."""
 
@@ -144,10 +147,11 @@ def bare(engine: Any, records: int) -> float:
     return elapsed
 
 
-def pipeline(engine: Any, records: int) -> tuple[float, float, float]:
+def pipeline(engine: Any, records: int, stages: dict[str, float] | None = None) -> tuple[float, float, float]:
     """Seconds for the whole ingest pipeline over the same pages, the part of them spent on the
     data-quality suites (building the frames, GX's validation, reading and keeping results), and
-    the seconds of CPU the client spent (this process; the server's work is not in it)."""
+    the seconds of CPU the client spent (this process; the server's work is not in it).
+    Given `stages`, each stage's own CPU seconds are added to it."""
     from casehub.crypto import KeyRing
     from casehub.pipeline import Pipeline
     from casehub.quality import quality_context
@@ -171,6 +175,12 @@ def pipeline(engine: Any, records: int) -> tuple[float, float, float]:
             finally:
                 self.quality_seconds += time.perf_counter() - began
 
+    clock = None
+    if stages is not None:
+        from bench_pipeline import StageClock, install
+
+        clock = StageClock()
+        install(clock)
     migrate(engine)
     quality_context()  # opening the GX context is a once-per-worker cost, not a per-record one
     ingest = Timed(engine, MAPPER, KeyRing.generate())
@@ -184,15 +194,18 @@ def pipeline(engine: Any, records: int) -> tuple[float, float, float]:
         accepted += result.accepted
     if accepted != records:
         raise SystemExit(f"only {accepted} of {records} benchmark records were accepted")
+    if clock is not None and stages is not None:
+        stages.update(clock.own)
     return elapsed, ingest.quality_seconds, cpu
 
 
 def worker(backend: str, mode: str, records: int) -> None:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     engine, handle = _engine(backend)
+    stages: dict[str, float] | None = {} if STAGES and mode == "pipeline" else None
     try:
         seconds, quality, cpu = (
-            pipeline(engine, records) if mode == "pipeline" else (bare(engine, records), 0.0, 0.0)
+            pipeline(engine, records, stages) if mode == "pipeline" else (bare(engine, records), 0.0, 0.0)
         )
     finally:
         engine.dispose()
@@ -206,6 +219,7 @@ def worker(backend: str, mode: str, records: int) -> None:
         "quality_seconds": quality,
         "cpu_seconds": cpu,
         "peak_mib": peak_mib,
+        "stages": stages or {},
     }
     print(json.dumps(result))
 
@@ -226,6 +240,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, nargs="+", default=[100_000, 400_000])
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
     parser.add_argument("--page", type=int, help="records per page (default 10 000)")
+    parser.add_argument("--stages", action="store_true", help="print each stage's client CPU µs/record")
     parser.add_argument("--worker", nargs=3, metavar=("BACKEND", "MODE", "RECORDS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -233,6 +248,8 @@ def main() -> None:
         return
     if args.page:
         os.environ["CASEHUB_BENCH_PAGE"] = str(args.page)  # the worker processes read it
+    if args.stages:
+        os.environ["CASEHUB_BENCH_STAGES"] = "1"
     print(f"ingest benchmark: hotline work orders, pages of {args.page or PAGE}, one process per measurement")
     print(
         f"{'backend':<11}{'records':>9}{'pipeline/s':>12}{'bare/s':>10}{'ratio':>8}{'peak MiB':>10}"
@@ -253,6 +270,8 @@ def main() -> None:
             )
             if adds > GX_BUDGET:
                 print(f"  GX adds {adds:.0%} to ingest, above the {GX_BUDGET:.0%} budget", flush=True)
+            for stage, seconds in sorted(full["stages"].items(), key=lambda kv: -kv[1]):
+                print(f"  {stage:<32}{1e6 * seconds / records:>8,.1f} µs/rec", flush=True)
 
 
 if __name__ == "__main__":

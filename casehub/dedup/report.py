@@ -10,6 +10,7 @@ are about the incident.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from dataclasses import dataclass
@@ -134,11 +135,20 @@ def buildings(text: str) -> frozenset[str]:
     )
 
 
-def bigrams(text: str) -> frozenset[str]:
-    """The character bigrams of normalized text (a one-character text is its own)."""
+def bigrams(text: str) -> frozenset[int]:
+    """The character bigrams of normalized text (a one-character text is its own), each coded
+    as one integer: the two code points as one 64-bit word.
+
+    A stored candidate is kept prepared between pages (`casehub.dedup.store`): an integer takes
+    a third of the memory of a two-character string and hashes at once. The codes are read in C
+    from the text's UTF-32 bytes: the even pairs from offset 0, the odd ones from offset 4.
+    """
     if len(text) < 2:
-        return frozenset((text,)) if text else frozenset()
-    return frozenset(text[i : i + 2] for i in range(len(text) - 1))
+        return frozenset((ord(text),)) if text else frozenset()
+    data = text.encode("utf-32-le")
+    even = memoryview(data[: len(data) // 8 * 8]).cast("Q")
+    odd = memoryview(data[4 : 4 + (len(data) - 4) // 8 * 8]).cast("Q")
+    return frozenset(itertools.chain(even, odd))
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,8 +158,8 @@ class Report:
 
     case_id: str
     channel: str | None
-    words: frozenset[str]
-    address: frozenset[str]
+    words: frozenset[int]
+    address: frozenset[int]
     buildings: frozenset[str]
     category: str | None
     district_code: str | None

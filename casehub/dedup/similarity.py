@@ -47,7 +47,7 @@ class Match:
     text: float
 
 
-def text_similarity(a: frozenset[str], b: frozenset[str]) -> float:
+def text_similarity(a: frozenset[int], b: frozenset[int]) -> float:
     """Bigram overlap, the share of the shorter text found in the longer (a terse record inside a
     long post), damped for very short texts, and never below the Jaccard index."""
     if not a or not b:
@@ -71,7 +71,7 @@ def distance_m(a: Report, b: Report) -> float | None:
     return 2 * _EARTH_M * math.asin(min(1.0, math.sqrt(h)))
 
 
-def _overlap(a: frozenset[str], b: frozenset[str]) -> tuple[int, float]:
+def _overlap(a: frozenset[int], b: frozenset[int]) -> tuple[int, float]:
     common = len(a & b)
     return common, common / min(len(a), len(b))
 
@@ -172,6 +172,48 @@ def _evaluate(a: Report, b: Report, signals: list[str] | None) -> tuple[float, f
 def value(a: Report, b: Report) -> float:
     """The pair's score alone: what blocking compares every candidate by (no signals built)."""
     return _evaluate(a, b, None)[0]
+
+
+def value_at_least(a: Report, b: Report, floor: float) -> float | None:
+    """The pair's score (`value`) if it can reach `floor`, None if it cannot.
+
+    Most candidates of a block are far from a duplicate, and what rules them out is cheap to
+    know: texts under `TEXT_FLOOR` or a personal matter between two reporters cap the score
+    below the threshold, and the score with the place taken as the best it could be (the same
+    grid) is an upper bound of it. Only a pair whose bound reaches `floor` has its place
+    weighed; `value` is unchanged for the pairs that pass.
+    """
+    if floor <= THRESHOLD / 2:
+        found = _evaluate(a, b, None)[0]
+        return found if found >= floor else None
+    words, others = a.words, b.words
+    if not words or not others:
+        return None
+    common = len(words & others)
+    if not common:
+        return None
+    size, other_size = len(words), len(others)
+    shorter = min(size, other_size)
+    jaccard = common / (size + other_size - common)
+    text = max(jaccard, 0.8 * (common / shorter * min(1.0, shorter / SHORT)) + 0.2 * jaccard)
+    same_reporter = a.phone_index is not None and a.phone_index == b.phone_index
+    if text < TEXT_FLOOR or (not same_reporter and (_personal(a.category) or _personal(b.category))):
+        return None
+    total = TEXT_WEIGHT * min(1.0, text / TEXT_FULL)
+    weight = TEXT_WEIGHT + PLACE_WEIGHT
+    if a.category and b.category:
+        weight += CATEGORY_WEIGHT
+        if a.category == b.category:
+            total += CATEGORY_WEIGHT
+        elif a.category[:2] == b.category[:2]:
+            total += CATEGORY_WEIGHT * 0.5
+    if same_reporter:
+        total += REPORTER_WEIGHT
+        weight += REPORTER_WEIGHT
+    if round((total + PLACE_WEIGHT) / weight, 4) < floor:
+        return None
+    found = _evaluate(a, b, None)[0]
+    return found if found >= floor else None
 
 
 def score(a: Report, b: Report) -> Match:

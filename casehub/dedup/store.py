@@ -99,10 +99,12 @@ def as_report(row: Mapping[str, Any]) -> Report:
 
 
 _PREPARED: OrderedDict[tuple[object, ...], Report] = OrderedDict()
-PREPARED = 100_000
+PREPARED = 20_000
 """Reports kept prepared in a process, by case and version: the cases of the window a page is
 checked against are mostly the ones earlier pages checked, and folding their text is most of
-the cost. A hundred thousand is more than three days of the reference city."""
+the cost. A block's candidates are its nearest in time (`PER_BLOCK`), so the latest twenty
+thousand — a day and a half of the reference city, two pages of a backfill — hold nearly every
+hit, in about 100 MiB (some 5 KB a report); a hundred thousand held half a gigabyte."""
 
 
 _COMPARED = (

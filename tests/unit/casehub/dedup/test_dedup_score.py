@@ -153,3 +153,21 @@ def test_whatever_a_report_holds_the_decision_is_sane(changes: dict[str, object]
     assert 0.0 <= match.score <= 1.0
     decision = decide(odd, [_hotline()], {"h1": "h1"})  # type: ignore[arg-type, list-item]
     assert decision.cluster_id in ("odd", "h1")
+
+
+def test_the_bound_that_skips_unlikely_candidates_never_changes_a_score() -> None:
+    from casehub.dedup.similarity import value, value_at_least
+
+    reports = [
+        _hotline(),
+        _app(),
+        _app("a2", title="东门路灯不亮", content="东门的路灯坏了好几天"),
+        _hotline("h2", category="070001", phone_index="c" * 64),
+        _hotline("h3", title="井盖", content="", address=None),
+        _app("a3", lng=114.40, lat=30.50),
+    ]
+    for a in reports:
+        for b in reports:
+            for floor in (THRESHOLD, 0.6, 0.9):
+                found = value(a, b)  # type: ignore[arg-type]
+                assert value_at_least(a, b, floor) == (found if found >= floor else None)  # type: ignore[arg-type]
