@@ -3,9 +3,11 @@
     python benchmarks/bench_ingest.py [--records 100000 400000] [--backends sqlite postgresql]
 
 Each measurement runs in a fresh process, so its peak memory (max RSS) is its own. Records are
-realistic hotline work orders from the simulator's generator: a pool is generated once, and the
-stream cycles through it with fresh work-order numbers and update times, so every record is a
-distinct case and the stream never sits in memory as a whole.
+realistic hotline work orders from the simulator's generator, with fresh work-order numbers and
+update times, so every record is a distinct case and the stream never sits in memory as a whole.
+They arrive at the reference city's rate (0.14 a second), a fresh generated pool for every 5 000;
+`--dense` packs them four a second from one pool cycled, thirty times the city's density, with
+every duplicate-detection block full (`stream`). `--stages` adds each stage's client CPU.
 
 Baselines, on the same records and page size:
 - SQLite: one executemany `INSERT … ON CONFLICT DO UPDATE` of (source id, payload) per page;
@@ -37,6 +39,9 @@ POOL = 5_000
 PAGE = int(os.environ.get("CASEHUB_BENCH_PAGE", "10000"))
 """Records per page; `--page 200` measures at the hotline's own page size (connectors/partners.toml),
 where the suites' fixed cost per page weighs more."""
+RATE = 0.14
+"""Calls a second in the default stream: the reference city's 7.45 million cases in 21 months."""
+DENSE = os.environ.get("CASEHUB_BENCH_DENSE") == "1"
 STAGES = os.environ.get("CASEHUB_BENCH_STAGES") == "1"
 """With `--stages`, each pipeline stage is timed by a CPU timer wrapped around its method from
 here (the harness's `bench_pipeline.STAGES`), and the table of µs per record is printed."""
@@ -45,21 +50,35 @@ GX_BUDGET = 0.30
 
 
 def stream(records: int) -> Iterator[list[dict[str, Any]]]:
-    """Pages of distinct, valid work orders, generated from a fixed pool."""
+    """Pages of distinct, valid work orders.
+
+    By default the stream is the reference city's: one call every `1 / RATE` seconds, and a
+    fresh pool of `POOL` generated work orders (the next seed) for every `POOL` records, so the
+    texts vary as a city's do and a duplicate is one the generator's templates happen to make.
+    `DENSE` (`--dense`) is the stream the first figures were taken on: four calls a second, one
+    pool cycled, so each text comes back every 1 250 seconds and nearly every case is a
+    duplicate of an earlier one — every duplicate-detection block full.
+    """
     from simulators.generator import generate
     from simulators.records import Options
 
     anchor = datetime(2026, 11, 1, tzinfo=UTC)
-    pool = [
-        dict(r.versions[-1].payload)
-        for r in generate("hotline", Options(seed=1, records=POOL, defect_rate=0.0, anchor=anchor))
-    ]
+
+    def pool_of(seed: int) -> list[dict[str, Any]]:
+        options = Options(seed=seed, records=POOL, defect_rate=0.0, anchor=anchor)
+        return [dict(r.versions[-1].payload) for r in generate("hotline", options)]
+
     start = datetime(2026, 10, 1, 8, 0, 0, tzinfo=UTC).replace(tzinfo=None)  # partner local time
+    if not DENSE:
+        start -= timedelta(seconds=records / RATE)  # the stream ends before the hub's clock
+    pool = pool_of(1)
     page: list[dict[str, Any]] = []
     for n in range(records):
+        if not DENSE and n and n % POOL == 0:
+            pool = pool_of(1 + n // POOL)
         order = dict(pool[n % len(pool)])
         order["GDBH"] = f"WB{n:014d}"
-        called = start + timedelta(seconds=n // 4)
+        called = start + (timedelta(seconds=n // 4) if DENSE else timedelta(seconds=round(n / RATE)))
         order["LDSJ"] = called.strftime("%Y-%m-%d %H:%M:%S")
         order["GXSJ"] = (called + timedelta(minutes=30)).strftime("%Y-%m-%d %H:%M:%S")
         if order.get("BJSJ"):
@@ -240,6 +259,9 @@ def main() -> None:
     parser.add_argument("--records", type=int, nargs="+", default=[100_000, 400_000])
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
     parser.add_argument("--page", type=int, help="records per page (default 10 000)")
+    parser.add_argument(
+        "--dense", action="store_true", help="four calls a second from one pool cycled (the first figures)"
+    )
     parser.add_argument("--stages", action="store_true", help="print each stage's client CPU µs/record")
     parser.add_argument("--worker", nargs=3, metavar=("BACKEND", "MODE", "RECORDS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -250,7 +272,13 @@ def main() -> None:
         os.environ["CASEHUB_BENCH_PAGE"] = str(args.page)  # the worker processes read it
     if args.stages:
         os.environ["CASEHUB_BENCH_STAGES"] = "1"
-    print(f"ingest benchmark: hotline work orders, pages of {args.page or PAGE}, one process per measurement")
+    if args.dense:
+        os.environ["CASEHUB_BENCH_DENSE"] = "1"
+    arrivals = "4 a second, one pool cycled" if args.dense else f"{RATE} a second, a new pool every {POOL:,}"
+    print(
+        f"ingest benchmark: hotline work orders ({arrivals}), pages of {args.page or PAGE}, "
+        "one process per measurement"
+    )
     print(
         f"{'backend':<11}{'records':>9}{'pipeline/s':>12}{'bare/s':>10}{'ratio':>8}{'peak MiB':>10}"
         f"{'GX adds':>9}{'GX µs/rec':>11}{'CPU µs/rec':>12}"

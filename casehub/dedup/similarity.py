@@ -133,9 +133,13 @@ def _personal(category: str | None) -> bool:
     return category is not None and (category in PERSONAL_MINORS or category[:2] in PERSONAL_MAJORS)
 
 
-def _evaluate(a: Report, b: Report, signals: list[str] | None) -> tuple[float, float]:
-    """(score, text similarity) of a pair; the signals that fired go to `signals` if given."""
-    text = text_similarity(a.words, b.words)
+def _evaluate(
+    a: Report, b: Report, signals: list[str] | None, text: float | None = None
+) -> tuple[float, float]:
+    """(score, text similarity) of a pair; the signals that fired go to `signals` if given.
+    `text` is the pair's text similarity when it is already known."""
+    if text is None:
+        text = text_similarity(a.words, b.words)
     if signals is not None:
         signals.append(f"text:{text:.2f}")
     total, weight = TEXT_WEIGHT * min(1.0, text / TEXT_FULL), TEXT_WEIGHT
@@ -212,7 +216,7 @@ def value_at_least(a: Report, b: Report, floor: float) -> float | None:
         weight += REPORTER_WEIGHT
     if round((total + PLACE_WEIGHT) / weight, 4) < floor:
         return None
-    found = _evaluate(a, b, None)[0]
+    found = _evaluate(a, b, None, text)[0]
     return found if found >= floor else None
 
 

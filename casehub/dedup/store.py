@@ -255,7 +255,10 @@ def at_intake(
         row = stored_rows.get(other.case_id)
         if row is None:
             return other
-        found = folded[other.case_id] = replace(_prepared(row), phone_index=other.phone_index)
+        found = _prepared(row)
+        if found.phone_index != other.phone_index:
+            found = replace(found, phone_index=other.phone_index)
+        folded[other.case_id] = found
         return found
 
     events: dict[str, dict[str, Any]] = {}
@@ -263,10 +266,15 @@ def at_intake(
         decision = Decision.alone(new.case_id)
         if new.reported_at is not None:
             at = new.reported_at
+            earliest, latest = at - WINDOW, at + WINDOW
             seen: set[str] = set()
             nearby: list[Report] = []
             for key in looked_up(new):
-                near = [o for o in blocks.get(key, ()) if o.reported_at and abs(o.reported_at - at) <= WINDOW]
+                near = [
+                    o
+                    for o in blocks.get(key, ())
+                    if o.reported_at is not None and earliest <= o.reported_at <= latest
+                ]
                 if len(near) > PER_BLOCK:
                     near = heapq.nsmallest(PER_BLOCK, near, key=lambda o: abs(o.reported_at - at))  # type: ignore[operator]
                 for other in near:
