@@ -7,15 +7,16 @@ Both run inside the caller's transaction.
 
 Before either, every text value is checked against its column — its length, and no NUL, which
 PostgreSQL refuses — so SQLite stores exactly what PostgreSQL would, and a value PostgreSQL would
-refuse never reaches the server, whose error (and log line) would quote it.
+refuse never reaches the server, whose error (and log line) would quote it. The check is made
+a column at a time, with the length and NUL tests run over all of a column's texts at once.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import JSON, Column, Connection, String, Table, insert
 from sqlalchemy.dialects import sqlite
 
@@ -25,34 +26,33 @@ from casehub.store.db import StoreRejected
 def check_text(table: Table, columns: list[Column[Any]], rows: Sequence[Mapping[str, Any]]) -> None:
     """Refuse a row whose text does not fit its column, naming the column, never the value."""
     limits = [(c.name, c.type.length) for c in columns if isinstance(c.type, String)]  # Text too
-    for row in rows:
-        for name, length in limits:
-            value = row.get(name)
-            if not isinstance(value, str):
-                continue
-            if length is not None and len(value) > length:
-                raise StoreRejected(f"{table.name}.{name}: longer than the column's {length} characters")
-            if "\x00" in value:
-                raise StoreRejected(f"{table.name}.{name}: holds a NUL character")
+    for name, length in limits:
+        texts = [value for row in rows if isinstance(value := row.get(name), str)]
+        if not texts:
+            continue
+        if length is not None and max(map(len, texts)) > length:
+            raise StoreRejected(f"{table.name}.{name}: longer than the column's {length} characters")
+        if "\x00" in "".join(texts):
+            raise StoreRejected(f"{table.name}.{name}: holds a NUL character")
 
 
 def _copy(
     conn: Connection, table_name: str, columns: list[Column[Any]], rows: Sequence[Mapping[str, Any]]
 ) -> None:
-    """COPY rows in; psycopg adapts each value by its Python type, JSON columns go as text."""
+    """COPY rows in; psycopg adapts each value by its Python type, JSON columns go as text
+    (orjson's: UTF-8 kept, keys that are not strings written as strings, as the stdlib does)."""
     names = ", ".join(f'"{c.name}"' for c in columns)
     keys = [c.name for c in columns]
-    json_keys = {c.name for c in columns if isinstance(c.type, JSON)}
+    json_at = [n for n, c in enumerate(columns) if isinstance(c.type, JSON)]
+    dumps, option = orjson.dumps, orjson.OPT_NON_STR_KEYS
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         with cursor.copy(f'COPY "{table_name}" ({names}) FROM STDIN') as copy:
             for row in rows:
                 values = [row.get(k) for k in keys]
-                if json_keys:
-                    values = [
-                        json.dumps(v, ensure_ascii=False) if k in json_keys and v is not None else v
-                        for k, v in zip(keys, values, strict=True)
-                    ]
+                for n in json_at:
+                    if (value := values[n]) is not None:
+                        values[n] = dumps(value, option=option).decode()
                 copy.write_row(values)
     finally:
         cursor.close()
