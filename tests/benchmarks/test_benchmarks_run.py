@@ -33,6 +33,22 @@ ROOT = Path(__file__).resolve().parents[2]
             r"(?s)^sqlite\s+1\s+3000\s+[\d.]+.*^sqlite\s+2\s+3000\s+[\d.]+.*peak resident memory",
         ),
         (
+            "bench_backfill.py",
+            [
+                "--records",
+                "3000",
+                "--workers",
+                "1",
+                "--windows",
+                "1",
+                "--batch",
+                "500",
+                "--kill-after",
+                "1000",
+            ],
+            r"(?s)^sqlite\s+1\s+3000 killed at \d+.*resumed from 2026.*^\s+every record landed exactly once$",
+        ),
+        (
             "bench_reports.py",
             ["--cases", "300", "--open", "500"],
             r"(?s)^sqlite\s+reports \(month\)\s+300\s+[\d.]+\s+[\d.]+"
