@@ -25,7 +25,7 @@ import math
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, and_, bindparam, func, insert, or_, select, update
@@ -213,6 +213,47 @@ def _candidates(
     return [dict(row) for row in conn.execute(query).mappings()]
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_WINDOW = WINDOW // _MICROSECOND
+
+
+def _micros(moment: datetime | None) -> int | None:
+    """An aware time as whole microseconds since the epoch: exact, and compared as an integer."""
+    return None if moment is None else (moment - _EPOCH) // _MICROSECOND
+
+
+class _Block:
+    """The reports filed under one block during a page, with their times in microseconds."""
+
+    __slots__ = ("moments", "reports")
+
+    def __init__(self) -> None:
+        self.reports: list[Report] = []
+        self.moments: list[int | None] = []
+
+    def add(self, report: Report, moment: int | None) -> None:
+        self.reports.append(report)
+        self.moments.append(moment)
+
+    def nearest(self, at: datetime) -> list[Report]:
+        """The block's reports within the window of `at`, in the order they were filed; of
+        more than `PER_BLOCK`, the `PER_BLOCK` nearest in time, nearest first (ties in filing
+        order)."""
+        now = _micros(at)
+        assert now is not None
+        earliest, latest = now - _WINDOW, now + _WINDOW
+        near = [
+            (abs(moment - now), index)
+            for index, moment in enumerate(self.moments)
+            if moment is not None and earliest <= moment <= latest
+        ]
+        if len(near) > PER_BLOCK:
+            near = heapq.nsmallest(PER_BLOCK, near)
+        reports = self.reports
+        return [reports[index] for _, index in near]
+
+
 def at_intake(
     conn: Connection, rows: Sequence[dict[str, Any]], older_indexes: Mapping[str, str] | None = None
 ) -> dict[str, dict[str, Any]]:
@@ -229,7 +270,7 @@ def at_intake(
     )
     by_id = {str(row["case_id"]): row for row in rows}
     clusters: dict[str, str] = {}
-    blocks: dict[tuple[object, ...], list[Report]] = {}
+    blocks: dict[tuple[object, ...], _Block] = {}
     stored_rows: dict[str, Mapping[str, Any]] = {}
     districts = sorted({r.district_code for r in reports if r.district_code})
     for district in districts:
@@ -241,8 +282,9 @@ def at_intake(
             candidate = _placed(stored, older)
             stored_rows[candidate.case_id] = stored
             clusters[candidate.case_id] = stored["cluster_id"] or stored["case_id"]
+            moment = _micros(candidate.reported_at)
             for key in filed_under(candidate):
-                blocks.setdefault(key, []).append(candidate)
+                blocks.setdefault(key, _Block()).add(candidate, moment)
 
     folded: dict[str, Report] = {}
 
@@ -265,27 +307,22 @@ def at_intake(
     for new in reports:
         decision = Decision.alone(new.case_id)
         if new.reported_at is not None:
-            at = new.reported_at
-            earliest, latest = at - WINDOW, at + WINDOW
             seen: set[str] = set()
             nearby: list[Report] = []
             for key in looked_up(new):
-                near = [
-                    o
-                    for o in blocks.get(key, ())
-                    if o.reported_at is not None and earliest <= o.reported_at <= latest
-                ]
-                if len(near) > PER_BLOCK:
-                    near = heapq.nsmallest(PER_BLOCK, near, key=lambda o: abs(o.reported_at - at))  # type: ignore[operator]
-                for other in near:
+                block = blocks.get(key)
+                if block is None:
+                    continue
+                for other in block.nearest(new.reported_at):
                     if other.case_id not in seen:
                         seen.add(other.case_id)
                         nearby.append(other)
             decision = decide(new, [compared(other) for other in nearby], clusters)
         apply(by_id[new.case_id], decision)
         clusters[new.case_id] = decision.cluster_id
+        moment = _micros(new.reported_at)
         for key in filed_under(new):
-            blocks.setdefault(key, []).append(new)
+            blocks.setdefault(key, _Block()).add(new, moment)
         if decision.duplicate_of is not None:
             events[new.case_id] = decision.as_event()
     return events
