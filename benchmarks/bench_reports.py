@@ -17,13 +17,19 @@ a share to remind, supervise, raise and re-dispatch. Measured:
   rule found, every due case's version, history, notices and outbox event written — and its
   rerun at the same moment (nothing left to fire); baseline: one query counting the open cases
   past their deadline.
+
+Beside each wall time: the CPU the benchmark's process and its children (the PDF printers)
+spent on it, and the load average of the minute before it began — the machine is shared, and
+the wall time means little without the two.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -36,6 +42,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 ROOT = Path(__file__).resolve().parent.parent
 CHUNK = 50_000
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and of its children that have ended."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 def _rows(count: int, *, start: datetime, days: float, open_only: bool, seed: int) -> Any:
@@ -137,9 +149,11 @@ def worker(backend: str, cases: int, open_cases: int) -> None:
             with engine.begin() as conn:
                 conn.execute(text("ANALYZE cases"))
         with tempfile.TemporaryDirectory() as out:
-            began = time.perf_counter()
+            result["reports_load"] = os.getloadavg()[0]
+            began, cpu = time.perf_counter(), _cpu()
             summary = reports.build(engine, november, Path(out), generated_at=datetime.now(UTC))
             result["reports"] = time.perf_counter() - began
+            result["reports_cpu"] = _cpu() - cpu
             result["read"] = summary["read_seconds"]
             result["received"] = summary["received"]
             result["files"] = summary["files"]
@@ -167,13 +181,17 @@ def worker(backend: str, cases: int, open_cases: int) -> None:
             with engine.begin() as conn:
                 conn.execute(text("ANALYZE cases"))
         keyring = KeyRing.generate()
-        began = time.perf_counter()
+        result["supervise_load"] = os.getloadavg()[0]
+        began, cpu = time.perf_counter(), _cpu()
         first = supervision.supervise(engine, keyring, clock=lambda: moment)
         result["supervise"] = time.perf_counter() - began
+        result["supervise_cpu"] = _cpu() - cpu
         result["supervised"] = first["cases"]
-        began = time.perf_counter()
+        result["rerun_load"] = os.getloadavg()[0]
+        began, cpu = time.perf_counter(), _cpu()
         again = supervision.supervise(engine, keyring, clock=lambda: moment)
         result["rerun"] = time.perf_counter() - began
+        result["rerun_cpu"] = _cpu() - cpu
         result["rerun_cases"] = again["cases"]
         began = time.perf_counter()
         with engine.connect() as conn:
@@ -202,7 +220,10 @@ def main() -> None:
         f"reports and supervision benchmark: a month of {args.cases} cases, then {args.open} open cases, "
         "one process per backend"
     )
-    print(f"{'backend':<11}{'what':<22}{'rows':>10}{'seconds':>9}{'baseline s':>12}{'result':>32}")
+    print(
+        f"{'backend':<11}{'what':<22}{'rows':>10}{'seconds':>9}{'cpu s':>7}{'load':>6}{'baseline s':>12}"
+        f"{'result':>32}"
+    )
     for backend in args.backends:
         done = subprocess.run(  # noqa: S603 - this script, fixed arguments
             [sys.executable, __file__, "--worker", backend, str(args.cases), str(args.open)],
@@ -219,6 +240,8 @@ def main() -> None:
                 "reports (month)",
                 args.cases,
                 r["reports"],
+                r["reports_cpu"],
+                r["reports_load"],
                 r["reports_baseline"],
                 f"{r['files']} files, read {r['read']:.1f} s",
             ),
@@ -226,6 +249,8 @@ def main() -> None:
                 "supervise (open)",
                 r["open"],
                 r["supervise"],
+                r["supervise_cpu"],
+                r["supervise_load"],
                 r["supervise_baseline"],
                 f"{r['supervised']} cases supervised",
             ),
@@ -233,13 +258,17 @@ def main() -> None:
                 "supervise rerun",
                 r["open"],
                 r["rerun"],
+                r["rerun_cpu"],
+                r["rerun_load"],
                 r["supervise_baseline"],
                 f"{r['rerun_cases']} cases supervised",
             ),
         )
-        for what, count, seconds, baseline, result in rows:
+        for what, count, seconds, cpu, load, baseline, result in rows:
             print(
-                f"{backend:<11}{what:<22}{count:>10}{seconds:>9.1f}{baseline:>12.2f}{result:>32}", flush=True
+                f"{backend:<11}{what:<22}{count:>10}{seconds:>9.1f}{cpu:>7.1f}{load:>6.1f}{baseline:>12.2f}"
+                f"{result:>32}",
+                flush=True,
             )
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from collections.abc import Sequence
 from html import escape
 
 from casehub.gateway import render
 from casehub.reports.figures import Tally
+from casehub.reports.printing import print_pdf
 from casehub.reports.report import Report
 from casehub.supervision import LEVEL_NAMES, LEVELS
 
@@ -57,13 +57,13 @@ FONTS = "'Noto Sans CJK SC','WenQuanYi Micro Hei',sans-serif"
 PRINT_STYLE = f"""
 @page{{size:A4 landscape;margin:14mm 12mm}}
 body{{font:10px/1.4 {FONTS};color:#1b1f24;margin:0}}
-h1{{font-size:17px;margin:0 0 .4em}}h2{{font-size:13px;margin:1.1em 0 .3em;break-after:avoid}}
+h1{{font-size:20px;margin:0 0 .4em}}h2{{font-size:14px;margin:1.1em 0 .3em;break-after:avoid}}
 table{{border-collapse:collapse;margin:.3em 0 .8em;width:100%;table-layout:fixed}}
 th,td{{border-bottom:1px solid #d8dee4;padding:.2em .4em;text-align:left;vertical-align:top}}
 th{{background:#f6f8fa}}
 td.n,th.n{{text-align:right;font-variant-numeric:tabular-nums}}tr{{break-inside:avoid}}
 .cards{{display:flex;gap:.6em;flex-wrap:wrap;margin:.4em 0 .8em}}.card{{border:1px solid #d0d7de;
-border-radius:4px;padding:.3em .6em;min-width:7em}}.card .v{{font-size:15px}}
+border-radius:4px;padding:.3em .6em;min-width:7em}}.card .v{{font-size:17px}}
 .muted{{color:#57606a}}.generated{{color:#57606a;margin-top:1.5em}}.charts{{display:flex;gap:1em;flex-wrap:wrap}}
 code{{background:#f6f8fa;padding:0 .3em;font-family:inherit}}
 @media print{{h1,h2,th,.card .v{{font-weight:normal}}h1,h2{{color:#0b3d91}}}}
@@ -268,28 +268,6 @@ def table_csv(report: Report) -> str:
     for h in report.hotspots:
         writer.writerow(["hotspot", h.rank, "", h.term, h.cases, *blank])
     return out.getvalue()
-
-
-FONT_EPOCH = "0"
-"""The time the PDF's embedded font subsets are stamped with (their `head` table's modified
-field). fontTools, which WeasyPrint subsets them with, stamps the clock's time unless
-`SOURCE_DATE_EPOCH` says otherwise, and that alone would make each printing of a report differ."""
-
-
-def print_pdf(html: str) -> bytes:
-    """A report file's HTML printed by WeasyPrint: A4 landscape, the same tables and charts;
-    the same HTML gives the same bytes."""
-    from weasyprint import HTML
-
-    previous = os.environ.get("SOURCE_DATE_EPOCH")
-    os.environ["SOURCE_DATE_EPOCH"] = FONT_EPOCH
-    try:
-        return bytes(HTML(string=html).write_pdf())
-    finally:
-        if previous is None:
-            del os.environ["SOURCE_DATE_EPOCH"]
-        else:
-            os.environ["SOURCE_DATE_EPOCH"] = previous
 
 
 def pdf(report: Report) -> bytes:
