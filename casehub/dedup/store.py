@@ -99,12 +99,13 @@ def as_report(row: Mapping[str, Any]) -> Report:
 
 
 _PREPARED: OrderedDict[tuple[object, ...], Report] = OrderedDict()
-PREPARED = 20_000
+PREPARED = 60_000
 """Reports kept prepared in a process, by case and version: the cases of the window a page is
 checked against are mostly the ones earlier pages checked, and folding their text is most of
-the cost. A block's candidates are its nearest in time (`PER_BLOCK`), so the latest twenty
-thousand — a day and a half of the reference city, two pages of a backfill — hold nearly every
-hit, in about 100 MiB (some 5 KB a report); a hundred thousand held half a gigabyte."""
+the cost. Sixty thousand hold a full 72-hour window of the reference city (about 36 000 cases)
+and a page beside it; a cache smaller than what a page touches is cycled through and misses
+nearly always (40 000 saved nothing at 100 000 records). At about 5 KB a report it is some
+300 MiB, bounded whatever the store holds."""
 
 
 _COMPARED = (
