@@ -12,7 +12,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # curl is for the compose health checks; Pango and a CJK font for WeasyPrint, which prints the
 # efficiency reports to PDF; every Python dependency installs from a wheel.
 RUN apt-get update \
-    && apt-get install --yes --no-install-recommends curl libpango-1.0-0 libpangoft2-1.0-0 fonts-wqy-microhei \
+    && apt-get install --yes --no-install-recommends curl libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-wqy-microhei \
     && rm -rf /var/lib/apt/lists/*
 
 # One unprivileged user for every process, by number so that orchestrators can verify it is not

@@ -37,14 +37,16 @@ browser:
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 
-# The reports' PDFs are printed by WeasyPrint, which needs Pango and a font with Chinese glyphs; the
-# tests turn the PDFs into PNG pages with poppler's pdftoppm. Debian's packages, installed when missing.
+# The reports' PDFs are printed by WeasyPrint, which needs Pango and a font with Chinese glyphs, and
+# cuts that font down fast with HarfBuzz's subsetter; the tests turn the PDFs into PNG pages with
+# poppler's pdftoppm. Debian's packages, installed when missing.
 pdf:
-	@command -v pdftoppm >/dev/null && fc-list | grep -q "WenQuanYi Micro Hei" && ldconfig -p | grep -q libpangoft2 || { \
-	  echo "installing Debian's poppler-utils, Pango and fonts-wqy-microhei (the reports' PDFs need them)"; \
+	@command -v pdftoppm >/dev/null && fc-list | grep -q "WenQuanYi Micro Hei" && ldconfig -p | grep -q libpangoft2 \
+	  && ldconfig -p | grep -q libharfbuzz-subset || { \
+	  echo "installing Debian's poppler-utils, Pango, HarfBuzz's subsetter and fonts-wqy-microhei (the reports' PDFs need them)"; \
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils libpango-1.0-0 \
-	    libpangoft2-1.0-0 fonts-wqy-microhei; }
+	    libpangoft2-1.0-0 libharfbuzz-subset0 fonts-wqy-microhei; }
 
 # The store scan test reads a pg_dump of a PostgreSQL store; Debian's client is installed when missing.
 pg-client:
