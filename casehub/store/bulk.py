@@ -13,6 +13,7 @@ a column at a time, with the length and NUL tests run over all of a column's tex
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -52,10 +53,19 @@ def _copy(
                 values = [row.get(k) for k in keys]
                 for n in json_at:
                     if (value := values[n]) is not None:
-                        values[n] = dumps(value, option=option).decode()
+                        values[n] = _json(value, dumps, option)
                 copy.write_row(values)
     finally:
         cursor.close()
+
+
+def _json(value: object, dumps: Any, option: int) -> str:
+    """A JSON value's text: orjson's, or the stdlib's for what orjson refuses (an integer beyond
+    64 bits, which a partner's JSON can carry), so a value the store took before still lands."""
+    try:
+        return str(dumps(value, option=option).decode())
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False)
 
 
 def _columns(table: Table, rows: Sequence[Mapping[str, Any]]) -> list[Column[Any]]:

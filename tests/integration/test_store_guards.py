@@ -213,3 +213,24 @@ def test_an_unreachable_store_is_transient_and_says_so_without_its_url(keyring: 
     assert isinstance(unavailable.value, TransientError)
     printed = "".join(traceback.format_exception(unavailable.value))
     assert "s3cret" not in printed and "cannot be reached" in printed
+
+
+def test_json_values_land_as_the_partner_sent_them_even_an_integer_beyond_64_bits(engine: Engine) -> None:
+    """A partner's JSON may carry integers of any size; the bulk writer keeps them exactly."""
+    from sqlalchemy import JSON, Column, MetaData, String, Table
+
+    from casehub.store.bulk import insert_rows
+
+    receipts = Table(
+        "receipts_of_a_test", MetaData(), Column("id", String(8), primary_key=True), Column("doc", JSON)
+    )
+    receipts.create(engine)
+    sent = [
+        {"id": "big", "doc": {"ticket": 2**70, "note": "已受理", "at": None}},
+        {"id": "plain", "doc": [1, "二", {"3": True}]},
+    ]
+    with engine.begin() as conn:
+        insert_rows(conn, receipts, sent)
+    with engine.connect() as conn:
+        stored = {key: doc for key, doc in conn.execute(select(receipts.c.id, receipts.c.doc))}
+    assert stored == {"big": sent[0]["doc"], "plain": sent[1]["doc"]}
