@@ -51,6 +51,13 @@ def _postgres_admin() -> Engine:
     return admin
 
 
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str:
+    """The server's admin URL, once it answers; skips (fails under CASEHUB_REQUIRE_POSTGRES=1) if not."""
+    _postgres_admin().dispose()
+    return PG_ADMIN_URL
+
+
 @pytest.fixture
 def postgres_engine() -> Iterator[Engine]:
     admin = _postgres_admin()

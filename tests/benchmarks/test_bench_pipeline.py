@@ -15,37 +15,21 @@ from typing import Any
 
 import jsonschema
 import pytest
-from sqlalchemy import create_engine, text
 
 from casehub.partners import load_partners
 
 ROOT = Path(__file__).resolve().parents[2]
 HARNESS = ROOT / "benchmarks" / "bench_pipeline.py"
 SCHEMA = ROOT / "schemas" / "bench" / "latest.schema.json"
-PG_ADMIN_URL = os.environ.get(
-    "CASEHUB_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 RECORDS = 600
 
 pytestmark = pytest.mark.postgres
 
 
-def _reachable() -> None:
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text("select 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure to reach the server means "no server"
-        if os.environ.get("CASEHUB_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"no PostgreSQL ({type(exc).__name__}) and CASEHUB_REQUIRE_POSTGRES=1")
-        pytest.skip(f"no PostgreSQL at {PG_ADMIN_URL.split('@')[-1]} ({type(exc).__name__})")
-    finally:
-        admin.dispose()
-
-
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
-    _reachable()
+def run(
+    tmp_path_factory: pytest.TempPathFactory, postgres_admin_url: str
+) -> tuple[subprocess.CompletedProcess[str], Path]:
     output = tmp_path_factory.mktemp("bench") / "latest.json"
     done = subprocess.run(
         [sys.executable, str(HARNESS), "--records", str(RECORDS), "--output", str(output)],
@@ -54,7 +38,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedP
         text=True,
         timeout=280,
         check=False,
-        env={**os.environ, "CASEHUB_BENCH_PG_ADMIN_URL": PG_ADMIN_URL},
+        env={**os.environ, "CASEHUB_BENCH_PG_ADMIN_URL": postgres_admin_url},
     )
     return done, output
 
