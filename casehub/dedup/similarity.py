@@ -190,16 +190,7 @@ def value_at_least(a: Report, b: Report, floor: float) -> float | None:
     if floor <= THRESHOLD / 2:
         found = _evaluate(a, b, None)[0]
         return found if found >= floor else None
-    words, others = a.words, b.words
-    if not words or not others:
-        return None
-    common = len(words & others)
-    if not common:
-        return None
-    size, other_size = len(words), len(others)
-    shorter = min(size, other_size)
-    jaccard = common / (size + other_size - common)
-    text = max(jaccard, 0.8 * (common / shorter * min(1.0, shorter / SHORT)) + 0.2 * jaccard)
+    text = text_similarity(a.words, b.words)
     same_reporter = a.phone_index is not None and a.phone_index == b.phone_index
     if text < TEXT_FLOOR or (not same_reporter and (_personal(a.category) or _personal(b.category))):
         return None
