@@ -20,11 +20,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, select
 
+from casehub.hotspots.store import CITY as CITY_SCOPE
 from casehub.reports.period import Period
 from casehub.store.models import Hotspot
 
-CITY_SCOPE = "420100"
-"""The table's scope of the whole city (Wuhan's administrative code)."""
+__all__ = ["CITY_SCOPE", "NONE", "HotTerm", "Hotspots", "read"]
+
 TOP_TERMS = 10
 
 
