@@ -5,6 +5,7 @@ description naming the field and never echoing a value; and nothing stored by an
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -176,15 +177,22 @@ def test_what_does_not_exist_is_404(served: str, sqlite_engine: Engine) -> None:
 
 def test_a_key_past_its_burst_is_told_when_to_come_back(served: str, sqlite_engine: Engine) -> None:
     api_key = keys.issue(sqlite_engine, "a hasty app").api_key
+    began = time.monotonic()
     answers = [
         requests.post(f"{served}/requests.json", data={"api_key": api_key, "service_code": "x"}, timeout=10)
         for _ in range(25)
     ]
+    elapsed = time.monotonic() - began
     codes = [a.status_code for a in answers]
     assert codes[:20] == [400] * 20, "the burst (the manifest's rate_burst) goes through to the checks"
-    assert set(codes[20:]) == {429}
-    refused(answers[-1], 429, "api_key: rate limit")
-    assert int(answers[-1].headers["retry-after"]) >= 1
+    # Past the burst only what the rate (60 a minute) refilled meanwhile goes through, however
+    # slowly this machine answered the 25 calls.
+    assert set(codes[20:]) <= {400, 429}
+    assert codes[20:].count(400) <= int(elapsed) + 1
+    limited = [a for a in answers[20:] if a.status_code == 429]
+    assert limited, f"no call past the burst was limited ({elapsed:.1f} s for 25 calls)"
+    refused(limited[-1], 429, "api_key: rate limit")
+    assert int(limited[-1].headers["retry-after"]) >= 1
     other = keys.issue(sqlite_engine, "a patient app").api_key
     fresh = requests.post(f"{served}/requests.json", data={"api_key": other, "service_code": "x"}, timeout=10)
     assert fresh.status_code == 400, "another key has its own bucket"
