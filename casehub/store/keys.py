@@ -22,7 +22,8 @@ import threading
 import weakref
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, and_, insert, or_, select
+from sqlalchemy import Connection, Engine, and_, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from casehub.crypto import KeyRing, associated_data
 from casehub.errors import ConfigurationError
@@ -49,10 +50,7 @@ def check_keyring(conn: Connection, ring: KeyRing, now: datetime) -> None:
     for (key_id, purpose), fingerprint in mine.items():
         recorded = known.get((key_id, purpose))
         if recorded is not None and recorded.fingerprint != fingerprint:
-            raise ConfigurationError(
-                f"key ring does not match this store: {_named(key_id, purpose)} is not the one"
-                " the store was written with"
-            )
+            raise _not_this_store(key_id, purpose)
     for (key_id, purpose), row in sorted(known.items()):
         if row.retired_at is None and (key_id, purpose) not in mine:
             raise ConfigurationError(
@@ -71,12 +69,27 @@ def check_keyring(conn: Connection, ring: KeyRing, now: datetime) -> None:
         return
     if not known:
         _check_unfingerprinted(conn, ring)
+    # Workers starting together on a new store (a backfill's windows, a DAG's mapped tasks) may
+    # register the same keys at once: the first insert wins, the others wait for it and insert
+    # nothing, and each then checks that what was registered is its own key.
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     conn.execute(
-        insert(KeyFingerprint),
+        dialect_insert(KeyFingerprint).on_conflict_do_nothing(index_elements=["key_id", "purpose"]),
         [
             {"key_id": key, "purpose": purpose, "fingerprint": mine[(key, purpose)], "registered_at": now}
             for key, purpose in new
         ],
+    )
+    registered = {(row.key_id, row.purpose): row.fingerprint for row in conn.execute(stored)}
+    for key_id, purpose in new:
+        if registered.get((key_id, purpose)) != mine[(key_id, purpose)]:
+            raise _not_this_store(key_id, purpose)
+
+
+def _not_this_store(key_id: str, purpose: str) -> ConfigurationError:
+    return ConfigurationError(
+        f"key ring does not match this store: {_named(key_id, purpose)} is not the one"
+        " the store was written with"
     )
 
 

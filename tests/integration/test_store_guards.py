@@ -234,3 +234,59 @@ def test_json_values_land_as_the_partner_sent_them_even_an_integer_beyond_64_bit
     with engine.connect() as conn:
         stored = {key: doc for key, doc in conn.execute(select(receipts.c.id, receipts.c.doc))}
     assert stored == {"big": sent[0]["doc"], "plain": sent[1]["doc"]}
+
+
+def _check_beside_an_uncommitted_registration(
+    engine: Engine, first: KeyRing, second: KeyRing
+) -> BaseException | None:
+    """`second` checked while `first`'s registration of the same key ids is not yet committed:
+    the second check provably waits on the first's lock, then the first commits."""
+    import threading
+
+    from sqlalchemy import text
+
+    from casehub.store.keys import check_keyring
+
+    outcome: list[BaseException | None] = []
+
+    def later() -> None:
+        try:
+            with store_errors(), engine.begin() as conn:
+                check_keyring(conn, second, datetime.now(UTC))
+            outcome.append(None)
+        except BaseException as error:  # noqa: BLE001 - handed to the test
+            outcome.append(error)
+
+    with engine.connect() as watcher, engine.begin() as conn:
+        check_keyring(conn, first, datetime.now(UTC))
+        thread = threading.Thread(target=later)
+        thread.start()
+        waiting = text(
+            "select count(*) from pg_stat_activity"
+            " where wait_event_type = 'Lock' and datname = current_database()"
+        )
+        for _ in range(500):
+            found = watcher.execute(waiting).scalar()
+            watcher.commit()  # the activity view is a snapshot per transaction
+            if found:
+                break
+            threading.Event().wait(0.02)
+        else:
+            pytest.fail("the second check never waited on the first registration")
+    thread.join(timeout=30)
+    return outcome[0]
+
+
+def test_two_workers_registering_the_same_keys_at_once_both_start(postgres_engine: Engine) -> None:
+    ring = KeyRing.generate()
+    assert _check_beside_an_uncommitted_registration(postgres_engine, ring, ring) is None
+    with postgres_engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(KeyFingerprint)) == len(ring.fingerprints())
+
+
+def test_a_different_ring_registering_at_the_same_moment_is_still_refused(postgres_engine: Engine) -> None:
+    ring = KeyRing.generate()
+    other = _ring_like(ring)  # the same key ids, other keys
+    refused = _check_beside_an_uncommitted_registration(postgres_engine, ring, other)
+    assert isinstance(refused, ConfigurationError)
+    assert "does not match this store" in str(refused)
