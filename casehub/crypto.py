@@ -34,7 +34,7 @@ import re
 import secrets
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
@@ -102,11 +102,12 @@ class KeyRing:
     """Encryption keys and blind-index keys by id, each kind with its active key.
 
     Key ids are unique across both kinds, so an id alone names a key (`casehub keys retire k1`).
+    Its repr names the key ids alone: a ring in a traceback or a log line shows no key.
     """
 
-    keys: Mapping[str, bytes]
+    keys: Mapping[str, bytes] = field(repr=False)
     active: str
-    index_keys: Mapping[str, bytes]
+    index_keys: Mapping[str, bytes] = field(repr=False)
     index_active: str
 
     def __post_init__(self) -> None:

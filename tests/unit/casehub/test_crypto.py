@@ -259,3 +259,12 @@ def test_an_unusable_ring_is_refused_where_it_was_found(tmp_path, env, named) ->
     ensure_local_keyring(local_keyring_path({"CASEHUB_HOME": str(tmp_path)}))
     with pytest.raises(ConfigurationError, match=re.escape(named)):
         load_keyring({"CASEHUB_HOME": str(tmp_path), **env})
+
+
+def test_a_key_ring_printed_in_a_traceback_or_log_shows_its_key_ids_and_no_key() -> None:
+    ring = KeyRing.generate()
+    shown = repr(ring) + str(ring) + f"{ring!r}"
+    assert "k1" in shown and "i1" in shown
+    for key in (*ring.keys.values(), *ring.index_keys.values()):
+        for form in (repr(key), key.hex(), base64.b64encode(key).decode()):
+            assert form not in shown
