@@ -179,8 +179,8 @@ def _candidates(
     conn: Connection, district: str, reports: Sequence[Report], older: Collection[str] = ()
 ) -> list[Mapping[str, Any]]:
     """The stored cases of `district` within the window of the reports that share a block with
-    one of them (or a reporter still indexed under an older key: `older`): one query, on the
-    block index."""
+    one of them (or a reporter still indexed under an older key: `older`), in time order: one
+    query, on the block index."""
     times = [r.reported_at for r in reports if r.reported_at is not None]
     if not times:
         return []
@@ -211,7 +211,7 @@ def _candidates(
     )
     if shared:
         query = query.where(or_(*shared))
-    result = conn.execute(query)
+    result = conn.execute(query.order_by(Case.reported_at, Case.case_id))
     names = tuple(result.keys())
     return [dict(zip(names, row, strict=True)) for row in result]
 
@@ -300,9 +300,9 @@ def at_intake(
 
     districts = sorted({r.district_code for r in reports if r.district_code})
     for district in districts:
-        found = _candidates(conn, district, [r for r in reports if r.district_code == district], older.keys())
-        found.sort(key=lambda row: (row["reported_at"], str(row["case_id"])))
-        for stored in found:
+        for stored in _candidates(
+            conn, district, [r for r in reports if r.district_code == district], older.keys()
+        ):
             if stored["case_id"] in by_id:
                 continue
             candidate = _placed(stored, older)

@@ -8,28 +8,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from casehub.dedup.cluster import PER_BLOCK
-from casehub.dedup.report import Report
+from casehub.dedup.report import Report, report
 from casehub.dedup.store import _WINDOW, _Block
 
 HOUR = 3_600_000_000
 
 
 def _report(number: int) -> Report:
-    return Report(
-        case_id=f"c{number}",
-        channel=None,
-        words=frozenset(),
-        address=frozenset(),
-        buildings=frozenset(),
-        category=None,
-        district_code=None,
-        community_code=None,
-        grid_code=None,
-        lng=None,
-        lat=None,
-        reported_at=None,
-        phone_index=None,
-    )
+    return report(f"c{number}")
 
 
 def _by_a_full_pass(filed: list[tuple[int, Report]], now: int) -> list[Report]:
