@@ -13,7 +13,8 @@ period's returns and one over its supervision notices — never a statement per 
     on time    按期  a closed case completed no later than its deadline
     handling   办理时长 working days from the report to the completion, for the closed cases
     satisfied  满意  the closed cases evaluated 满意 or 基本满意, of those evaluated
-    returns    退回  returns (退回) by the district platforms recorded in the period
+    returns    退回  returns (退回) recorded in the period: a district platform's to its district,
+                    any handler's to the city and the unit that held the case
     supervised 督办  cases with a supervision notice in the period, per level
     hotspots   热点  the period's top terms, from the `hotspots` table (`casehub.reports.hotspots`)
 """
@@ -284,7 +285,10 @@ def load(conn: Connection, period: Period, reference: Reference, rules: Rules) -
         for tally in (city, district(code), unit(unit_code)):
             tally.add(facts, cases)
     for actor, unit_code in _returns(conn, period):
-        for tally in (city, district(actor), unit(unit_code)):
+        # A district platform's return is its district's; another handler's (digital urban
+        # management) counts for the city and the unit, and makes no district of the partner.
+        returned = (city, unit(unit_code), *((district(actor),) if actor in reference.districts else ()))
+        for tally in returned:
             tally.returns += 1
     for unit_code, level, cases in _supervised(conn, period):
         unit(unit_code).supervised[level] += cases

@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert
 
-from casehub import reports, supervision
+from casehub import reports, supervision, workflow
 from casehub.crypto import KeyRing
 from casehub.districts import DistrictService
 from casehub.normalize import SHANGHAI
@@ -45,6 +45,7 @@ TOPICS = {
     "G": ("楼顶违建搭棚", "郑"),
     "H": ("夜间施工噪声", "王"),
     "I": ("门前道路积水", "冯"),
+    "J": ("小区门口垃圾堆积未清运", "陈"),
 }
 """One topic and reporter per case, so that none is taken for another's duplicate (判重)."""
 OCTOBER = Period.parse("monthly", "2026-10")
@@ -106,7 +107,7 @@ class October:
         now = self.clock.moment.astimezone(SHANGHAI).isoformat()
         community = extra.pop("communityCode", "420103002002")
         topic, surname = TOPICS[name]
-        number = "ABCDEFGHI".index(name)
+        number = "ABCDEFGHIJ".index(name)
         page = self.pipeline.ingest(
             [
                 report(
@@ -311,6 +312,31 @@ def test_every_figure_matches_the_hand_count(engine: Engine, keyring: KeyRing, t
     week = figures(engine, WEEK_42).hotspots
     assert [(t.rank, t.term, t.cases) for t in week[JIANGHAN].terms] == [(1, "电梯", 6), (2, "楼道灯", 4)]
     assert JIANGAN not in week and CITY_SCOPE not in week
+
+
+def test_a_return_by_another_handler_counts_for_the_city_not_as_a_district(
+    sqlite_engine: Engine, keyring: KeyRing, tmp_path: Path
+) -> None:
+    """Digital urban management (a partner, not a district) sends back a refuse case: the city
+    and the unit that held it count the return, and no district row is made of the partner."""
+    month = play(sqlite_engine, keyring)
+    month.when("2026-10-21 09:00").report("J", categoryCode="WL0101", categoryName="垃圾清运")
+    month.when("2026-10-21 10:00")
+    flow = workflow.Workflow(sqlite_engine, keyring, clock=month.clock)
+    body = {"operation_id": "um1", "at": local("2026-10-21 10:00"), "reason": "非城管职责"}
+    returned = {**body, "reason_code": "not_our_department"}
+    outcome = flow.act(workflow.Actor("urban_mgmt"), month.ids["J"], "return", returned)
+    assert outcome.status == "returned"
+
+    found = figures(sqlite_engine)
+    assert "urban_mgmt" not in found.districts
+    assert found.city.returns == 2  # D by 江汉区, J by digital urban management
+    assert found.districts[JIANGHAN].returns == 1  # its own return only
+    assert sum(u.returns for u in found.units.values()) == 2
+    reports.build(sqlite_engine, OCTOBER, tmp_path, generated_at=at("2026-11-01 02:00"))
+    overview = json.loads((tmp_path / "monthly" / "2026-10" / "city.json").read_text(encoding="utf-8"))
+    assert "urban_mgmt" not in {d["code"] for d in overview["districts"]}
+    assert overview["summary"]["returns"] == 2
 
 
 def _without_generation(text: str) -> str:
