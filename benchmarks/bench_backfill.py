@@ -110,8 +110,6 @@ def _snapshot(accepted: int) -> None:
     of the memory it allocated and what grew since the previous snapshot, written to `--trace`."""
     import tracemalloc
 
-    from casehub.dedup import store
-
     _trace["landed"] += accepted
     if _trace["landed"] < _trace["next"]:
         return
@@ -122,7 +120,7 @@ def _snapshot(accepted: int) -> None:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     lines = [
         f"worker {os.getpid()}: {_trace['landed']} records landed, {traced / 2**20:.0f} MiB traced, "
-        f"peak resident {rss:.0f} MiB, {len(store._PREPARED)} reports in casehub.dedup.store._PREPARED",
+        f"peak resident {rss:.0f} MiB",
         "",
         "largest by line:",
         *(str(s) for s in snapshot.statistics("lineno")[:40]),

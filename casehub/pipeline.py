@@ -361,6 +361,8 @@ class Pipeline:
         self.clock = clock
         self.future_tolerance = future_tolerance
         self._keys_checked = False
+        self.window = duplicates.Window()
+        """The stored cases intake's duplicate detection keeps between this pipeline's pages."""
         self._rows_at_analyze: float | None = None
         self._landed_since_analyze = 0
 
@@ -774,7 +776,7 @@ class Pipeline:
             changed[case_id] = row
             item.outcome = ACCEPTED
         suspected = duplicates.at_intake(
-            conn, [row for key, row in changed.items() if key not in known], older_indexes
+            conn, [row for key, row in changed.items() if key not in known], older_indexes, self.window
         )
         for entry in history:
             if entry["case_id"] in suspected and entry["changes"].get("created"):

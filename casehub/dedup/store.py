@@ -2,10 +2,12 @@
 
 At intake (`at_intake`, called by the pipeline inside the page's transaction) each new case is
 checked against the stored cases of its district within the window that share a block with it
-(one set-wise query per district of the page, `ix_cases_dedup_block`) and against the page's
-earlier new cases; the decision (`casehub.dedup.cluster.decide`) is written into the case row —
-`cluster_id`, `duplicate_of`, `duplicate_score`, `duplicate_signals` — and, for a probable
-duplicate, as a `duplicate_suspected` event of its first history entry. A later version of a
+and against the page's earlier new cases. A pipeline keeps its districts' windows between its
+pages (`Window`): each page lists what changed in them and reads only that; a small page reads
+the cases sharing a block with it (one set-wise query per district, `ix_cases_dedup_block`).
+The decision (`casehub.dedup.cluster.decide`) is written into the case row — `cluster_id`,
+`duplicate_of`, `duplicate_score`, `duplicate_signals` — and, for a probable duplicate, as a
+`duplicate_suspected` event of its first history entry. A later version of a
 case keeps what was decided (`carry`): only re-clustering or a split changes it.
 
 Re-clustering (`recluster`) walks the cases in report-time order through the same decision
@@ -22,7 +24,6 @@ from __future__ import annotations
 import bisect
 import logging
 import math
-from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -98,44 +99,9 @@ def as_report(row: Mapping[str, Any]) -> Report:
     )
 
 
-_PREPARED: OrderedDict[tuple[object, ...], Report] = OrderedDict()
-PREPARED = 60_000
-"""Reports kept prepared in a process, by case and version: the cases of the window a page is
-checked against are mostly the ones earlier pages checked, and folding their text is most of
-the cost. Sixty thousand hold a full 72-hour window of the reference city (about 36 000 cases)
-and a page beside it; a cache smaller than what a page touches is cycled through and misses
-nearly always (40 000 saved nothing at 100 000 records). At about 5 KB a report it is some
-300 MiB, bounded whatever the store holds."""
-
-
-_COMPARED = (
-    "case_id",
-    "version",
-    "title",
-    "content",
-    "category",
-    "district_code",
-    "community_code",
-    "grid_code",
-    "address",
-    "lng",
-    "lat",
-    "reported_at",
-    "reporter_phone_index",
-)
-
-
-def _prepared(row: Mapping[str, Any]) -> Report:
-    """`as_report` of a case row, kept for the next pages while the row says the same."""
-    key = tuple([row.get(name) for name in _COMPARED])
-    found = _PREPARED.get(key)
-    if found is None:
-        found = _PREPARED[key] = as_report(row)
-        if len(_PREPARED) > PREPARED:
-            _PREPARED.popitem(last=False)
-    else:
-        _PREPARED.move_to_end(key)
-    return found
+_TOKEN = (Case.case_id, Case.version, Case.reporter_index_key_id)
+"""What says a stored case is as it was read: every write of a case makes a new version, and a
+re-index under another blind-index key (`casehub keys rotate --blind-index`) changes its key id."""
 
 
 def _placed(row: Mapping[str, Any], older: Mapping[str, str]) -> Report:
@@ -175,14 +141,11 @@ def apply(row: dict[str, Any], decision: Decision) -> None:
     row["duplicate_signals"] = list(decision.signals) if decision.duplicate_of else None
 
 
-def _candidates(
-    conn: Connection, district: str, reports: Sequence[Report], older: Collection[str] = ()
-) -> list[Mapping[str, Any]]:
-    """The stored cases of `district` within the window of the reports that share a block with
-    one of them (or a reporter still indexed under an older key: `older`), in time order: one
-    query, on the block index."""
-    times = [r.reported_at for r in reports if r.reported_at is not None]
-    if not times:
+def _shared(reports: Sequence[Report], older: Collection[str]) -> list[ColumnElement[bool]]:
+    """What a stored case must share with one of `reports` to be a candidate of one: a block,
+    or a reporter still indexed under an older key (`older`); nothing for a report filed under
+    its whole district."""
+    if any(key[0] == "district" for r in reports for key in filed_under(r)):
         return []
     communities = sorted({r.community_code for r in reports if r.community_code})
     categories = sorted({r.category for r in reports if r.category})
@@ -204,13 +167,32 @@ def _candidates(
                 Case.lat.between(min(lats) - margin, max(lats) + margin),
             )
         )
-    if any(key[0] == "district" for r in reports for key in filed_under(r)):
-        shared = []
-    query = select(*_READ, Case.version).where(
-        Case.district_code == district, Case.reported_at.between(min(times) - WINDOW, max(times) + WINDOW)
-    )
+    return shared
+
+
+def _candidates(
+    conn: Connection, district: str, reports: Sequence[Report], older: Collection[str] = ()
+) -> list[Mapping[str, Any]]:
+    """The stored cases of `district` within the window of the reports that share a block with
+    one of them (or a reporter still indexed under an older key: `older`), in time order: one
+    query, on the block index."""
+    span = _span(reports)
+    if span is None:
+        return []
+    query = select(*_READ, *_TOKEN[1:]).where(Case.district_code == district, Case.reported_at.between(*span))
+    shared = _shared(reports, older)
     if shared:
         query = query.where(or_(*shared))
+    return _rows(conn, query)
+
+
+def _span(reports: Sequence[Report]) -> tuple[datetime, datetime] | None:
+    """From the window before the earliest of `reports` to the window after the latest."""
+    times = [r.reported_at for r in reports if r.reported_at is not None]
+    return (min(times) - WINDOW, max(times) + WINDOW) if times else None
+
+
+def _rows(conn: Connection, query: Any) -> list[Mapping[str, Any]]:
     result = conn.execute(query.order_by(Case.reported_at, Case.case_id))
     names = tuple(result.keys())
     return [dict(zip(names, row, strict=True)) for row in result]
@@ -227,10 +209,10 @@ def _micros(moment: datetime | None) -> int | None:
 
 
 class _Block:
-    """The reports filed under one block during a page, in time order, with their times in
-    microseconds: a report's candidates in a block are found by bisection, not by a pass over
-    every report of the block (a district's category block holds thousands once the window is
-    full)."""
+    """The reports filed under one block, in time order and of one time by case id, with their
+    times in microseconds: a report's candidates in a block are found by bisection, not by a
+    pass over every report of the block (a district's category block holds thousands once the
+    window is full), and the order does not depend on when a report was filed."""
 
     __slots__ = ("moments", "reports")
 
@@ -239,20 +221,43 @@ class _Block:
         self.moments: list[int] = []
 
     def add(self, report: Report, moment: int) -> None:
-        """File `report` at its time; among reports of one time, in filing order."""
-        moments = self.moments
-        if not moments or moments[-1] <= moment:
+        """File `report` at its time."""
+        moments, reports = self.moments, self.reports
+        if (
+            not moments
+            or moments[-1] < moment
+            or (moments[-1] == moment and reports[-1].case_id < report.case_id)
+        ):
             moments.append(moment)
-            self.reports.append(report)
+            reports.append(report)
             return
         index = bisect.bisect_right(moments, moment)
+        while index and moments[index - 1] == moment and reports[index - 1].case_id > report.case_id:
+            index -= 1
         moments.insert(index, moment)
-        self.reports.insert(index, report)
+        reports.insert(index, report)
+
+    def remove(self, report: Report, moment: int) -> None:
+        """Take `report` (filed at `moment`) out of the block."""
+        index = bisect.bisect_left(self.moments, moment)
+        while self.reports[index] is not report:
+            index += 1
+        del self.moments[index], self.reports[index]
+
+    def keep(self, low: int, high: int) -> None:
+        """Keep only the reports filed from `low` to `high`."""
+        moments = self.moments
+        end = bisect.bisect_right(moments, high)
+        if end < len(moments):
+            del moments[end:], self.reports[end:]
+        start = bisect.bisect_left(moments, low)
+        if start:
+            del moments[:start], self.reports[:start]
 
     def nearest(self, now: int) -> list[Report]:
         """The block's reports within the window of `now`, in time order; of more than
         `PER_BLOCK`, the `PER_BLOCK` nearest in time, nearest first (of two as near, the
-        earlier; of one time, in filing order)."""
+        earlier; of one time, by case id)."""
         moments, reports = self.moments, self.reports
         low = bisect.bisect_left(moments, now - _WINDOW)
         high = bisect.bisect_right(moments, now + _WINDOW)
@@ -264,7 +269,7 @@ class _Block:
         while len(near) < PER_BLOCK:
             if after >= high or (before >= low and now - moments[before] <= moments[after] - now):
                 first = bisect.bisect_left(moments, moments[before], low, before + 1)
-                near += reports[first : before + 1]  # one time's reports, in filing order
+                near += reports[first : before + 1]  # one time's reports, by case id
                 before = first - 1
             else:
                 near.append(reports[after])
@@ -272,70 +277,180 @@ class _Block:
         return near[:PER_BLOCK]
 
 
+@dataclass(slots=True)
+class _Filed:
+    """A case filed under its blocks: where (`placed`, `moment`), its cluster, what says the
+    stored case is unchanged (`token`: its version and index key), and its text once compared
+    (`prepared`), prepared from `row` when first needed."""
+
+    placed: Report
+    moment: int
+    cluster: str
+    token: tuple[object, ...]
+    row: Mapping[str, Any] | None
+    prepared: Report | None
+
+
+class _District:
+    """One district's cases within a window, each filed under its blocks."""
+
+    __slots__ = ("blocks", "filed")
+
+    def __init__(self) -> None:
+        self.filed: dict[str, _Filed] = {}
+        self.blocks: dict[tuple[object, ...], _Block] = {}
+
+    def file(self, entry: _Filed) -> None:
+        old = self.filed.get(entry.placed.case_id)
+        if old is not None:
+            self.drop(old)
+        self.filed[entry.placed.case_id] = entry
+        blocks = self.blocks
+        for key in filed_under(entry.placed):
+            block = blocks.get(key)
+            if block is None:
+                block = blocks[key] = _Block()
+            block.add(entry.placed, entry.moment)
+
+    def drop(self, entry: _Filed) -> None:
+        del self.filed[entry.placed.case_id]
+        for key in filed_under(entry.placed):
+            block = self.blocks[key]
+            block.remove(entry.placed, entry.moment)
+            if not block.reports:
+                del self.blocks[key]
+
+    def stored(self, row: Mapping[str, Any], older: Mapping[str, str]) -> None:
+        """File a stored case's row."""
+        placed = _placed(row, older)
+        moment = _micros(placed.reported_at)
+        assert moment is not None  # the window's query asks for a time
+        token = (row["version"], row["reporter_index_key_id"])
+        self.file(_Filed(placed, moment, row["cluster_id"] or placed.case_id, token, row, None))
+
+    def keep(self, low: int, high: int) -> None:
+        """Forget the cases reported before `low` or after `high`."""
+        self.filed = {k: e for k, e in self.filed.items() if low <= e.moment <= high}
+        for key in list(self.blocks):
+            block = self.blocks[key]
+            block.keep(low, high)
+            if not block.reports:
+                del self.blocks[key]
+
+    def compared(self, other: Report) -> Report:
+        """A filed case with its text: a stored case's is prepared when it is first compared
+        (most never are) and kept, since most are compared with several new cases."""
+        entry = self.filed[other.case_id]
+        if entry.prepared is None:
+            assert entry.row is not None
+            found = as_report(entry.row)
+            if found.phone_index != other.phone_index:
+                found = replace(found, phone_index=other.phone_index)
+            entry.prepared, entry.row = found, None
+        return entry.prepared
+
+
+class Window:
+    """The stored cases a run's pages are checked against at intake, per district, filed under
+    their blocks and kept from one page to the next (`Pipeline` keeps one).
+
+    Consecutive pages of a backfill or a busy channel share most of their window — a page of
+    10 000 hotline cases spans a day, its window six more — and reading and filing the window's
+    stored cases again for every page was most of what intake cost once the window was full.
+    Each page, the stored cases of the district within its window are listed by id, version and
+    index key: a case that changed or appeared since is read again, one that is gone is
+    dropped, the rest stay filed as they were; cases outside the page's window are forgotten,
+    so the memory held is one window's cases. A page whose transaction rolls back leaves its
+    new cases filed only until the next listing finds them missing.
+
+    A district with fewer than `WARM` new cases in a page is not worth its whole window: it
+    reads only the stored cases sharing a block with them, as `at_intake` without a window does.
+    """
+
+    WARM = 200
+    """New cases of a district in a page from which its whole window is kept (a channel's
+    scheduled page of 200 spread over the districts stays below it)."""
+
+    def __init__(self) -> None:
+        self._districts: dict[str, _District] = {}
+
+    def __len__(self) -> int:
+        return sum(len(d.filed) for d in self._districts.values())
+
+    def district(
+        self, conn: Connection, code: str, reports: Sequence[Report], older: Mapping[str, str]
+    ) -> _District:
+        """District `code`'s stored cases within the window of its new `reports`, filed."""
+        span = _span(reports)
+        if older or span is None or len(reports) < self.WARM:
+            found = _District()
+            if span is not None:
+                for row in _candidates(conn, code, reports, older.keys()):
+                    found.stored(row, older)
+            return found
+        kept = self._districts.setdefault(code, _District())
+        low, high = _micros(span[0]), _micros(span[1])
+        assert low is not None and high is not None
+        kept.keep(low, high)
+        in_span = and_(Case.district_code == code, Case.reported_at.between(*span))
+        if not kept.filed:
+            for row in _rows(conn, select(*_READ, *_TOKEN[1:]).where(in_span)):
+                kept.stored(row, {})
+            return kept
+        listed = {
+            str(case_id): (version, key)
+            for case_id, version, key in conn.execute(select(*_TOKEN).where(in_span))
+        }
+        for entry in [e for case_id, e in kept.filed.items() if listed.get(case_id) != e.token]:
+            kept.drop(entry)
+        missing = [case_id for case_id in listed if case_id not in kept.filed]
+        for start in range(0, len(missing), CHUNK):
+            chosen = Case.case_id.in_(missing[start : start + CHUNK])
+            for row in _rows(conn, select(*_READ, *_TOKEN[1:]).where(chosen)):
+                kept.stored(row, {})
+        return kept
+
+
 def at_intake(
-    conn: Connection, rows: Sequence[dict[str, Any]], older_indexes: Mapping[str, str] | None = None
+    conn: Connection,
+    rows: Sequence[dict[str, Any]],
+    older_indexes: Mapping[str, str] | None = None,
+    window: Window | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Decide each new case's cluster (module docstring), writing it into the rows; returns the
     history event of each probable duplicate, by case id.
 
     `older_indexes` maps the new cases' reporters' phones under the ring's older index keys to
     the same phones under the active one: a stored case a re-index has not reached yet is
-    compared as if it were indexed under the active key (`casehub keys rotate --blind-index`)."""
+    compared as if it were indexed under the active key (`casehub keys rotate --blind-index`).
+    `window` keeps the stored cases between the pages of a run (`Window`); without one, each
+    page reads the stored cases sharing a block with its new cases."""
     older = older_indexes or {}
+    if window is None:
+        window = Window()
     reports = sorted(
-        (_prepared(row) for row in rows),
+        (as_report(row) for row in rows),
         key=lambda r: (r.reported_at is None, r.reported_at or datetime.min.replace(tzinfo=UTC), r.case_id),
     )
     by_id = {str(row["case_id"]): row for row in rows}
-    clusters: dict[str, str] = {}
-    blocks: dict[tuple[object, ...], _Block] = {}
-    stored_rows: dict[str, Mapping[str, Any]] = {}
-
-    def file(filed: Report, moment: int) -> None:
-        for key in filed_under(filed):
-            block = blocks.get(key)
-            if block is None:
-                block = blocks[key] = _Block()
-            block.add(filed, moment)
-
-    districts = sorted({r.district_code for r in reports if r.district_code})
-    for district in districts:
-        for stored in _candidates(
-            conn, district, [r for r in reports if r.district_code == district], older.keys()
-        ):
-            if stored["case_id"] in by_id:
-                continue
-            candidate = _placed(stored, older)
-            stored_rows[candidate.case_id] = stored
-            clusters[candidate.case_id] = stored["cluster_id"] or stored["case_id"]
-            moment = _micros(candidate.reported_at)
-            assert moment is not None  # the window's query asks for a time
-            file(candidate, moment)
-
-    folded: dict[str, Report] = {}
-
-    def compared(other: Report) -> Report:
-        """A stored candidate's text is folded only when it is compared (most never are), and
-        once per page: most are compared with several of the page's new cases."""
-        found = folded.get(other.case_id)
-        if found is not None:
-            return found
-        row = stored_rows.get(other.case_id)
-        if row is None:
-            return other
-        found = _prepared(row)
-        if found.phone_index != other.phone_index:
-            found = replace(found, phone_index=other.phone_index)
-        folded[other.case_id] = found
-        return found
+    by_district: dict[str | None, list[Report]] = {}
+    for r in reports:
+        by_district.setdefault(r.district_code, []).append(r)
+    districts: dict[str | None, _District] = {}
+    for code, theirs in sorted(by_district.items(), key=lambda item: item[0] or ""):
+        found = districts[code] = _District() if code is None else window.district(conn, code, theirs, older)
+        for entry in [found.filed[case_id] for case_id in by_id if case_id in found.filed]:
+            found.drop(entry)  # the page's own cases are decided again, not compared with
 
     events: dict[str, dict[str, Any]] = {}
     for new in reports:
         decision = Decision.alone(new.case_id)
         moment = _micros(new.reported_at)
+        district = districts[new.district_code]
         if moment is not None:
             seen: set[str] = set()
             nearby: list[Report] = []
+            blocks = district.blocks
             for key in looked_up(new):
                 block = blocks.get(key)
                 if block is None:
@@ -344,11 +459,14 @@ def at_intake(
                     if other.case_id not in seen:
                         seen.add(other.case_id)
                         nearby.append(other)
-            decision = decide(new, [compared(other) for other in nearby], clusters)
-        apply(by_id[new.case_id], decision)
-        clusters[new.case_id] = decision.cluster_id
+            clusters = {case_id: district.filed[case_id].cluster for case_id in seen}
+            decision = decide(new, [district.compared(other) for other in nearby], clusters)
+        row = by_id[new.case_id]
+        apply(row, decision)
         if moment is not None:
-            file(new, moment)
+            # As it will be stored: the next page's listing finds it unchanged if this one commits.
+            token = (row.get("version"), row.get("reporter_index_key_id"))
+            district.file(_Filed(new, moment, decision.cluster_id, token, None, new))
         if decision.duplicate_of is not None:
             events[new.case_id] = decision.as_event()
     return events

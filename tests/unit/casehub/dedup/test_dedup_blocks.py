@@ -19,14 +19,14 @@ def _report(number: int) -> Report:
 
 
 def _by_a_full_pass(filed: list[tuple[int, Report]], now: int) -> list[Report]:
-    """The definition: the reports within the window in time order (a time's in filing order),
-    or the PER_BLOCK nearest, nearest first, the earlier of two as near."""
-    timed = sorted(enumerate(filed), key=lambda item: (item[1][0], item[0]))
-    near = [(moment, index, r) for index, (moment, r) in timed if abs(moment - now) <= _WINDOW]
+    """The definition: the reports within the window in time order (a time's by case id), or
+    the PER_BLOCK nearest, nearest first, the earlier of two as near."""
+    timed = sorted(filed, key=lambda item: (item[0], item[1].case_id))
+    near = [(moment, r) for moment, r in timed if abs(moment - now) <= _WINDOW]
     if len(near) <= PER_BLOCK:
-        return [r for _, _, r in near]
-    ranked = sorted(near, key=lambda item: (abs(item[0] - now), item[0], item[1]))
-    return [r for _, _, r in ranked[:PER_BLOCK]]
+        return [r for _, r in near]
+    ranked = sorted(near, key=lambda item: (abs(item[0] - now), item[0], item[1].case_id))
+    return [r for _, r in ranked[:PER_BLOCK]]
 
 
 @settings(max_examples=300, deadline=None)
@@ -55,3 +55,34 @@ def test_a_full_block_yields_its_share_nearest_first_and_nothing_outside_the_win
     assert hours[:3] == [200, 199, 201]
     assert max(abs(h - 200) for h in hours) == 12
     assert block.nearest(1_000 * HOUR) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    moments=st.lists(st.integers(min_value=0, max_value=200).map(lambda h: h * HOUR), max_size=120),
+    gone=st.sets(st.integers(min_value=0, max_value=119)),
+    span=st.tuples(st.integers(0, 200), st.integers(0, 200)).map(lambda s: (min(s) * HOUR, max(s) * HOUR)),
+    at=st.integers(min_value=-80, max_value=280).map(lambda h: h * HOUR),
+)
+def test_a_block_kept_between_pages_answers_as_one_filed_afresh(
+    moments: list[int], gone: set[int], span: tuple[int, int], at: int
+) -> None:
+    """Reports taken out (changed or gone) and the block cut to the next page's window leave it
+    answering as a block filed with the remaining reports only."""
+    block = _Block()
+    filed = [(moment, _report(number)) for number, moment in enumerate(moments)]
+    for moment, filed_report in filed:
+        block.add(filed_report, moment)
+    for number in sorted(gone & set(range(len(filed)))):
+        block.remove(filed[number][1], filed[number][0])
+    block.keep(*span)
+
+    remaining = [
+        (moment, r)
+        for number, (moment, r) in enumerate(filed)
+        if number not in gone and span[0] <= moment <= span[1]
+    ]
+    assert [r.case_id for r in block.reports] == [
+        r.case_id for _, r in sorted(remaining, key=lambda m: (m[0], m[1].case_id))
+    ]
+    assert [r.case_id for r in block.nearest(at)] == [r.case_id for r in _by_a_full_pass(remaining, at)]
