@@ -364,7 +364,7 @@ class Window:
     new cases filed only until the next listing finds them missing.
 
     A district with fewer than `WARM` new cases in a page is not worth its whole window: it
-    reads only the stored cases sharing a block with them, as `at_intake` without a window does.
+    reads only the stored cases sharing a block with them, and keeps nothing.
     """
 
     WARM = 200
@@ -423,8 +423,8 @@ def at_intake(
     `older_indexes` maps the new cases' reporters' phones under the ring's older index keys to
     the same phones under the active one: a stored case a re-index has not reached yet is
     compared as if it were indexed under the active key (`casehub keys rotate --blind-index`).
-    `window` keeps the stored cases between the pages of a run (`Window`); without one, each
-    page reads the stored cases sharing a block with its new cases."""
+    `window` keeps the stored cases between the pages of a run (`Window`); without one, nothing
+    is kept from this call to the next."""
     older = older_indexes or {}
     if window is None:
         window = Window()
