@@ -25,7 +25,7 @@ from datetime import timedelta
 from itertools import islice
 
 from casehub.dedup.report import Report
-from casehub.dedup.similarity import THRESHOLD, score, value_at_least
+from casehub.dedup.similarity import THRESHOLD, Scoring, score
 
 PER_BLOCK = 24
 """Candidates taken from one block, the nearest in time first: in a mass incident (a district's
@@ -112,11 +112,12 @@ def decide(
     """
     lookup = cluster_of.__getitem__ if isinstance(cluster_of, Mapping) else cluster_of
     best: tuple[float, Report] | None = None
+    scoring = Scoring(new)
     for candidate in candidates:
         if candidate.case_id == new.case_id or candidate.district_code != new.district_code:
             continue
         # A candidate below the best so far cannot win: the bound rules it out unscored.
-        found = value_at_least(new, candidate, THRESHOLD if best is None else max(THRESHOLD, best[0]))
+        found = scoring.at_least(candidate, THRESHOLD if best is None else max(THRESHOLD, best[0]))
         if found is None:
             continue
         if best is not None and (found, _earlier(candidate, best[1])) <= (best[0], False):

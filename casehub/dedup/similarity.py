@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 from casehub.dedup.report import Report
 
@@ -78,7 +79,7 @@ def _overlap(a: frozenset[int], b: frozenset[int]) -> tuple[int, float]:
 
 def _place(a: Report, b: Report, signals: list[str] | None) -> float | None:
     """How sure it is the same place (0–1), -1 for two places known to differ, None if unknown."""
-    if a.buildings and b.buildings and a.buildings.isdisjoint(b.buildings) and _apart(a, b):
+    if (a.towers or a.doors) and (b.towers or b.doors) and _apart(a, b):
         if signals is not None:
             signals.append("other_building")
         return OTHER_DOOR
@@ -121,14 +122,12 @@ def _place(a: Report, b: Report, signals: list[str] | None) -> float | None:
 
 def _apart(a: Report, b: Report) -> bool:
     """Both name buildings (`5栋`), or both doors (`102号`), and none in common."""
-    for kind in ("栋", "号"):
-        mine = {n for n in a.buildings if n.endswith(kind)}
-        theirs = {n for n in b.buildings if n.endswith(kind)}
-        if mine and theirs and mine.isdisjoint(theirs):
-            return True
-    return False
+    if not ((a.towers and b.towers) or (a.doors and b.doors)):
+        return False
+    return a.towers.isdisjoint(b.towers) and a.doors.isdisjoint(b.doors)
 
 
+@lru_cache(maxsize=4096)
 def _personal(category: str | None) -> bool:
     return category is not None and (category in PERSONAL_MINORS or category[:2] in PERSONAL_MAJORS)
 
@@ -179,36 +178,87 @@ def value(a: Report, b: Report) -> float:
 
 
 def value_at_least(a: Report, b: Report, floor: float) -> float | None:
-    """The pair's score (`value`) if it can reach `floor`, None if it cannot.
+    """The pair's score (`value`) if it can reach `floor`, None if it cannot (`Scoring`)."""
+    return Scoring(a).at_least(b, floor)
+
+
+class Scoring:
+    """One report's scores against many candidates (`casehub.dedup.cluster.decide`), what the
+    report brings worked out once.
 
     Most candidates of a block are far from a duplicate, and what rules them out is cheap to
     know: texts under `TEXT_FLOOR` or a personal matter between two reporters cap the score
     below the threshold, and the score with the place taken as the best it could be (the same
-    grid) is an upper bound of it. Only a pair whose bound reaches `floor` has its place
-    weighed; `value` is unchanged for the pairs that pass.
+    grid) is an upper bound of it. Only a pair whose bound reaches the floor has its place
+    weighed. `at_least` is `_evaluate` for the pairs that pass, step for step and in its order
+    of sums, so the score is the same to the last bit.
     """
-    if floor <= THRESHOLD / 2:
-        found = _evaluate(a, b, None)[0]
+
+    __slots__ = ("category", "major", "personal", "phone", "report", "size", "words")
+
+    def __init__(self, report: Report) -> None:
+        self.report = report
+        self.words = report.words
+        self.size = len(report.words)
+        self.category = report.category
+        self.major = report.category[:2] if report.category else None
+        self.personal = _personal(report.category)
+        self.phone = report.phone_index
+
+    def at_least(self, b: Report, floor: float) -> float | None:
+        """The score against `b` (`value`) if it can reach `floor`, None if it cannot."""
+        if floor <= THRESHOLD / 2:
+            found = _evaluate(self.report, b, None)[0]
+            return found if found >= floor else None
+        theirs = b.words
+        if not self.size or not theirs:
+            return None
+        common = len(self.words & theirs)
+        if not common:
+            return None
+        size = len(theirs)
+        shorter = min(self.size, size)
+        jaccard = common / (self.size + size - common)
+        containment = common / shorter * min(1.0, shorter / SHORT)
+        text = max(jaccard, 0.8 * containment + 0.2 * jaccard)
+        same_reporter = self.phone is not None and self.phone == b.phone_index
+        if text < TEXT_FLOOR or (not same_reporter and (self.personal or _personal(b.category))):
+            return None
+        said = TEXT_WEIGHT * min(1.0, text / TEXT_FULL)
+        known, agreed = False, 0.0
+        if self.category and b.category:
+            known = True
+            if self.category == b.category:
+                agreed = CATEGORY_WEIGHT
+            elif self.major == b.category[:2]:
+                agreed = CATEGORY_WEIGHT * 0.5
+        # the bound: text, category and reporter, and the place at its best
+        total, weight = said, TEXT_WEIGHT + PLACE_WEIGHT
+        if known:
+            weight += CATEGORY_WEIGHT
+            total += agreed
+        if same_reporter:
+            total += REPORTER_WEIGHT
+            weight += REPORTER_WEIGHT
+        if round((total + PLACE_WEIGHT) / weight, 4) < floor:
+            return None
+        place = _place(self.report, b, None)
+        if place == OTHER_DOOR:
+            return None
+        # the score, summed as `_evaluate` sums it
+        total, weight = said, TEXT_WEIGHT
+        if place is not None:
+            total += PLACE_WEIGHT * place
+            weight += PLACE_WEIGHT
+        if known:
+            weight += CATEGORY_WEIGHT
+            if agreed:
+                total += agreed
+        if same_reporter:
+            total += REPORTER_WEIGHT
+            weight += REPORTER_WEIGHT
+        found = round(max(0.0, total / weight), 4)
         return found if found >= floor else None
-    text = text_similarity(a.words, b.words)
-    same_reporter = a.phone_index is not None and a.phone_index == b.phone_index
-    if text < TEXT_FLOOR or (not same_reporter and (_personal(a.category) or _personal(b.category))):
-        return None
-    total = TEXT_WEIGHT * min(1.0, text / TEXT_FULL)
-    weight = TEXT_WEIGHT + PLACE_WEIGHT
-    if a.category and b.category:
-        weight += CATEGORY_WEIGHT
-        if a.category == b.category:
-            total += CATEGORY_WEIGHT
-        elif a.category[:2] == b.category[:2]:
-            total += CATEGORY_WEIGHT * 0.5
-    if same_reporter:
-        total += REPORTER_WEIGHT
-        weight += REPORTER_WEIGHT
-    if round((total + PLACE_WEIGHT) / weight, 4) < floor:
-        return None
-    found = _evaluate(a, b, None, text)[0]
-    return found if found >= floor else None
 
 
 def score(a: Report, b: Report) -> Match:

@@ -43,7 +43,7 @@ from casehub.dedup.cluster import (
     filed_under,
     looked_up,
 )
-from casehub.dedup.report import Report, place_name_of, report
+from casehub.dedup.report import EMPTY, Report, place_name_of, report
 from casehub.errors import ConfigurationError
 from casehub.store.bulk import insert_rows
 from casehub.store.db import store_errors
@@ -114,9 +114,10 @@ def _placed(row: Mapping[str, Any], older: Mapping[str, str]) -> Report:
     return Report(
         case_id=str(row["case_id"]),
         channel=row.get("channel"),
-        words=frozenset(),
-        address=frozenset(),
-        buildings=frozenset(),
+        words=EMPTY,
+        address=EMPTY,
+        towers=EMPTY,
+        doors=EMPTY,
         category=row.get("category") or None,
         district_code=row.get("district_code") or None,
         community_code=row.get("community_code") or None,
@@ -337,6 +338,9 @@ class _District:
             if not block.reports:
                 del self.blocks[key]
 
+    def cluster(self, case_id: str) -> str:
+        return self.filed[case_id].cluster
+
     def compared(self, other: Report) -> Report:
         """A filed case with its text: a stored case's is prepared when it is first compared
         (most never are) and kept, since most are compared with several new cases."""
@@ -459,8 +463,7 @@ def at_intake(
                     if other.case_id not in seen:
                         seen.add(other.case_id)
                         nearby.append(other)
-            clusters = {case_id: district.filed[case_id].cluster for case_id in seen}
-            decision = decide(new, [district.compared(other) for other in nearby], clusters)
+            decision = decide(new, [district.compared(other) for other in nearby], district.cluster)
         row = by_id[new.case_id]
         apply(row, decision)
         if moment is not None:

@@ -4,8 +4,11 @@ the hard negatives are not, and whatever a field holds the function answers sane
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from casehub.dedup import THRESHOLD, Clusterer, decide, report, score
 from casehub.dedup.report import place_name_of
@@ -90,8 +93,13 @@ def test_two_peoples_own_pensions_are_not_one_case() -> None:
     first = _hotline(
         "p1", title="市民来电咨询养老金未到账", content="来电人称本人养老金本月未到账。", category="070013"
     )
-    second = _hotline("p2", title="市民来电咨询养老金未到账", content="来电人称其养老金本月未到账。",
-                      category="070013", phone_index="c" * 64)
+    second = _hotline(
+        "p2",
+        title="市民来电咨询养老金未到账",
+        content="来电人称其养老金本月未到账。",
+        category="070013",
+        phone_index="c" * 64,
+    )
     assert "personal_matter" in score(first, second).signals  # type: ignore[arg-type]
     assert score(first, second).score < THRESHOLD  # type: ignore[arg-type]
 
@@ -171,3 +179,30 @@ def test_the_bound_that_skips_unlikely_candidates_never_changes_a_score() -> Non
             for floor in (THRESHOLD, 0.6, 0.9):
                 found = value(a, b)  # type: ignore[arg-type]
                 assert value_at_least(a, b, floor) == (found if found >= floor else None)  # type: ignore[arg-type]
+
+
+_PHRASES = ("东门外", "人行道上", "井盖碎裂下陷", "路灯不亮", "5栋楼下", "12号楼", "102号门口", "下水道堵塞")
+_TEXTS = st.lists(st.sampled_from(_PHRASES), max_size=4).map("".join)
+_REPORTS = st.builds(
+    report,
+    st.sampled_from(["r1", "r2"]),
+    title=_TEXTS,
+    content=_TEXTS,
+    category=st.sampled_from([None, "010014", "010015", "020001", "070001", "050003"]),
+    district_code=st.just("420102"),
+    community_code=st.sampled_from([None, COMMUNITY, "420102003003"]),
+    grid_code=st.sampled_from([None, COMMUNITY + "01", COMMUNITY + "02"]),
+    address=st.sampled_from([None, "", "车站路中山路社区东门外人行道", "解放大道1号", "中山路社区东门"]),
+    lng=st.sampled_from([None, 114.2982, 114.2990, 114.32]),
+    lat=st.sampled_from([None, 30.5922, 30.5930]),
+    reported_at=st.just(AT),
+    phone_index=st.sampled_from([None, "a" * 64, "b" * 64]),
+)
+
+
+@given(_REPORTS, _REPORTS, st.sampled_from([0.2, THRESHOLD, 0.6, 0.75, 0.9]))
+def test_scoring_one_report_against_many_gives_each_pair_its_score(a: Any, b: Any, floor: float) -> None:
+    from casehub.dedup.similarity import Scoring, value
+
+    found = value(a, b)
+    assert Scoring(a).at_least(b, floor) == (found if found >= floor else None)
