@@ -276,8 +276,15 @@ class QualityContext:
         logging.getLogger("great_expectations").setLevel(logging.WARNING)
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
+        from great_expectations.execution_engine import pandas_execution_engine
 
         import casehub.quality.expectations  # noqa: F401 - registers the hub's own expectations
+
+        # GX marks a frame's batch with a fingerprint, an MD5 over every value hashed one by one,
+        # for any frame under `HASH_THRESHOLD` bytes. The hub names its batches itself (batch id,
+        # channel, run) and reads no marker, and on the ingest path the fingerprint cost as much
+        # as the raw suite's own rules; GX has no setting for it but this constant.
+        pandas_execution_engine.HASH_THRESHOLD = 0
 
         if not (directory / "great_expectations.yml").is_file():
             raise ConfigurationError(f"the data-quality specification is missing: {directory}")
