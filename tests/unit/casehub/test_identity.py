@@ -31,6 +31,11 @@ def test_same_record_same_id_in_schema_form(channel: str, source_id: str) -> Non
     assert CASE_ID.match(first)
 
 
+@given(channels, source_ids)
+def test_the_id_is_the_rfc_uuid5_of_channel_and_source_id(channel: str, source_id: str) -> None:
+    assert case_id(channel, source_id) == str(uuid.uuid5(NAMESPACE, f"{channel}:{source_id}"))
+
+
 @given(channels, channels, source_ids)
 def test_channels_do_not_collide(a: str, b: str, source_id: str) -> None:
     assert (case_id(a, source_id) == case_id(b, source_id)) is (a == b)
