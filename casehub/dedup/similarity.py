@@ -184,80 +184,46 @@ def value_at_least(a: Report, b: Report, floor: float) -> float | None:
 
 class Scoring:
     """One report's scores against many candidates (`casehub.dedup.cluster.decide`), what the
-    report brings worked out once.
+    report brings (its category's major, whether it is a personal matter) worked out once.
 
     Most candidates of a block are far from a duplicate, and what rules them out is cheap to
     know: texts under `TEXT_FLOOR` or a personal matter between two reporters cap the score
     below the threshold, and the score with the place taken as the best it could be (the same
     grid) is an upper bound of it. Only a pair whose bound reaches the floor has its place
-    weighed. `at_least` is `_evaluate` for the pairs that pass, step for step and in its order
-    of sums, so the score is the same to the last bit.
+    weighed; `value` is unchanged for the pairs that pass.
     """
 
-    __slots__ = ("category", "major", "personal", "phone", "report", "size", "words")
+    __slots__ = ("major", "personal", "report")
 
     def __init__(self, report: Report) -> None:
         self.report = report
-        self.words = report.words
-        self.size = len(report.words)
-        self.category = report.category
         self.major = report.category[:2] if report.category else None
         self.personal = _personal(report.category)
-        self.phone = report.phone_index
 
     def at_least(self, b: Report, floor: float) -> float | None:
         """The score against `b` (`value`) if it can reach `floor`, None if it cannot."""
+        a = self.report
         if floor <= THRESHOLD / 2:
-            found = _evaluate(self.report, b, None)[0]
+            found = _evaluate(a, b, None)[0]
             return found if found >= floor else None
-        theirs = b.words
-        if not self.size or not theirs:
-            return None
-        common = len(self.words & theirs)
-        if not common:
-            return None
-        size = len(theirs)
-        shorter = min(self.size, size)
-        jaccard = common / (self.size + size - common)
-        containment = common / shorter * min(1.0, shorter / SHORT)
-        text = max(jaccard, 0.8 * containment + 0.2 * jaccard)
-        same_reporter = self.phone is not None and self.phone == b.phone_index
+        text = text_similarity(a.words, b.words)
+        same_reporter = a.phone_index is not None and a.phone_index == b.phone_index
         if text < TEXT_FLOOR or (not same_reporter and (self.personal or _personal(b.category))):
             return None
-        said = TEXT_WEIGHT * min(1.0, text / TEXT_FULL)
-        known, agreed = False, 0.0
-        if self.category and b.category:
-            known = True
-            if self.category == b.category:
-                agreed = CATEGORY_WEIGHT
-            elif self.major == b.category[:2]:
-                agreed = CATEGORY_WEIGHT * 0.5
-        # the bound: text, category and reporter, and the place at its best
-        total, weight = said, TEXT_WEIGHT + PLACE_WEIGHT
-        if known:
+        total = TEXT_WEIGHT * min(1.0, text / TEXT_FULL)
+        weight = TEXT_WEIGHT + PLACE_WEIGHT
+        if a.category and b.category:
             weight += CATEGORY_WEIGHT
-            total += agreed
+            if a.category == b.category:
+                total += CATEGORY_WEIGHT
+            elif self.major == b.category[:2]:
+                total += CATEGORY_WEIGHT * 0.5
         if same_reporter:
             total += REPORTER_WEIGHT
             weight += REPORTER_WEIGHT
         if round((total + PLACE_WEIGHT) / weight, 4) < floor:
             return None
-        place = _place(self.report, b, None)
-        if place == OTHER_DOOR:
-            return None
-        # the score, summed as `_evaluate` sums it
-        total, weight = said, TEXT_WEIGHT
-        if place is not None:
-            total += PLACE_WEIGHT * place
-            weight += PLACE_WEIGHT
-        if known:
-            weight += CATEGORY_WEIGHT
-            if agreed:
-                total += agreed
-        if same_reporter:
-            total += REPORTER_WEIGHT
-            weight += REPORTER_WEIGHT
-        found = round(max(0.0, total / weight), 4)
+        found = _evaluate(a, b, None, text)[0]
         return found if found >= floor else None
 
 
