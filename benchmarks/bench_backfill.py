@@ -4,10 +4,14 @@
     python benchmarks/bench_backfill.py --records 100000 --workers 1 --windows 4 --kill-after 40000
     python benchmarks/bench_backfill.py --records 150000 --workers 1 --trace var/bench/trace
 
-The records are realistic hotline work orders (`bench_ingest.stream`'s pool: fresh work-order
-numbers and update times, every record a distinct case), one each 7 s of partner time (the
-reference city's 12 000 a day), served by a source of this process (no HTTP: the partner's own
-speed is not the hub's) in pages of `--page` ordered by update time, as the hotline pages them,
+The records are realistic hotline work orders (`bench_ingest.pool_of`'s pools: fresh
+work-order numbers and update times, every record a distinct case), one each 7 s of partner time
+(the reference city's 12 000 a day), each 5 000 from the next of `POOLS` generated pools, so a
+text comes back only after 150 000 records — beyond duplicate detection's window, as in
+`bench_ingest.stream` — and a duplicate is one the generator's templates make. The pools are
+generated once per machine into `var/bench/pools` before the clock starts, and served by a source
+of this process (no HTTP: the partner's own speed is not the hub's) in pages of `--page` ordered
+by update time, as the hotline pages them,
 and committed in batches of up to 5 000 records (`--batch`) as the backfill commits them. The
 span is cut into `--windows` windows (`casehub.backfill.plan`), and `--workers` processes take
 them one after another, each running `casehub.jobs.backfill_window` — the call the
@@ -47,6 +51,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+POOLS = 30
+"""Pools of `bench_ingest.POOL` work orders the records cycle through (12 days of partner time)."""
+POOL_DIR = Path(__file__).resolve().parent.parent / "var" / "bench" / "pools"
 BACKFILL = 7_450_000
 """The reference city's cases to backfill."""
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -66,16 +73,17 @@ class _Orders:
 
     channel = "hotline"
 
-    def __init__(self, count: int, page: int) -> None:
-        self.count, self.page = count, page
-        self._pool: list[dict[str, Any]] | None = None
+    def __init__(self, count: int, page: int, pools: Sequence[str]) -> None:
+        self.count, self.page, self.pools = count, page, pools
+        self._pool: tuple[int, list[dict[str, Any]]] = (-1, [])
 
     def _order(self, n: int) -> dict[str, Any]:
-        if self._pool is None:
-            from bench_ingest import stream
+        from bench_ingest import POOL
 
-            self._pool = next(stream(5_000))
-        order = dict(self._pool[n % len(self._pool)])
+        chosen = n // POOL % len(self.pools)
+        if self._pool[0] != chosen:
+            self._pool = (chosen, json.loads(Path(self.pools[chosen]).read_text(encoding="utf-8")))
+        order = dict(self._pool[1][n % POOL])
         updated = (START + STEP * n).astimezone(UTC).replace(tzinfo=None) + timedelta(hours=8)
         order["GDBH"] = f"WF{n:014d}"
         order["LDSJ"] = (updated - timedelta(minutes=30)).strftime("%Y-%m-%d %H:%M:%S")
@@ -92,6 +100,22 @@ class _Orders:
 
     def close(self) -> None:
         pass
+
+
+def _pools(records: int) -> list[str]:
+    """The pools the records of a run of `records` come from, generated into `POOL_DIR` once."""
+    from bench_ingest import POOL, pool_of
+
+    paths = []
+    for seed in range(1, min(POOLS, -(-records // POOL)) + 1):
+        path = POOL_DIR / f"hotline-{POOL}-{seed}.json"
+        if not path.exists():
+            POOL_DIR.mkdir(parents=True, exist_ok=True)
+            part = path.with_suffix(".part")
+            part.write_text(json.dumps(pool_of(seed), ensure_ascii=False), encoding="utf-8")
+            part.replace(path)
+        paths.append(str(path))
+    return paths
 
 
 def _start(events: Any, batch: int, trace: str | None, every: int) -> None:
@@ -133,7 +157,9 @@ def _snapshot(accepted: int) -> None:
     (_trace["dir"] / f"trace-{os.getpid()}-{mark}.txt").write_text("\n".join(lines) + "\n")
 
 
-def _window(url: str, ring: str, count: int, page: int, start: str, end: str) -> dict[str, Any]:
+def _window(
+    url: str, ring: str, count: int, page: int, pools: Sequence[str], start: str, end: str
+) -> dict[str, Any]:
     """In a worker: one window, through the call the DAGs' mapped tasks make; each committed batch's
     records, seconds, CPU and the worker's peak memory are sent to the parent."""
     from sqlalchemy import create_engine
@@ -160,7 +186,7 @@ def _window(url: str, ring: str, count: int, page: int, start: str, end: str) ->
     try:
         return backfill_window(
             spec,
-            _Orders(count, page),
+            _Orders(count, page, pools),
             load_connector(spec).MAPPER,
             engine=engine,
             keyring=KeyRing.from_json(ring),
@@ -199,6 +225,7 @@ class _Pass:
         ring: str,
         records: int,
         page: int,
+        pools: Sequence[str],
         span: Sequence[Any],
         workers: int,
         *,
@@ -215,7 +242,7 @@ class _Pass:
             workers, mp_context=context, initializer=_start, initargs=(events, batch, trace, trace_every)
         ) as pool:
             futures = [
-                pool.submit(_window, url, ring, records, page, w.start.isoformat(), w.end.isoformat())
+                pool.submit(_window, url, ring, records, page, pools, w.start.isoformat(), w.end.isoformat())
                 for w in span
             ]
             while not all(f.done() for f in futures):
@@ -279,6 +306,7 @@ def run(
     from casehub.quality import quality_context
     from casehub.store import migrate
 
+    pools = _pools(records)
     engine, handle = _engine(backend)
     resumed: dict[str, Any] = {}
     try:
@@ -294,6 +322,7 @@ def run(
             ring,
             records,
             page,
+            pools,
             span,
             workers,
             batch=batch,
@@ -306,7 +335,7 @@ def run(
             left = [s for s in states(engine, "hotline", span) if not s.done]
             before = _counts(engine)
             again = _Pass()
-            again.run(url, ring, records, page, span, workers, batch=batch)
+            again.run(url, ring, records, page, pools, span, workers, batch=batch)
             by_start = {s["start"]: s for s in again.summaries}
             resumed = {
                 "killed_at": found.landed,

@@ -49,6 +49,15 @@ GX_BUDGET = 0.30
 """The data-quality suites may add at most 30 % to ingesting a page (docs/data-quality.md)."""
 
 
+def pool_of(seed: int) -> list[dict[str, Any]]:
+    """`POOL` valid work orders as the simulator generates them for `seed`."""
+    from simulators.generator import generate
+    from simulators.records import Options
+
+    options = Options(seed=seed, records=POOL, defect_rate=0.0, anchor=datetime(2026, 11, 1, tzinfo=UTC))
+    return [dict(r.versions[-1].payload) for r in generate("hotline", options)]
+
+
 def stream(records: int) -> Iterator[list[dict[str, Any]]]:
     """Pages of distinct, valid work orders.
 
@@ -59,15 +68,6 @@ def stream(records: int) -> Iterator[list[dict[str, Any]]]:
     pool cycled, so each text comes back every 1 250 seconds and nearly every case is a
     duplicate of an earlier one — every duplicate-detection block full.
     """
-    from simulators.generator import generate
-    from simulators.records import Options
-
-    anchor = datetime(2026, 11, 1, tzinfo=UTC)
-
-    def pool_of(seed: int) -> list[dict[str, Any]]:
-        options = Options(seed=seed, records=POOL, defect_rate=0.0, anchor=anchor)
-        return [dict(r.versions[-1].payload) for r in generate("hotline", options)]
-
     start = datetime(2026, 10, 1, 8, 0, 0, tzinfo=UTC).replace(tzinfo=None)  # partner local time
     if not DENSE:
         start -= timedelta(seconds=records / RATE)  # the stream ends before the hub's clock
