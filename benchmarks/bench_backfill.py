@@ -111,7 +111,7 @@ def _pools(records: int) -> list[str]:
         path = POOL_DIR / f"hotline-{POOL}-{seed}.json"
         if not path.exists():
             POOL_DIR.mkdir(parents=True, exist_ok=True)
-            part = path.with_suffix(".part")
+            part = path.with_name(f"{path.name}.{os.getpid()}.part")  # another run may be writing it too
             part.write_text(json.dumps(pool_of(seed), ensure_ascii=False), encoding="utf-8")
             part.replace(path)
         paths.append(str(path))
