@@ -62,6 +62,7 @@ table{{border-collapse:collapse;margin:.3em 0 .8em;width:100%;table-layout:fixed
 th,td{{border-bottom:1px solid #d8dee4;padding:.2em .4em;text-align:left;vertical-align:top}}
 th{{background:#f6f8fa}}
 td.n,th.n{{text-align:right;font-variant-numeric:tabular-nums}}tr{{break-inside:avoid}}
+table.categories,table.hotspots{{break-inside:avoid}}
 .cards{{display:flex;gap:.6em;flex-wrap:wrap;margin:.4em 0 .8em}}.card{{border:1px solid #d0d7de;
 border-radius:4px;padding:.3em .6em;min-width:7em}}.card .v{{font-size:17px}}
 .muted{{color:#57606a}}.generated{{color:#57606a;margin-top:1.5em}}.charts{{display:flex;gap:1em;flex-wrap:wrap}}
@@ -69,7 +70,9 @@ code{{background:#f6f8fa;padding:0 .3em;font-family:inherit}}
 @media print{{h1,h2,th,.card .v{{font-weight:normal}}h1,h2{{color:#0b3d91}}}}
 @media screen{{h1,h2,th,.card .v{{font-weight:600}}}}
 """
-"""One face, one weight and no monospace in print: WeasyPrint embeds a subset of every face and
+"""The top categories and the hotspots (at most `TOP` and `TOP_TERMS` rows) are never split:
+each goes whole, with its heading, to the next page when the page ends within it. One face, one
+weight and no monospace in print: WeasyPrint embeds a subset of every face and
 weight a document uses, and cutting a subset out of a CJK font is most of a report's printing
 (a bold or a monospaced CJK face is another whole font to cut). Headings stand out by size and
 colour instead; on screen the HTML file keeps its bold."""
