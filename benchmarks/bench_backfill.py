@@ -74,16 +74,16 @@ class _Orders:
     channel = "hotline"
 
     def __init__(self, count: int, page: int, pools: Sequence[str]) -> None:
-        self.count, self.page, self.pools = count, page, pools
+        from bench_ingest import POOL
+
+        self.count, self.page, self.pools, self.size = count, page, pools, POOL
         self._pool: tuple[int, list[dict[str, Any]]] = (-1, [])
 
     def _order(self, n: int) -> dict[str, Any]:
-        from bench_ingest import POOL
-
-        chosen = n // POOL % len(self.pools)
+        chosen = n // self.size % len(self.pools)
         if self._pool[0] != chosen:
             self._pool = (chosen, json.loads(Path(self.pools[chosen]).read_text(encoding="utf-8")))
-        order = dict(self._pool[1][n % POOL])
+        order = dict(self._pool[1][n % self.size])
         updated = (START + STEP * n).astimezone(UTC).replace(tzinfo=None) + timedelta(hours=8)
         order["GDBH"] = f"WF{n:014d}"
         order["LDSJ"] = (updated - timedelta(minutes=30)).strftime("%Y-%m-%d %H:%M:%S")

@@ -72,9 +72,9 @@ code{{background:#f6f8fa;padding:0 .3em;font-family:inherit}}
 """
 """The top categories and the hotspots (at most `TOP` and `TOP_TERMS` rows) are never split:
 each goes whole, with its heading, to the next page when the page ends within it. One face, one
-weight and no monospace in print: WeasyPrint embeds a subset of every face and
-weight a document uses, and cutting a subset out of a CJK font is most of a report's printing
-(a bold or a monospaced CJK face is another whole font to cut). Headings stand out by size and
+weight and no monospace in print: WeasyPrint embeds a subset of every face and weight a
+document uses, and cutting a subset out of a CJK font is most of a report's printing (a bold or
+a monospaced CJK face is another whole font to cut). Headings stand out by size and
 colour instead; on screen the HTML file keeps its bold."""
 
 
