@@ -186,11 +186,13 @@ class Scoring:
     """One report's scores against many candidates (`casehub.dedup.cluster.decide`), what the
     report brings (its category's major, whether it is a personal matter) worked out once.
 
-    Most candidates of a block are far from a duplicate, and what rules them out is cheap to
-    know: texts under `TEXT_FLOOR` or a personal matter between two reporters cap the score
-    below the threshold, and the score with the place taken as the best it could be (the same
-    grid) is an upper bound of it. Only a pair whose bound reaches the floor has its place
-    weighed; `value` is unchanged for the pairs that pass.
+    Most candidates of a block are far from a duplicate, and what rules them out is cheaper to
+    know than the texts' overlap, the costliest part of a score (two sets of some fifty bigrams
+    intersected): a personal matter between two reporters caps the score below the threshold,
+    two places known apart rule the pair out, and the score with the words taken as the best
+    they could be (the same text) is an upper bound of it — two residents' calls from addresses
+    that share little cannot reach the threshold, whatever they say. Only a pair whose bound
+    reaches the floor has its texts compared; `value` is unchanged for the pairs that pass.
     """
 
     __slots__ = ("major", "personal", "report")
@@ -201,29 +203,37 @@ class Scoring:
         self.personal = _personal(report.category)
 
     def at_least(self, b: Report, floor: float) -> float | None:
-        """The score against `b` (`value`) if it can reach `floor`, None if it cannot."""
+        """The score against `b` (`value`) if it can reach `floor`, None if it cannot: the sums of
+        `_evaluate` in its order, so a score is the same to the last bit."""
         a = self.report
         if floor <= THRESHOLD / 2:
             found = _evaluate(a, b, None)[0]
             return found if found >= floor else None
-        text = text_similarity(a.words, b.words)
         same_reporter = a.phone_index is not None and a.phone_index == b.phone_index
-        if text < TEXT_FLOOR or (not same_reporter and (self.personal or _personal(b.category))):
+        if not same_reporter and (self.personal or _personal(b.category)):
             return None
-        total = TEXT_WEIGHT * min(1.0, text / TEXT_FULL)
-        weight = TEXT_WEIGHT + PLACE_WEIGHT
+        place = _place(a, b, None)
+        if place == OTHER_DOOR:
+            return None
+        category = category_weight = 0.0
         if a.category and b.category:
-            weight += CATEGORY_WEIGHT
+            category_weight = CATEGORY_WEIGHT
             if a.category == b.category:
-                total += CATEGORY_WEIGHT
+                category = CATEGORY_WEIGHT
             elif self.major == b.category[:2]:
-                total += CATEGORY_WEIGHT * 0.5
-        if same_reporter:
-            total += REPORTER_WEIGHT
-            weight += REPORTER_WEIGHT
-        if round((total + PLACE_WEIGHT) / weight, 4) < floor:
+                category = CATEGORY_WEIGHT * 0.5
+        reporter = REPORTER_WEIGHT if same_reporter else 0.0
+        if place is None:
+            placed, weight = 0.0, TEXT_WEIGHT + category_weight + reporter
+        else:
+            placed, weight = PLACE_WEIGHT * place, TEXT_WEIGHT + PLACE_WEIGHT + category_weight + reporter
+        if round(max(0.0, (TEXT_WEIGHT + placed + category + reporter) / weight), 4) < floor:
+            return None  # not even with the same words
+        text = text_similarity(a.words, b.words)
+        if text < TEXT_FLOOR:
             return None
-        found = _evaluate(a, b, None, text)[0]
+        total = TEXT_WEIGHT * min(1.0, text / TEXT_FULL) + placed + category + reporter
+        found = round(max(0.0, total / weight), 4)
         return found if found >= floor else None
 
 
