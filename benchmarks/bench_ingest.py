@@ -174,6 +174,7 @@ def pipeline(engine: Any, records: int, stages: dict[str, float] | None = None) 
     from casehub.crypto import KeyRing
     from casehub.pipeline import Pipeline
     from casehub.quality import quality_context
+    from casehub.runtime import pace_collector
     from casehub.store import migrate
     from connectors.hotline import MAPPER
 
@@ -202,6 +203,7 @@ def pipeline(engine: Any, records: int, stages: dict[str, float] | None = None) 
         install(clock)
     migrate(engine)
     quality_context()  # opening the GX context is a once-per-worker cost, not a per-record one
+    pace_collector()  # as the jobs set it for a worker's process (casehub.runtime)
     ingest = Timed(engine, MAPPER, KeyRing.generate())
     elapsed = cpu = 0.0
     accepted = 0

@@ -414,6 +414,7 @@ def ingest(engine: Any, records: int, mode: str) -> dict[str, Any]:
     from casehub.crypto import KeyRing
     from casehub.pipeline import Pipeline
     from casehub.quality import quality_context
+    from casehub.runtime import pace_collector
     from casehub.store import migrate
     from casehub.store.models import OutboxEvent
     from connectors.hotline import MAPPER
@@ -434,6 +435,7 @@ def ingest(engine: Any, records: int, mode: str) -> dict[str, Any]:
     outbox.write = timed_write if mode == "events" else no_write
     migrate(engine)
     quality_context()  # opening the GX context is a once-per-worker cost, not a per-record one
+    pace_collector()  # as the jobs set it for a worker's process (casehub.runtime)
     pipeline = Pipeline(engine, MAPPER, KeyRing.generate())
     elapsed = 0.0
     accepted = 0

@@ -398,12 +398,14 @@ def pipeline(engine: Any, seed: int, total: int, size: int) -> dict[str, Any]:
     from casehub.partners import load_connector, partner
     from casehub.pipeline import Pipeline
     from casehub.quality import quality_context
+    from casehub.runtime import pace_collector
     from casehub.store import migrate
 
     clock = StageClock()
     untimed = install(clock)
     migrate(engine)
     quality_context()  # opening the GX context is a once-per-worker cost, not a per-record one
+    pace_collector()  # as the jobs set it for a worker's process (casehub.runtime)
     keyring = KeyRing.generate()
     ingest = {
         code: Pipeline(engine, load_connector(spec).MAPPER, keyring, future_tolerance=spec.future_tolerance)

@@ -23,6 +23,7 @@ from casehub.partners import Partner
 from casehub.pipeline import PageResult, Pipeline, RunResult, decode_body
 from casehub.ports import EventSink, Mapper, PageRecord, Source, UnreadableRecord, Window
 from casehub.reasons import Code
+from casehub.runtime import pace_collector
 from casehub.stats import collect
 from casehub.store.db import MIGRATIONS, store_errors
 from casehub.store.keys import prove_keyring
@@ -63,6 +64,7 @@ def ingest(
     """
     pull = spec.pulled()
     require_current_schema(engine)
+    pace_collector()
     pipeline = Pipeline(engine, mapper, keyring, future_tolerance=spec.future_tolerance)
     pipeline.check_keys()
     result = pipeline.run(
@@ -96,6 +98,7 @@ def backfill_window(
     from casehub import backfill
 
     require_current_schema(engine)
+    pace_collector()
     return backfill.run_window(
         spec,
         source,
@@ -159,6 +162,7 @@ def process_inbox(
     from casehub import inbox
 
     require_current_schema(engine)
+    pace_collector()
     pipeline = Pipeline(engine, mapper, keyring, future_tolerance=spec.future_tolerance)
     pipeline.check_keys()
     result = RunResult(channel=spec.code, window=None)

@@ -4,6 +4,7 @@ finished one is not read again, and the live ingest's cursor is never moved."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,6 +17,7 @@ from casehub.crypto import KeyRing
 from casehub.errors import ConfigurationError, TransientPartnerError
 from casehub.partners import load_connector, partner
 from casehub.ports import Window
+from casehub.runtime import FULL_PASS_EVERY
 from casehub.store.models import RawRecord, SyncCursor
 from connectors.kit import Endpoint, RetryPolicy
 from simulators.testing import RunningSimulator, start
@@ -110,6 +112,19 @@ def test_a_killed_window_resumes_from_its_last_committed_page(
     assert _raw(engine) == total, "nothing lost, nothing landed twice"
     (finished,) = backfill.states(engine, "hotline", [window])
     assert finished.done and finished.attempts == 2
+
+
+def test_a_window_runs_with_the_collectors_full_passes_held_back(
+    engine: Engine, keyring: KeyRing, hotline: RunningSimulator
+) -> None:
+    saved = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)  # CPython's defaults, as a fresh worker process starts
+    try:
+        run = _window(engine, keyring, hotline, Window(ANCHOR - timedelta(days=DAYS + 1), ANCHOR))
+        assert run["accepted"] > 0
+        assert gc.get_threshold() == (700, 10, FULL_PASS_EVERY)
+    finally:
+        gc.set_threshold(*saved)
 
 
 @pytest.mark.parametrize(
