@@ -24,8 +24,9 @@ from __future__ import annotations
 import bisect
 import logging
 import math
+import sys
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -104,6 +105,12 @@ _TOKEN = (Case.case_id, Case.version, Case.reporter_index_key_id)
 re-index under another blind-index key (`casehub keys rotate --blind-index`) changes its key id."""
 
 
+def _code(value: str | None) -> str | None:
+    """A code of the reference (channel, category, region, grid) as one shared string: a window
+    holds tens of thousands of cases, and the driver makes each row's codes afresh."""
+    return sys.intern(value) if value else None
+
+
 def _placed(row: Mapping[str, Any], older: Mapping[str, str]) -> Report:
     """A stored candidate as far as blocking needs it — place, category, reporter (under the
     active index key: `older`), time — without its text."""
@@ -113,15 +120,15 @@ def _placed(row: Mapping[str, Any], older: Mapping[str, str]) -> Report:
         lng = lat = None
     return Report(
         case_id=str(row["case_id"]),
-        channel=row.get("channel"),
+        channel=_code(row.get("channel")),
         words=EMPTY,
         address=EMPTY,
         towers=EMPTY,
         doors=EMPTY,
-        category=row.get("category") or None,
-        district_code=row.get("district_code") or None,
-        community_code=row.get("community_code") or None,
-        grid_code=row.get("grid_code") or None,
+        category=_code(row.get("category")),
+        district_code=_code(row.get("district_code")),
+        community_code=_code(row.get("community_code")),
+        grid_code=_code(row.get("grid_code")),
         lng=lng,
         lat=lat,
         reported_at=row.get("reported_at"),
@@ -282,13 +289,14 @@ class _Block:
 class _Filed:
     """A case filed under its blocks: where (`placed`, `moment`), its cluster, what says the
     stored case is unchanged (`token`: its version and index key), and its text once compared
-    (`prepared`), prepared from `row` when first needed."""
+    (`prepared`), prepared from `placed` and its `text` (title, content, address) when first
+    needed. Only the text is kept of the row read: a whole row is three times its size."""
 
     placed: Report
     moment: int
     cluster: str
     token: tuple[object, ...]
-    row: Mapping[str, Any] | None
+    text: tuple[str | None, str | None, str | None] | None
     prepared: Report | None
 
 
@@ -327,7 +335,8 @@ class _District:
         moment = _micros(placed.reported_at)
         assert moment is not None  # the window's query asks for a time
         token = (row["version"], row["reporter_index_key_id"])
-        self.file(_Filed(placed, moment, row["cluster_id"] or placed.case_id, token, row, None))
+        text = (row.get("title"), row.get("content"), row.get("address"))
+        self.file(_Filed(placed, moment, row["cluster_id"] or placed.case_id, token, text, None))
 
     def keep(self, low: int, high: int) -> None:
         """Forget the cases reported before `low` or after `high`."""
@@ -346,11 +355,25 @@ class _District:
         (most never are) and kept, since most are compared with several new cases."""
         entry = self.filed[other.case_id]
         if entry.prepared is None:
-            assert entry.row is not None
-            found = as_report(entry.row)
-            if found.phone_index != other.phone_index:
-                found = replace(found, phone_index=other.phone_index)
-            entry.prepared, entry.row = found, None
+            assert entry.text is not None
+            placed, (title, content, address) = entry.placed, entry.text
+            entry.prepared = report(
+                placed.case_id,
+                channel=placed.channel,
+                title=title,
+                content=content,
+                category=placed.category,
+                district_code=placed.district_code,
+                community_code=placed.community_code,
+                grid_code=placed.grid_code,
+                address=address,
+                lng=placed.lng,
+                lat=placed.lat,
+                reported_at=placed.reported_at,
+                phone_index=other.phone_index,
+                place_name=place_name_of(placed.community_code, placed.grid_code),
+            )
+            entry.text = None
         return entry.prepared
 
 
@@ -368,12 +391,19 @@ class Window:
     new cases filed only until the next listing finds them missing.
 
     A district with fewer than `WARM` new cases in a page is not worth its whole window: it
-    reads only the stored cases sharing a block with them, and keeps nothing.
+    reads only the stored cases sharing a block with them, and keeps nothing. Nor is a district
+    whose new cases span more than `SPAN`: a page of a quiet channel (5 000 urban management
+    cases span three weeks) would keep weeks of every channel's cases, of which the next page
+    shares only the margins; its window is forgotten and it reads as a cold district does.
     """
 
     WARM = 200
     """New cases of a district in a page from which its whole window is kept (a channel's
     scheduled page of 200 spread over the districts stays below it)."""
+    SPAN = WINDOW
+    """The longest time a district's new cases in a page may span for its window to be kept:
+    the next page then shares at least two thirds of it, and what is held is at most three
+    windows' cases (nine days of the district's cases of every channel)."""
 
     def __init__(self) -> None:
         self._districts: dict[str, _District] = {}
@@ -386,7 +416,10 @@ class Window:
     ) -> _District:
         """District `code`'s stored cases within the window of its new `reports`, filed."""
         span = _span(reports)
-        if older or span is None or len(reports) < self.WARM:
+        wide = span is not None and span[1] - span[0] > self.SPAN + 2 * WINDOW
+        if wide:
+            self._districts.pop(code, None)  # what it held lies mostly before this page's window
+        if older or span is None or wide or len(reports) < self.WARM:
             found = _District()
             if span is not None:
                 for row in _candidates(conn, code, reports, older.keys()):
@@ -440,39 +473,43 @@ def at_intake(
     by_district: dict[str | None, list[Report]] = {}
     for r in reports:
         by_district.setdefault(r.district_code, []).append(r)
-    districts: dict[str | None, _District] = {}
-    for code, theirs in sorted(by_district.items(), key=lambda item: item[0] or ""):
-        found = districts[code] = _District() if code is None else window.district(conn, code, theirs, older)
-        for entry in [found.filed[case_id] for case_id in by_id if case_id in found.filed]:
-            found.drop(entry)  # the page's own cases are decided again, not compared with
-
     events: dict[str, dict[str, Any]] = {}
-    for new in reports:
-        decision = Decision.alone(new.case_id)
-        moment = _micros(new.reported_at)
-        district = districts[new.district_code]
-        if moment is not None:
-            seen: set[str] = set()
-            nearby: list[Report] = []
-            blocks = district.blocks
-            for key in looked_up(new):
-                block = blocks.get(key)
-                if block is None:
-                    continue
-                for other in block.nearest(moment):
-                    if other.case_id not in seen:
-                        seen.add(other.case_id)
-                        nearby.append(other)
-            decision = decide(new, [district.compared(other) for other in nearby], district.cluster)
-        row = by_id[new.case_id]
-        apply(row, decision)
-        if moment is not None:
-            # As it will be stored: the next page's listing finds it unchanged if this one commits.
-            token = (row.get("version"), row.get("reporter_index_key_id"))
-            district.file(_Filed(new, moment, decision.cluster_id, token, None, new))
-        if decision.duplicate_of is not None:
-            events[new.case_id] = decision.as_event()
+    # A district at a time: no block spans two, and a cold district's candidates are let go
+    # before the next one's are read.
+    for code, theirs in sorted(by_district.items(), key=lambda item: item[0] or ""):
+        district = _District() if code is None else window.district(conn, code, theirs, older)
+        for entry in [district.filed[case_id] for case_id in by_id if case_id in district.filed]:
+            district.drop(entry)  # the page's own cases are decided again, not compared with
+        for new in theirs:
+            _decide(district, new, by_id[new.case_id], events)
     return events
+
+
+def _decide(district: _District, new: Report, row: dict[str, Any], events: dict[str, dict[str, Any]]) -> None:
+    """Decide `new` against its district's filed cases, write the decision into its `row` and
+    file it for the page's later cases; a probable duplicate's history event into `events`."""
+    decision = Decision.alone(new.case_id)
+    moment = _micros(new.reported_at)
+    if moment is not None:
+        seen: set[str] = set()
+        nearby: list[Report] = []
+        blocks = district.blocks
+        for key in looked_up(new):
+            block = blocks.get(key)
+            if block is None:
+                continue
+            for other in block.nearest(moment):
+                if other.case_id not in seen:
+                    seen.add(other.case_id)
+                    nearby.append(other)
+        decision = decide(new, [district.compared(other) for other in nearby], district.cluster)
+    apply(row, decision)
+    if moment is not None:
+        # As it will be stored: the next page's listing finds it unchanged if this one commits.
+        token = (row.get("version"), row.get("reporter_index_key_id"))
+        district.file(_Filed(new, moment, decision.cluster_id, token, None, new))
+    if decision.duplicate_of is not None:
+        events[new.case_id] = decision.as_event()
 
 
 # -- re-clustering -------------------------------------------------------------------------------

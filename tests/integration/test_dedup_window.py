@@ -136,3 +136,34 @@ def test_a_kept_window_decides_as_reading_the_store_for_each_page(
     children = [source for source, (_, parent, *_) in read.items() if parent is not None]
     assert len(children) > RECORDS // 2  # most cases meet an earlier telling of their text
     assert kept == read
+
+
+def test_a_district_whose_page_spans_more_than_the_span_lets_its_window_go(
+    engine: Engine, keyring: KeyRing, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A quiet channel's page spanning weeks would hold weeks of every channel's cases: its
+    district's window is forgotten and read as a cold one's, deciding alike."""
+    monkeypatch.setattr(duplicates.Window, "WARM", 1)
+    pipeline = Pipeline(engine, MAPPER, keyring)
+    held = []
+    for number, page in enumerate(_pages()):
+        if number == 2:  # from the third page on, every district's new cases are wider than the span
+            monkeypatch.setattr(duplicates.Window, "SPAN", timedelta(hours=-1))
+        assert pipeline.ingest(page).accepted == len(page)
+        held.append(len(pipeline.window))
+    wide = _decisions(engine)
+
+    afresh = prepare(create_engine(f"sqlite:///{tmp_path / 'afresh.db'}"))
+    migrate(afresh)
+    monkeypatch.setattr(duplicates.Window, "WARM", RECORDS + 1)
+    try:
+        cold = Pipeline(afresh, MAPPER, keyring)
+        for page in _pages():
+            cold.ingest(page)
+        read = _decisions(afresh)
+    finally:
+        afresh.dispose()
+
+    assert held[0] > 0 and held[1] > held[0]  # the window was kept while pages were narrow
+    assert held[2:] == [0] * (len(held) - 2)
+    assert wide == read
