@@ -290,7 +290,7 @@ class _Filed:
     """A case filed under its blocks: where (`placed`, `moment`), its cluster, what says the
     stored case is unchanged (`token`: its version and index key), and its text once compared
     (`prepared`), prepared from `placed` and its `text` (title, content, address) when first
-    needed. Only the text is kept of the row read: a whole row is three times its size."""
+    needed. Only the text is kept of the row read, not the row: a window holds tens of thousands."""
 
     placed: Report
     moment: int
@@ -352,7 +352,7 @@ class _District:
 
     def compared(self, other: Report) -> Report:
         """A filed case with its text: a stored case's is prepared when it is first compared
-        (most never are) and kept, since most are compared with several new cases."""
+        (a third or more never are) and kept, since most are compared with several new cases."""
         entry = self.filed[other.case_id]
         if entry.prepared is None:
             assert entry.text is not None
