@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -217,19 +217,16 @@ def report(
             raise TypeError(f"{field}: must be a number or None, not {type(number).__name__}")
     if reported_at is not None and (not isinstance(reported_at, datetime) or reported_at.tzinfo is None):
         raise TypeError("reported_at: must be an aware datetime or None")
-    text = normalized(f"{title or ''}\n{content or ''}")
-    numbered = buildings(f"{title or ''} {content or ''} {address or ''}")
-    towers = frozenset(n for n in numbered if n.endswith("栋")) if numbered else EMPTY
-    where = " ".join(part for part in (address, place_name) if part)
     if lng is not None and lat is not None and not (math.isfinite(lng) and math.isfinite(lat)):
         lng = lat = None
+    words, where, towers, doors = _texts(title, content, address, place_name)
     return Report(
         case_id=case_id,
         channel=channel,
-        words=bigrams(text),
-        address=bigrams(normalized(_PLACE.sub(" ", where))) if where else EMPTY,
+        words=words,
+        address=where,
         towers=towers,
-        doors=numbered - towers if towers else numbered,
+        doors=doors,
         category=category or None,
         district_code=district_code or None,
         community_code=community_code or None,
@@ -239,6 +236,26 @@ def report(
         reported_at=reported_at,
         phone_index=phone_index or None,
     )
+
+
+def with_text(placed: Report, title: str | None, content: str | None, address: str | None) -> Report:
+    """`placed` — a report of a case's place, category, reporter and time only — with its text:
+    as `report` of the same fields makes it."""
+    place_name = place_name_of(placed.community_code, placed.grid_code)
+    words, where, towers, doors = _texts(title, content, address, place_name)
+    return replace(placed, words=words, address=where, towers=towers, doors=doors)
+
+
+def _texts(
+    title: str | None, content: str | None, address: str | None, place_name: str | None
+) -> tuple[frozenset[int], frozenset[int], frozenset[str], frozenset[str]]:
+    """A report's words, address, towers and doors from its texts."""
+    text = normalized(f"{title or ''}\n{content or ''}")
+    numbered = buildings(f"{title or ''} {content or ''} {address or ''}")
+    towers = frozenset(n for n in numbered if n.endswith("栋")) if numbered else EMPTY
+    where = " ".join(part for part in (address, place_name) if part)
+    placed = bigrams(normalized(_PLACE.sub(" ", where))) if where else EMPTY
+    return bigrams(text), placed, towers, numbered - towers if towers else numbered
 
 
 @lru_cache(maxsize=8192)

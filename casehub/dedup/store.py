@@ -44,7 +44,7 @@ from casehub.dedup.cluster import (
     filed_under,
     looked_up,
 )
-from casehub.dedup.report import EMPTY, Report, place_name_of, report
+from casehub.dedup.report import EMPTY, Report, place_name_of, report, with_text
 from casehub.errors import ConfigurationError
 from casehub.store.bulk import insert_rows
 from casehub.store.db import store_errors
@@ -356,23 +356,7 @@ class _District:
         entry = self.filed[other.case_id]
         if entry.prepared is None:
             assert entry.text is not None
-            placed, (title, content, address) = entry.placed, entry.text
-            entry.prepared = report(
-                placed.case_id,
-                channel=placed.channel,
-                title=title,
-                content=content,
-                category=placed.category,
-                district_code=placed.district_code,
-                community_code=placed.community_code,
-                grid_code=placed.grid_code,
-                address=address,
-                lng=placed.lng,
-                lat=placed.lat,
-                reported_at=placed.reported_at,
-                phone_index=other.phone_index,
-                place_name=place_name_of(placed.community_code, placed.grid_code),
-            )
+            entry.prepared = with_text(entry.placed, *entry.text)
             entry.text = None
         return entry.prepared
 
@@ -416,7 +400,7 @@ class Window:
     ) -> _District:
         """District `code`'s stored cases within the window of its new `reports`, filed."""
         span = _span(reports)
-        wide = span is not None and span[1] - span[0] > self.SPAN + 2 * WINDOW
+        wide = span is not None and span[1] - span[0] > self.SPAN + 2 * WINDOW  # a window each side
         if wide:
             self._districts.pop(code, None)  # what it held lies mostly before this page's window
         if older or span is None or wide or len(reports) < self.WARM:

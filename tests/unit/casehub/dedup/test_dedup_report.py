@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+from datetime import UTC, datetime
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from casehub.dedup.report import BOILERPLATE, MAX_TEXT, buildings, normalized, report
+from casehub.dedup.report import (
+    BOILERPLATE,
+    EMPTY,
+    MAX_TEXT,
+    buildings,
+    normalized,
+    place_name_of,
+    report,
+    with_text,
+)
 
 WIDE = "".join(chr(c) for c in range(0xFF01, 0xFF5F)) + "\u3000"
 TEXT = st.text(
@@ -46,3 +57,26 @@ def test_a_report_keeps_its_buildings_apart_from_its_doors() -> None:
     assert found.doors == {"102号"}
     nothing = report("c2", title="井盖破损", content="东门")
     assert nothing.towers == nothing.doors == frozenset()
+
+
+@given(TEXT, TEXT, st.one_of(st.none(), TEXT), st.sampled_from([None, "420102001001", "420102001002"]))
+def test_a_placed_report_given_its_text_is_the_report_of_the_same_fields(
+    title: str, content: str, address: str | None, community: str | None
+) -> None:
+    """A stored case is filed by its place first and its text prepared when it is compared."""
+    fields = {
+        "channel": "hotline",
+        "category": "020008",
+        "district_code": "420102",
+        "community_code": community,
+        "lng": 114.3,
+        "lat": 30.6,
+        "reported_at": datetime(2026, 11, 1, 8, tzinfo=UTC),
+        "phone_index": "index",
+    }
+    whole = report(
+        "case", title=title, content=content, address=address,
+        place_name=place_name_of(community), **fields,  # type: ignore[arg-type]
+    )
+    placed = replace(whole, words=EMPTY, address=EMPTY, towers=EMPTY, doors=EMPTY)
+    assert with_text(placed, title, content, address) == whole
